@@ -1,0 +1,69 @@
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Rekey } from './compose.ts';
+import { devMailboxRoutes } from './delivery/dev-mailbox.routes.ts';
+import { installErrorHandling, RekeyError } from './errors/index.ts';
+import { healthRoutes } from './http/health.routes.ts';
+import { requireSecretKey } from './http/secret-key.ts';
+import { resetManagementRoutes } from './resets/management.routes.ts';
+import { authenticateRoutes } from './sessions/authenticate.routes.ts';
+import { sessionManagementRoutes } from './sessions/management.routes.ts';
+import { userManagementRoutes } from './users/management.routes.ts';
+
+/** Request bodies are small JSON documents; anything larger is refused before it is parsed. */
+const BODY_LIMIT = 64 * 1024;
+
+/** A Fastify instance with every module registered. Tests call `inject()` on it; only main.ts listens. */
+export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
+  const { deps, apps, users, sessions, resets } = rekey;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT,
+    genReqId: () => deps.ids.next('req'),
+    requestIdHeader: false,
+    trustProxy: false,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandling(app);
+  acceptEmptyJsonBodies(app);
+  app.decorateRequest('application', undefined);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('x-content-type-options', 'nosniff');
+    // Responses carry tokens and account data: no cache may keep them.
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Rekey', version: '0.1.0', description: 'Password reset and account recovery.' },
+      components: { securitySchemes: { secretKey: { type: 'http', scheme: 'bearer', description: 'sk_… secret key' } } },
+      security: [{ secretKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes, { store: deps.store });
+  await app.register(authenticateRoutes, { apps, users, sessions });
+  await app.register(async (management) => {
+    requireSecretKey(management, apps);
+    await management.register(userManagementRoutes, { users });
+    await management.register(sessionManagementRoutes, { sessions, users });
+    await management.register(resetManagementRoutes, { resetService: resets });
+  });
+  if (deps.config.env !== 'production') await app.register(devMailboxRoutes, { db: deps.store.db });
+  return app;
+}
+
+/** The WorkOS SDK sends `Content-Type: application/json` on every request, bodyless DELETEs included. */
+function acceptEmptyJsonBodies(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' || body.length === 0) return done(null, undefined);
+    parseJson(request, body as string, (error, value) => (error ? done(new RekeyError('invalid_json'), undefined) : done(null, value)));
+  });
+}

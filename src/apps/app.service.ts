@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import type { PlatformDeps } from '../deps.ts';
+import { RekeyError } from '../errors/index.ts';
+import type { ApiKeysTable, ApplicationsTable } from './app.table.ts';
+
+export type Application = ApplicationsTable;
+export type ApiKeyRecord = Omit<ApiKeysTable, 'key_hash'>;
+
+/** Secret-key lookups are cached so authenticating a request is not a database read each time. */
+const KEY_CACHE_MS = 30_000;
+
+export interface ApplicationService {
+  ensureDefault(): Promise<Application>;
+  getDefault(): Promise<Application>;
+  create(input: { name: string; resetUrl?: string | null; allowedRedirects?: string[] }): Promise<Application>;
+  list(): Promise<Application[]>;
+  get(id: string): Promise<Application | undefined>;
+  /** Returns the plain key once; only its HMAC is kept. */
+  createKey(applicationId: string, name: string): Promise<{ key: string; record: ApiKeyRecord }>;
+  listKeys(applicationId?: string): Promise<ApiKeyRecord[]>;
+  revokeKey(id: string): Promise<boolean>;
+  /** The application a secret key belongs to, or undefined for an unknown or revoked key. */
+  authenticate(secretKey: string): Promise<Application | undefined>;
+}
+
+export function createApplicationService(deps: PlatformDeps): ApplicationService {
+  const { store, clock, ids, tokens, config } = deps;
+  const db = store.db;
+  const cache = new Map<string, { application: Application | undefined; until: number }>();
+
+  const insertApplication = async (name: string, fields: Partial<Application> = {}): Promise<Application> => {
+    const now = clock.now();
+    const application: Application = {
+      id: ids.next('app'),
+      name,
+      client_id: ids.next('client'),
+      reset_url: null,
+      allowed_redirects: '[]',
+      logo_url: null,
+      brand_color: null,
+      is_default: 0,
+      created_at: now,
+      updated_at: now,
+      ...fields,
+    };
+    await db.insertInto('applications').values(application).execute();
+    return application;
+  };
+
+  const insertKey = async (applicationId: string, name: string, key: string): Promise<ApiKeyRecord> => {
+    const record = { id: ids.next('key'), application_id: applicationId, name, key_hint: `${key.slice(0, 10)}…`, created_at: clock.now(), revoked_at: null };
+    await db.insertInto('api_keys').values({ ...record, key_hash: tokens.hash(key, 'api_key') }).onConflict((oc) => oc.column('key_hash').doNothing()).execute();
+    return record;
+  };
+
+  const service: ApplicationService = {
+    async ensureDefault() {
+      let application = await db.selectFrom('applications').selectAll().where('is_default', '=', 1).executeTakeFirst();
+      if (!application) {
+        application = await insertApplication(config.appName, { is_default: 1, ...(config.clientId ? { client_id: config.clientId } : {}) });
+      } else if (config.clientId && application.client_id !== config.clientId) {
+        await db.updateTable('applications').set({ client_id: config.clientId, updated_at: clock.now() }).where('id', '=', application.id).execute();
+        application = { ...application, client_id: config.clientId };
+      }
+      // REKEY_API_KEY lets scripted setups choose the default application's key up front.
+      if (config.apiKey) await insertKey(application.id, 'REKEY_API_KEY', config.apiKey);
+      return application;
+    },
+    async getDefault() {
+      const application = await db.selectFrom('applications').selectAll().where('is_default', '=', 1).executeTakeFirst();
+      return application ?? service.ensureDefault();
+    },
+    create: ({ name, resetUrl = null, allowedRedirects = [] }) =>
+      insertApplication(name, { reset_url: resetUrl, allowed_redirects: JSON.stringify(allowedRedirects) }),
+    list: () => db.selectFrom('applications').selectAll().orderBy('id').execute(),
+    get: (id) => db.selectFrom('applications').selectAll().where('id', '=', id).executeTakeFirst(),
+    async createKey(applicationId, name) {
+      if (!(await service.get(applicationId))) throw new RekeyError('application_not_found', { entity_id: applicationId });
+      const key = `sk_${randomBytes(24).toString('base64url')}`;
+      return { key, record: await insertKey(applicationId, name, key) };
+    },
+    listKeys: (applicationId) =>
+      db
+        .selectFrom('api_keys')
+        .select(['id', 'application_id', 'name', 'key_hint', 'created_at', 'revoked_at'])
+        .$if(applicationId !== undefined, (q) => q.where('application_id', '=', applicationId!))
+        .orderBy('id')
+        .execute(),
+    async revokeKey(id) {
+      const result = await db.updateTable('api_keys').set({ revoked_at: clock.now() }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+      cache.clear();
+      return Number(result.numUpdatedRows) > 0;
+    },
+    async authenticate(secretKey) {
+      const hash = tokens.hash(secretKey, 'api_key');
+      const now = clock.now();
+      const hit = cache.get(hash);
+      if (hit && hit.until > now) return hit.application;
+      const row = await db
+        .selectFrom('api_keys')
+        .innerJoin('applications', 'applications.id', 'api_keys.application_id')
+        .selectAll('applications')
+        .select(['api_keys.key_hash', 'api_keys.revoked_at'])
+        .where('api_keys.key_hash', '=', hash)
+        .executeTakeFirst();
+      // The index lookup finds the row; the comparison that decides is constant-time.
+      const valid = row !== undefined && row.revoked_at === null && tokens.equal(row.key_hash, hash);
+      const application = valid ? stripKeyFields(row) : undefined;
+      if (cache.size > 10_000) cache.clear();
+      cache.set(hash, { application, until: now + (valid ? KEY_CACHE_MS : 2_000) });
+      return application;
+    },
+  };
+  return service;
+}
+
+function stripKeyFields<T extends { key_hash: string; revoked_at: number | null }>(row: T): Application {
+  const { key_hash: _hash, revoked_at: _revoked, ...application } = row;
+  return application as unknown as Application;
+}
+
+export function allowedRedirects(application: Application): string[] {
+  try {
+    const value: unknown = JSON.parse(application.allowed_redirects);
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,105 @@
+import type { Logger } from 'pino';
+import { createApplicationService, type ApplicationService } from './apps/app.service.ts';
+import type { Config } from './config/schema.ts';
+import type { PlatformDeps } from './deps.ts';
+import type { Channel } from './delivery/channel.ts';
+import { createDevMailboxChannel } from './delivery/channels/dev-mailbox.ts';
+import { createSmtpChannel } from './delivery/channels/smtp.ts';
+import { createDispatcher } from './delivery/dispatcher.ts';
+import { createEmailHandler } from './delivery/email-handler.ts';
+import { createMailTemplates } from './notifications/mail-templates.ts';
+import { systemClock, type Clock } from './platform/clock.ts';
+import { createIds, type Ids } from './platform/ids.ts';
+import { createLogger } from './platform/logger.ts';
+import { createTokens } from './platform/tokens.ts';
+import { createKyselyResetStore } from './resets/reset.store.ts';
+import { createResetService, type ResetService } from './resets/reset.service.ts';
+import { createSessionService, type SessionService } from './sessions/session.service.ts';
+import { connect, type Store } from './store/connect.ts';
+import { migrateToLatest } from './store/migrate.ts';
+import { loadBlocklist } from './users/blocklist.ts';
+import { createPasswordPolicy } from './users/password-policy.ts';
+import { createPasswordHasher } from './users/passwords.ts';
+import { createUserService, type UserService } from './users/user.service.ts';
+
+export interface Rekey {
+  deps: PlatformDeps;
+  apps: ApplicationService;
+  users: UserService;
+  sessions: SessionService;
+  resets: ResetService;
+  channel: Channel;
+  dispatcher: ReturnType<typeof createDispatcher>;
+  close(): Promise<void>;
+}
+
+export interface ComposeOptions {
+  config: Config;
+  /** An already-open store (tests); otherwise one is opened from `config.databaseUrl`. */
+  store?: Store;
+  clock?: Clock;
+  ids?: Ids;
+  logger?: Logger;
+  /** Replaces the configured mail channel (tests). */
+  channel?: Channel;
+}
+
+/** Builds every service from config: the composition root shared by the server, the CLI and the tests. */
+export async function createRekey(options: ComposeOptions): Promise<Rekey> {
+  const { config } = options;
+  const store = options.store ?? connect(config.databaseUrl);
+  const ownsStore = !options.store;
+  const deps: PlatformDeps = {
+    config,
+    store,
+    clock: options.clock ?? systemClock,
+    ids: options.ids ?? createIds(),
+    tokens: createTokens(config.secret),
+    logger: options.logger ?? createLogger(config.logLevel),
+  };
+  if (ownsStore) await migrateToLatest(store.db);
+
+  const policy = createPasswordPolicy({ minLength: config.passwordMinLength, maxLength: config.passwordMaxLength, blocklist: await loadBlocklist() });
+  const hasher = createPasswordHasher({ memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost });
+  const apps = createApplicationService(deps);
+  const users = createUserService({ ...deps, policy, hasher });
+  const sessions = createSessionService(deps);
+  const resets = createResetService({ ...deps, resets: createKyselyResetStore(store.db), users, sessions });
+  await apps.ensureDefault();
+
+  const channel =
+    options.channel ?? (config.smtpUrl ? createSmtpChannel(config.smtpUrl) : createDevMailboxChannel({ db: store.db, clock: deps.clock, ids: deps.ids }));
+  const emailHandler = createEmailHandler({
+    templates: createMailTemplates(),
+    channel,
+    tokens: deps.tokens,
+    mailFrom: config.mailFrom,
+    resolveApp: (id: string | null | undefined) => (id ? apps.get(id) : apps.getDefault()),
+  });
+  const dispatcher = createDispatcher({
+    db: store.db,
+    dialect: store.dialect,
+    clock: deps.clock,
+    ids: deps.ids,
+    logger: deps.logger,
+    handlers: { email: emailHandler },
+    maxAttempts: config.deliveryMaxAttempts,
+    backoffMs: config.deliveryBackoffMs,
+    intervalMs: config.dispatcherIntervalMs,
+  });
+
+  return {
+    deps,
+    apps,
+    users,
+    sessions,
+    resets,
+    channel,
+    dispatcher,
+    async close() {
+      await dispatcher.stop();
+      await channel.close?.();
+      if (ownsStore) await store.close();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { configSchema, settingsTable, type Config, type ConfigInput } from './schema.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Values that win over file and environment (tests, CLI flags). */
+  overrides?: Partial<ConfigInput>;
+}
+
+/** The one place that reads `process.env`: env vars and an optional `rekey.config.json`, validated and frozen. */
+export function loadConfig({ env = process.env, cwd = process.cwd(), overrides = {} }: LoadOptions = {}): Config {
+  const fromFile = readConfigFile(env.REKEY_CONFIG ?? join(cwd, 'rekey.config.json'), Boolean(env.REKEY_CONFIG));
+  const fromEnv: Record<string, string> = {};
+  for (const { key, env: name } of settingsTable()) {
+    const value = env[name];
+    if (value !== undefined && value !== '') fromEnv[key] = value;
+  }
+  const parsed = configSchema.safeParse({ ...fromFile, ...fromEnv, ...stripUndefined(overrides) });
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error));
+  const raw = parsed.data;
+
+  const dataDir = isAbsolute(raw.dataDir) ? raw.dataDir : resolve(cwd, raw.dataDir);
+  const production = raw.env === 'production';
+  const missing: string[] = [];
+  if (production && !raw.secret) missing.push('REKEY_SECRET (required in production)');
+  if (production && !raw.baseUrl?.startsWith('https://')) missing.push('REKEY_BASE_URL (an https:// origin is required in production)');
+  if (production && !raw.smtpUrl) missing.push('REKEY_SMTP_URL (production needs a real mail channel; the development mailbox is off)');
+  if (missing.length) throw new ConfigError(`cannot start in production:\n  - ${missing.join('\n  - ')}`);
+
+  const baseUrl = (raw.baseUrl ?? `http://127.0.0.1:${raw.port}`).replace(/\/+$/, '');
+  assertLinkOrigin(baseUrl);
+  const config = {
+    ...raw,
+    dataDir,
+    baseUrl,
+    secret: raw.secret ?? developmentSecret(dataDir),
+    databaseUrl: raw.databaseUrl ?? join(dataDir, 'rekey.db'),
+  };
+  return Object.freeze(config);
+}
+
+/** SEC-22: links are https, except a loopback origin (the embedded development default). */
+function assertLinkOrigin(baseUrl: string): void {
+  const url = new URL(baseUrl);
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || url.hostname.endsWith('.localhost');
+  if (url.protocol !== 'https:' && !loopback) {
+    throw new ConfigError(`REKEY_BASE_URL: links must use https:// (plain http is only allowed on loopback), got ${url.origin}`);
+  }
+}
+
+function readConfigFile(path: string, required: boolean): Record<string, unknown> {
+  if (!existsSync(path)) {
+    if (required) throw new ConfigError(`REKEY_CONFIG: file not found: ${path}`);
+    return {};
+  }
+  try {
+    const value: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('expected a JSON object');
+    return value as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError(`${path}: ${(error as Error).message}`);
+  }
+}
+
+/** Outside production the secret is generated once and kept in the data dir, so restarts keep tokens valid. */
+function developmentSecret(dataDir: string): string {
+  const path = join(dataDir, 'secret');
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  return secret;
+}
+
+function describeIssues(error: z.ZodError): string {
+  const envOf = new Map(settingsTable().map((s) => [s.key, s.env]));
+  return error.issues
+    .map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      const name = envOf.get(key);
+      if (issue.code === 'unrecognized_keys') return `unknown setting(s): ${issue.keys.join(', ')}`;
+      return `${name ? `${name} (${key})` : key}: ${issue.message}`;
+    })
+    .join('\n');
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

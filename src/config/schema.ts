@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/**
+ * Every setting Rekey reads, with its default and the environment variable that sets it.
+ * `docs/configuration.md` is checked against this table by a test, so a key cannot go undocumented.
+ */
+const setting = <T extends z.ZodType>(schema: T, env: string, doc: string) => schema.meta({ env, description: doc });
+
+const positiveInt = () => z.coerce.number().int().positive();
+
+export const configSchema = z.strictObject({
+  /** @default 'development' */
+  env: setting(z.enum(['development', 'production', 'test']).default('development'), 'NODE_ENV',
+    '`production` refuses to start without a secret, an https base URL and a real mail channel.'),
+  /** @default 8080 */
+  port: setting(z.coerce.number().int().min(0).max(65535).default(8080), 'PORT', 'TCP port to listen on.'),
+  /** @default '127.0.0.1' */
+  host: setting(z.string().min(1).default('127.0.0.1'), 'HOST', 'Interface to bind; loopback by default.'),
+  /** @default './.rekey' */
+  dataDir: setting(z.string().min(1).default('./.rekey'), 'REKEY_DATA_DIR',
+    'Directory for the SQLite file and the generated development secret.'),
+  /** @default undefined (SQLite file `rekey.db` in the data dir) */
+  databaseUrl: setting(z.string().min(1).optional(), 'REKEY_DATABASE_URL',
+    '`postgres://…` for PostgreSQL, or a path / `sqlite:` URL for SQLite. Default: `<dataDir>/rekey.db`.'),
+  /** @default `http://127.0.0.1:${port}` */
+  baseUrl: setting(z.url({ protocol: /^https?$/ }).optional(), 'REKEY_BASE_URL',
+    'Public origin used in every link Rekey sends. Never taken from a request header.'),
+  /** @default generated into `<dataDir>/secret` outside production */
+  secret: setting(z.string().min(32, 'must be at least 32 characters').optional(), 'REKEY_SECRET',
+    'Server secret: keys the token HMACs, the sealed copies and the JWT signatures.'),
+  /** @default undefined (development mailbox) */
+  smtpUrl: setting(z.url({ protocol: /^smtps?$/ }).optional(), 'REKEY_SMTP_URL',
+    '`smtp://user:pass@host:port` or `smtps://…`. Without it, mail goes to the development mailbox.'),
+  /** @default 'Rekey <no-reply@rekey.localhost>' */
+  mailFrom: setting(z.string().min(3).default('Rekey <no-reply@rekey.localhost>'), 'REKEY_MAIL_FROM', 'From header of every mail.'),
+  /** @default undefined */
+  apiKey: setting(z.string().min(8).optional(), 'REKEY_API_KEY',
+    'A secret key the default application accepts, for scripted setups (e.g. `sk_test_…`).'),
+  /** @default undefined */
+  clientId: setting(z.string().min(3).optional(), 'REKEY_CLIENT_ID', 'Client id given to the default application.'),
+  /** @default 'Rekey' */
+  appName: setting(z.string().min(1).default('Rekey'), 'REKEY_APP_NAME', 'Name of the default application, shown in mail.'),
+  /** @default 'info' */
+  logLevel: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), 'REKEY_LOG_LEVEL', 'pino log level.'),
+  /** @default 30 */
+  resetTokenTtlMinutes: setting(positiveInt().max(60).default(30), 'REKEY_RESET_TOKEN_TTL_MINUTES',
+    'Lifetime of a reset link (at most 60 minutes).'),
+  /** @default 15 — NIST SP 800-63B rev 4 for password-only accounts */
+  passwordMinLength: setting(z.coerce.number().int().min(8).max(64).default(15), 'REKEY_PASSWORD_MIN_LENGTH',
+    'Minimum password length in Unicode code points.'),
+  /** @default 256 */
+  passwordMaxLength: setting(z.coerce.number().int().min(64).max(1024).default(256), 'REKEY_PASSWORD_MAX_LENGTH',
+    'Maximum password length in code points (also capped at 1 KiB of UTF-8). At least 64.'),
+  /** @default 19456 — OWASP's Argon2id floor */
+  argon2MemoryKib: setting(z.coerce.number().int().min(19456).default(19456), 'REKEY_ARGON2_MEMORY_KIB', 'Argon2id memory cost in KiB.'),
+  /** @default 2 */
+  argon2TimeCost: setting(z.coerce.number().int().min(2).default(2), 'REKEY_ARGON2_TIME_COST', 'Argon2id iterations.'),
+  /** @default 300 */
+  accessTokenTtlSeconds: setting(positiveInt().max(3600).default(300), 'REKEY_ACCESS_TOKEN_TTL_SECONDS', 'Lifetime of an access token (JWT).'),
+  /** @default 720 (30 days) */
+  sessionTtlHours: setting(positiveInt().default(720), 'REKEY_SESSION_TTL_HOURS', 'Lifetime of a session and its refresh token.'),
+  /** @default 5 */
+  deliveryMaxAttempts: setting(positiveInt().max(50).default(5), 'REKEY_DELIVERY_MAX_ATTEMPTS',
+    'Delivery attempts before a message is dead-lettered.'),
+  /** @default 2000 */
+  deliveryBackoffMs: setting(positiveInt().default(2000), 'REKEY_DELIVERY_BACKOFF_MS',
+    'Base of the exponential backoff between delivery attempts (with jitter).'),
+  /** @default 250 */
+  dispatcherIntervalMs: setting(positiveInt().default(250), 'REKEY_DISPATCHER_INTERVAL_MS', 'How often the dispatcher looks for due messages.'),
+  /** @default true */
+  dispatcher: setting(z.stringbool().default(true), 'REKEY_DISPATCHER',
+    'Run the outbox dispatcher inside the server process. Set `false` on API-only nodes.'),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = Readonly<z.output<typeof configSchema> & { baseUrl: string; secret: string; databaseUrl: string }>;
+
+/** Keys and the environment variables that set them, read from the schema's metadata. */
+export function settingsTable(): Array<{ key: string; env: string; description: string }> {
+  return Object.entries(configSchema.shape).map(([key, schema]) => {
+    const meta = (schema as z.ZodType).meta() as { env: string; description: string };
+    return { key, env: meta.env, description: meta.description };
+  });
+}

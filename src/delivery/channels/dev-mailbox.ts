@@ -1,0 +1,58 @@
+import type { Kysely } from 'kysely';
+import { toIso, type Clock } from '../../platform/clock.ts';
+import type { Ids } from '../../platform/ids.ts';
+import type { Database } from '../../store/database.ts';
+import type { Channel } from '../channel.ts';
+
+/** A mail as the development mailbox shows it. */
+export interface DevMail {
+  id: string;
+  to: string;
+  from: string;
+  subject: string;
+  text: string;
+  html: string;
+  /** ISO 8601. */
+  created_at: string;
+}
+
+/**
+ * Keeps mail in the `dev_mailbox` table instead of sending it, so a fresh install works with no SMTP
+ * server. It is an inbox and stores the links as sent: the one resting place of a usable token by
+ * design, which is why production refuses to start without a real channel.
+ */
+export function createDevMailboxChannel(deps: { db: Kysely<Database>; clock: Clock; ids: Ids }): Channel {
+  return {
+    id: 'dev-mailbox',
+    async send(mail) {
+      await deps.db
+        .insertInto('dev_mailbox')
+        .values({
+          id: deps.ids.next('mail'),
+          outbox_id: mail.outboxId ?? null,
+          to: mail.to,
+          from: mail.from,
+          subject: mail.subject,
+          text: mail.text,
+          html: mail.html,
+          created_at: deps.clock.now(),
+        })
+        .execute();
+    },
+    async check() {},
+  };
+}
+
+/** Newest first; `to` matches the recipient exactly, ignoring case. */
+export async function listDevMailbox(db: Kysely<Database>, opts: { limit: number; to?: string }): Promise<DevMail[]> {
+  let query = db
+    .selectFrom('dev_mailbox')
+    .select(['id', 'to', 'from', 'subject', 'text', 'html', 'created_at'])
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(opts.limit);
+  const to = opts.to?.toLowerCase();
+  if (to) query = query.where((eb) => eb(eb.fn('lower', ['to']), '=', to));
+  const rows = await query.execute();
+  return rows.map((row) => ({ ...row, created_at: toIso(row.created_at) }));
+}

@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { Database } from '../store/database.ts';
+import { listDevMailbox, type DevMail } from './channels/dev-mailbox.ts';
+
+const mailboxQuery = z.object({
+  /** Only mail to this address (case-insensitive). Empty means all, so a blank filter form still works. */
+  to: z.string().max(320).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+const devMail = z.object({
+  id: z.string(),
+  to: z.string(),
+  from: z.string(),
+  subject: z.string(),
+  text: z.string(),
+  html: z.string(),
+  created_at: z.string(),
+});
+
+/**
+ * The development mailbox: what Rekey would have sent, readable in a browser and by tests.
+ * Registered only outside production. Its pages hold live reset links, so nothing is cached.
+ */
+export const devMailboxRoutes: FastifyPluginAsyncZod<{ db: Kysely<Database> }> = async (app, opts) => {
+  const list = (query: z.infer<typeof mailboxQuery>) =>
+    listDevMailbox(opts.db, { limit: query.limit, ...(query.to?.trim() ? { to: query.to.trim() } : {}) });
+
+  app.get(
+    '/dev/mailbox/messages',
+    {
+      schema: { querystring: mailboxQuery, response: { 200: z.object({ data: z.array(devMail) }) } },
+      config: { surface: 'browser' },
+    },
+    async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      return { data: await list(request.query) };
+    },
+  );
+
+  app.get(
+    '/dev/mailbox',
+    { schema: { querystring: mailboxQuery }, config: { surface: 'browser' } },
+    async (request, reply) => {
+      const messages = await list(request.query);
+      return reply
+        .header('cache-control', 'no-store')
+        .header('referrer-policy', 'no-referrer')
+        .header('content-security-policy', PAGE_CSP)
+        .type('text/html; charset=utf-8')
+        .send(renderMailboxPage(messages, request.query.to?.trim() ?? ''));
+    },
+  );
+};
+
+const STYLE = `
+:root { color-scheme: light dark; --muted: #6b7280; --line: #d1d5db; --accent: #2563eb; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; }
+header { padding: 1rem 1.5rem; border-bottom: 1px solid var(--line); display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
+header h1 { font-size: 1.15rem; margin: 0; flex: 1; }
+header form { display: flex; gap: .5rem; }
+input, button { font: inherit; padding: .3rem .6rem; border: 1px solid var(--line); border-radius: 6px; }
+main { max-width: 56rem; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
+article { border: 1px solid var(--line); border-radius: 8px; padding: 1rem 1.25rem; margin: 1rem 0; }
+h2 { font-size: 1.05rem; margin: 0 0 .25rem; }
+.meta { color: var(--muted); font-size: .85rem; margin: 0 0 .75rem; }
+pre { white-space: pre-wrap; word-break: break-word; font: 13px/1.5 ui-monospace, SFMono-Regular, Menlo, monospace; margin: 0; }
+a { color: var(--accent); }
+.empty { color: var(--muted); text-align: center; padding: 3rem 0; }
+`;
+
+// The style is pinned by its hash so the page needs no 'unsafe-inline' and loads nothing from elsewhere.
+const PAGE_CSP = [
+  "default-src 'none'",
+  `style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`,
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+export function renderMailboxPage(messages: DevMail[], to: string): string {
+  const items = messages.length
+    ? messages.map(renderMessage).join('\n')
+    : `<p class="empty">No messages${to ? ` to ${escapeHtml(to)}` : ''} yet.</p>`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Development mailbox · Rekey</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<header>
+<h1>Development mailbox</h1>
+<form method="get" action="/dev/mailbox">
+<input type="email" name="to" placeholder="Filter by recipient" value="${escapeHtml(to)}" aria-label="Recipient">
+<button type="submit">Filter</button>
+</form>
+<a href="/dev/mailbox${to ? `?to=${encodeURIComponent(to)}` : ''}">Refresh</a>
+</header>
+<main>
+${items}
+</main>
+</body>
+</html>
+`;
+}
+
+function renderMessage(mail: DevMail): string {
+  return `<article>
+<h2>${escapeHtml(mail.subject)}</h2>
+<p class="meta">To ${escapeHtml(mail.to)} · from ${escapeHtml(mail.from)} · <time datetime="${escapeHtml(mail.created_at)}">${escapeHtml(formatTime(mail.created_at))}</time></p>
+<pre>${linkify(escapeHtml(mail.text))}</pre>
+</article>`;
+}
+
+const formatTime = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * Makes http(s) links in already-escaped text clickable, so a reset link is one click away.
+ * Escaped text has no `"` or `<`, so a match cannot leave the attribute or the element; it stops
+ * at an escaped quote or bracket, which in mail text closes a link rather than belongs to it.
+ */
+const linkify = (escaped: string): string =>
+  escaped.replace(/\bhttps?:\/\/(?:(?!&#(?:34|39|60|62);)[^\s<>"])+/g, (url) => `<a href="${url}" rel="noreferrer noopener">${url}</a>`);

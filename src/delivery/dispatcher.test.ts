@@ -1,0 +1,234 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createMailTemplates } from '../notifications/mail-templates.ts';
+import { manualClock, type ManualClock } from '../platform/clock.ts';
+import { createIds } from '../platform/ids.ts';
+import { createLogger } from '../platform/logger.ts';
+import { createTokens } from '../platform/tokens.ts';
+import { connect } from '../store/connect.ts';
+import { STORES, type TestStore } from '../store/testing.ts';
+import { createDevMailboxChannel, listDevMailbox } from './channels/dev-mailbox.ts';
+import { createDispatcher, PermanentDeliveryError, scrubError, type DispatcherOptions, type OutboxHandler } from './dispatcher.ts';
+import { createEmailHandler } from './email-handler.ts';
+import { enqueue, type EmailJob } from './outbox.ts';
+
+const ids = createIds();
+const tokens = createTokens('a-test-secret-that-is-long-enough-to-use');
+const BACKOFF = 1000;
+
+for (const factory of STORES) {
+  describe(`${factory.name}: dispatcher`, () => {
+    let store: TestStore;
+    let clock: ManualClock;
+    let logLines: string[];
+
+    beforeEach(async () => {
+      store = await factory.open();
+      clock = manualClock(Date.UTC(2025, 0, 1));
+      logLines = [];
+    });
+    afterEach(() => store.close());
+
+    const dispatcher = (handlers: Record<string, OutboxHandler>, overrides: Partial<DispatcherOptions> = {}) =>
+      createDispatcher({
+        db: store.db,
+        dialect: store.dialect,
+        clock,
+        ids,
+        logger: createLogger('debug', { write: (line: string) => void logLines.push(line) }),
+        handlers,
+        maxAttempts: 5,
+        backoffMs: BACKOFF,
+        intervalMs: 10,
+        random: () => 0.5, // jitter factor exactly 1, so the schedule is predictable
+        ...overrides,
+      });
+    const put = (payload: unknown, kind = 'test', idempotencyKey?: string) =>
+      enqueue(store.db, { clock, ids }, { kind, payload, ...(idempotencyKey ? { idempotencyKey } : {}) });
+    const row = (id: string) => store.db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+    it('sends a due row once, then wipes its sealed values from the log', async () => {
+      const sent: unknown[] = [];
+      const d = dispatcher({ test: async (payload) => void sent.push(payload) });
+      const id = await put({ to: 'ada@example.com', sealed: { link: 'SEALED-LINK' } });
+
+      expect(await d.runOnce()).toBe(1);
+      expect(await d.runOnce()).toBe(0);
+      expect(sent).toEqual([{ to: 'ada@example.com', sealed: { link: 'SEALED-LINK' } }]);
+      const after = await row(id);
+      expect(after).toMatchObject({ status: 'sent', sent_at: clock.now(), lease_until: null, lease_owner: null, attempts: 0 });
+      expect(JSON.parse(after.payload)).toEqual({ to: 'ada@example.com' });
+      expect(await d.stats()).toEqual({ pending: 0, sent: 1, dead: 0 });
+    });
+
+    it('retries with exponential backoff and keeps tokens out of last_error', async () => {
+      const secret = tokens.newLinkToken();
+      let calls = 0;
+      const d = dispatcher({
+        test: async () => {
+          if (++calls <= 2) throw new Error(`451 try later (https://rekey.test/reset/verify?token=${secret}, code 12345678)`);
+        },
+      });
+      const id = await put({ to: 'ada@example.com' });
+      const start = clock.now();
+
+      expect(await d.runOnce()).toBe(1);
+      let state = await row(id);
+      expect(state).toMatchObject({ status: 'pending', attempts: 1, next_attempt_at: start + BACKOFF, lease_until: null });
+      expect(state.last_error).toContain('451 try later');
+      expect(state.last_error).not.toContain(secret);
+      expect(state.last_error).not.toContain('12345678');
+
+      clock.advance(BACKOFF - 1);
+      expect(await d.runOnce()).toBe(0);
+      clock.advance(1);
+      expect(await d.runOnce()).toBe(1);
+      state = await row(id);
+      expect(state).toMatchObject({ status: 'pending', attempts: 2, next_attempt_at: clock.now() + 2 * BACKOFF });
+
+      clock.advance(2 * BACKOFF);
+      expect(await d.runOnce()).toBe(1);
+      expect(await row(id)).toMatchObject({ status: 'sent', attempts: 2 });
+      expect(calls).toBe(3);
+      expect(logLines.join('')).not.toContain(secret);
+    });
+
+    it('dead-letters after maxAttempts, wipes sealed values and logs id and kind only', async () => {
+      const d = dispatcher({ test: async () => Promise.reject(new Error('connection refused')) }, { maxAttempts: 3 });
+      const id = await put({ to: 'grace@example.com', sealed: { link: 'SEALED-LINK' } });
+
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        expect(await d.runOnce()).toBe(1);
+        clock.advance(10 * BACKOFF * 2 ** attempt);
+      }
+      expect(await d.runOnce()).toBe(0);
+      const dead = await row(id);
+      expect(dead).toMatchObject({ status: 'dead', attempts: 3, last_error: 'connection refused', lease_until: null });
+      expect(dead.payload).not.toContain('SEALED-LINK');
+      expect(await d.stats()).toEqual({ pending: 0, sent: 0, dead: 1 });
+
+      const deadLine = logLines.map((line) => JSON.parse(line)).find((entry) => entry.msg === 'delivery.dead_lettered');
+      expect(deadLine).toMatchObject({ level: 40, id, kind: 'test' });
+      expect(logLines.join('')).not.toContain('grace@example.com');
+      expect(logLines.join('')).not.toContain('SEALED-LINK');
+    });
+
+    it('dead-letters a permanent failure and an unknown kind at once', async () => {
+      const d = dispatcher({ test: async () => Promise.reject(new PermanentDeliveryError('template missing')) });
+      const permanent = await put({ to: 'a@example.com', sealed: { code: 'SEALED' } });
+      const unknown = await put({ to: 'b@example.com', sealed: { code: 'SEALED' } }, 'carrier-pigeon');
+
+      expect(await d.runOnce()).toBe(2);
+      expect(await row(permanent)).toMatchObject({ status: 'dead', attempts: 1, last_error: 'template missing' });
+      const orphan = await row(unknown);
+      expect(orphan).toMatchObject({ status: 'dead', last_error: 'no handler' });
+      expect(orphan.payload).not.toContain('SEALED');
+    });
+
+    it('sends once when the same message is enqueued twice with one idempotency key', async () => {
+      let calls = 0;
+      const d = dispatcher({ test: async () => void calls++ });
+      await put({ to: 'ada@example.com' }, 'test', 'reset:42:notice');
+      await put({ to: 'ada@example.com' }, 'test', 'reset:42:notice');
+
+      await d.drain();
+      clock.advance(60_000);
+      await d.drain();
+      expect(calls).toBe(1);
+      expect(await d.stats()).toEqual({ pending: 0, sent: 1, dead: 0 });
+    });
+
+    it('never sends a row twice when two dispatchers run at once', async () => {
+      // A second connection pool, as a second process would have; on PostgreSQL this exercises SKIP LOCKED.
+      const other = connect(store.url);
+      try {
+        const sends = new Map<string, number>();
+        const handler: OutboxHandler = async (_payload, { id }) => {
+          sends.set(id, (sends.get(id) ?? 0) + 1);
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
+        };
+        const first = dispatcher({ test: handler }, { batchSize: 3 });
+        const second = createDispatcher({
+          db: other.db, dialect: other.dialect, clock, ids, logger: createLogger('silent'),
+          handlers: { test: handler }, maxAttempts: 5, backoffMs: BACKOFF, intervalMs: 10, batchSize: 3,
+        });
+        const rowIds: string[] = [];
+        for (let i = 0; i < 40; i++) rowIds.push(await put({ n: i }));
+
+        await Promise.all([first.drain(), second.drain(), first.drain(), second.drain()]);
+        expect([...sends.keys()].sort()).toEqual([...rowIds].sort());
+        expect([...sends.values()].every((count) => count === 1)).toBe(true);
+        expect(await first.stats()).toEqual({ pending: 0, sent: 40, dead: 0 });
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('leaves a leased row alone until its lease expires', async () => {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      const slow = dispatcher({ test: async () => (started(), held) }, { leaseMs: 30_000 });
+      let takeovers = 0;
+      const fast = dispatcher({ test: async () => void takeovers++ }, { leaseMs: 30_000 });
+      const id = await put({ to: 'ada@example.com' });
+
+      const inFlight = slow.runOnce();
+      await running;
+      expect(await fast.runOnce()).toBe(0);
+      clock.advance(30_001);
+      expect(await fast.runOnce()).toBe(1);
+      release();
+      await inFlight;
+      expect(takeovers).toBe(1);
+      expect(await row(id)).toMatchObject({ status: 'sent', lease_owner: null });
+      expect(logLines.some((line) => line.includes('delivery.lease_lost'))).toBe(true);
+    });
+
+    it('runs in the background and stop() waits for the work in flight', async () => {
+      let finished = 0;
+      const d = dispatcher({ test: async () => void (await new Promise((r) => setTimeout(r, 20)), finished++) });
+      await put({ n: 1 });
+      d.start();
+      for (let i = 0; i < 200 && (await d.stats()).pending > 0 && finished === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      await d.stop();
+      expect(finished).toBe(1);
+      expect(await d.stats()).toMatchObject({ pending: 0, sent: 1 });
+    });
+
+    it('renders and sends an email job, and the sent row no longer holds the link', async () => {
+      const token = tokens.newLinkToken();
+      const link = `https://rekey.test/reset/verify?token=${token}`;
+      const channel = createDevMailboxChannel({ db: store.db, clock, ids });
+      const email = createEmailHandler({ templates: createMailTemplates(), channel, tokens, mailFrom: 'Rekey <no-reply@rekey.test>' });
+      const d = dispatcher({ email });
+      const job: EmailJob = {
+        template: 'password-reset',
+        to: 'ada@example.com',
+        data: { user: { first_name: 'Ada' }, expires_in_minutes: 30 },
+        sealed: { link: tokens.seal(link) },
+      };
+      const id = await put(job, 'email');
+      const broken = await put({ ...job, to: 'bob@example.com', sealed: { link: 'not-a-sealed-value' } }, 'email');
+
+      await d.drain();
+      const [mail, ...rest] = await listDevMailbox(store.db, { limit: 10 });
+      expect(rest).toEqual([]);
+      expect(mail).toMatchObject({ to: 'ada@example.com', from: 'Rekey <no-reply@rekey.test>', subject: 'Reset your Rekey password' });
+      expect(mail!.text).toContain(link);
+      const sent = await row(id);
+      expect(sent.status).toBe('sent');
+      expect(sent.payload).not.toContain(token);
+      expect(sent.payload).not.toContain('sealed');
+      expect(await row(broken)).toMatchObject({ status: 'dead', attempts: 1, last_error: 'sealed value "link" cannot be unsealed' });
+      expect(logLines.join('')).not.toContain(token);
+    });
+  });
+}
+
+describe('scrubError', () => {
+  it('strips queries, opaque strings and codes but keeps the reason', () => {
+    const message = scrubError(new Error('550 bad https://x.test/r?token=abc&x=1 ref aGVsbG8td29ybGQtaGVsbG8td29ybGQ code 123456'));
+    expect(message).toBe('550 bad https://x.test/r?… ref [redacted] code [redacted]');
+  });
+});

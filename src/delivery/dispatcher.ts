@@ -1,0 +1,262 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Logger } from 'pino';
+import type { Clock } from '../platform/clock.ts';
+import type { Ids } from '../platform/ids.ts';
+import type { Dialect } from '../store/connect.ts';
+import type { Database } from '../store/database.ts';
+import type { OutboxTable } from './outbox.table.ts';
+
+/**
+ * Runs one outbox row. `row.attempts` counts the attempts made before this one.
+ * Throw to retry with backoff; throw a `PermanentDeliveryError` when retrying cannot help.
+ */
+export type OutboxHandler = (payload: unknown, row: { id: string; attempts: number }) => Promise<void>;
+
+/** A failure that no retry can fix (a seal that does not open, an unknown template): dead-lettered at once. */
+export class PermanentDeliveryError extends Error {
+  override name = 'PermanentDeliveryError';
+  readonly permanent = true;
+}
+
+export interface DispatcherOptions {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  clock: Clock;
+  ids: Ids;
+  logger: Logger;
+  /** Handlers by outbox `kind`. A row of any other kind is dead-lettered with `no handler`. */
+  handlers: Record<string, OutboxHandler>;
+  /** @default 5 (config `deliveryMaxAttempts`) */
+  maxAttempts: number;
+  /** Base of the exponential backoff. @default 2000 (config `deliveryBackoffMs`) */
+  backoffMs: number;
+  /** @default 250 (config `dispatcherIntervalMs`) */
+  intervalMs: number;
+  /** Rows claimed per round. @default 10 */
+  batchSize?: number;
+  /**
+   * How long a claim holds. It must outlast the slowest send (SMTP timeouts are 10–30 s): a lease that
+   * expires mid-send lets another dispatcher take the row over and send it again. @default 120000
+   */
+  leaseMs?: number;
+  /** Upper bound of one backoff delay. @default 3600000 */
+  maxBackoffMs?: number;
+  /** Jitter source in [0, 1). @default Math.random */
+  random?: () => number;
+}
+
+export interface DeliveryStats {
+  pending: number;
+  sent: number;
+  dead: number;
+}
+
+export interface Dispatcher {
+  readonly id: string;
+  start(): void;
+  /** Stops the loop and waits for the work in flight. */
+  stop(): Promise<void>;
+  /** Claims one batch of due rows and runs them. Resolves to the number of rows processed. */
+  runOnce(): Promise<number>;
+  /** Runs rounds until none is due (rows waiting for their backoff are not due). */
+  drain(timeoutMs?: number): Promise<void>;
+  stats(): Promise<DeliveryStats>;
+}
+
+type OutboxRow = Selectable<OutboxTable>;
+
+export function createDispatcher(opts: DispatcherOptions): Dispatcher {
+  const { db, clock, logger, handlers, maxAttempts, backoffMs, intervalMs } = opts;
+  const batchSize = opts.batchSize ?? 10;
+  const leaseMs = opts.leaseMs ?? 120_000;
+  const maxBackoffMs = opts.maxBackoffMs ?? 3_600_000;
+  const random = opts.random ?? Math.random;
+  const owner = opts.ids.next('dsp');
+  const log = logger.child({ dispatcher: owner });
+
+  const inFlight = new Set<Promise<unknown>>();
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+
+  async function claim(): Promise<OutboxRow[]> {
+    const now = clock.now();
+    return db
+      .updateTable('outbox')
+      .set({ lease_until: now + leaseMs, lease_owner: owner })
+      .where('id', 'in', (eb) => {
+        const due = eb
+          .selectFrom('outbox')
+          .select('id')
+          .where('status', '=', 'pending')
+          .where('next_attempt_at', '<=', now)
+          .where((w) => w.or([w('lease_until', 'is', null), w('lease_until', '<', now)]))
+          .orderBy('next_attempt_at')
+          .limit(batchSize);
+        // SQLite has one writer, so the single UPDATE is the claim; PostgreSQL needs row locks that
+        // concurrent dispatchers skip instead of waiting on (and then claiming the same row twice).
+        return opts.dialect === 'postgres' ? due.forUpdate().skipLocked() : due;
+      })
+      .returningAll()
+      .execute();
+  }
+
+  async function succeed(row: OutboxRow): Promise<void> {
+    const now = clock.now();
+    const result = await db
+      .updateTable('outbox')
+      .set({ status: 'sent', sent_at: now, lease_until: null, lease_owner: null, payload: withoutSealed(row.payload) })
+      .where('id', '=', row.id)
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) log.warn({ id: row.id, kind: row.kind }, 'delivery.lease_lost');
+  }
+
+  async function fail(row: OutboxRow, error: unknown, permanent: boolean): Promise<void> {
+    const now = clock.now();
+    const attempts = row.attempts + 1;
+    const message = scrubError(error);
+    const dead = permanent || attempts >= maxAttempts;
+    const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (attempts - 1) * (0.5 + random()));
+    const result = await db
+      .updateTable('outbox')
+      .set({
+        attempts,
+        last_error: message,
+        lease_until: null,
+        lease_owner: null,
+        ...(dead
+          ? // A dead row will never be sent, so its link or code has nothing left to do at rest.
+            { status: 'dead' as const, payload: withoutSealed(row.payload) }
+          : { next_attempt_at: Math.round(now + delay) }),
+      })
+      .where('id', '=', row.id)
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) {
+      log.warn({ id: row.id, kind: row.kind }, 'delivery.lease_lost');
+    } else if (dead) {
+      // id and kind only: the payload may carry an address, and SEC-41 keeps secrets out of every sink.
+      log.warn({ id: row.id, kind: row.kind }, 'delivery.dead_lettered');
+    } else {
+      log.info({ id: row.id, kind: row.kind, attempts, error: message }, 'delivery.retry_scheduled');
+    }
+  }
+
+  async function deliver(row: OutboxRow): Promise<void> {
+    const handler = Object.hasOwn(handlers, row.kind) ? handlers[row.kind] : undefined;
+    if (!handler) return fail(row, new Error('no handler'), true);
+    let payload: unknown;
+    try {
+      payload = JSON.parse(row.payload);
+    } catch {
+      return fail(row, new Error('payload is not valid JSON'), true);
+    }
+    try {
+      await handler(payload, { id: row.id, attempts: row.attempts });
+    } catch (error) {
+      return fail(row, error, isPermanent(error));
+    }
+    await succeed(row);
+  }
+
+  function track<T>(work: Promise<T>): Promise<T> {
+    inFlight.add(work);
+    const forget = () => void inFlight.delete(work);
+    work.then(forget, forget);
+    return work;
+  }
+
+  const runOnce = (): Promise<number> =>
+    track(
+      (async () => {
+        const rows = await claim();
+        // Each row settles on its own: one failing write must not strand the others' leases.
+        const results = await Promise.allSettled(rows.map((row) => deliver(row)));
+        for (const result of results) {
+          if (result.status === 'rejected') log.error({ err: result.reason }, 'delivery.settle_failed');
+        }
+        return rows.length;
+      })(),
+    );
+
+  // setTimeout chained after each round, not setInterval: a slow round never overlaps the next.
+  function schedule(delay: number): void {
+    if (!running) return;
+    timer = setTimeout(tick, delay);
+    timer.unref();
+  }
+
+  async function tick(): Promise<void> {
+    timer = undefined;
+    let processed = 0;
+    try {
+      processed = await runOnce();
+    } catch (error) {
+      log.error({ err: error }, 'delivery.round_failed');
+    }
+    // A full batch means more are probably due: go again at once instead of waiting an interval.
+    schedule(processed >= batchSize ? 0 : intervalMs);
+  }
+
+  return {
+    id: owner,
+    start() {
+      if (running) return;
+      running = true;
+      schedule(0);
+    },
+    async stop() {
+      running = false;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+    runOnce,
+    async drain(timeoutMs = 10_000) {
+      // Wall time, not the injected clock: a manual clock stands still while the rounds run.
+      const deadline = performance.now() + timeoutMs;
+      while ((await runOnce()) > 0) {
+        if (performance.now() > deadline) throw new Error(`delivery drain did not finish within ${timeoutMs} ms`);
+      }
+    },
+    async stats() {
+      const rows = await db
+        .selectFrom('outbox')
+        .select(['status', (eb) => eb.fn.countAll<number | string>().as('n')])
+        .groupBy('status')
+        .execute();
+      const stats: DeliveryStats = { pending: 0, sent: 0, dead: 0 };
+      for (const row of rows) stats[row.status] = Number(row.n);
+      return stats;
+    },
+  };
+}
+
+const isPermanent = (error: unknown): boolean =>
+  error instanceof PermanentDeliveryError || (typeof error === 'object' && error !== null && (error as { permanent?: unknown }).permanent === true);
+
+/** Rewrites a payload without its `sealed` entries; the delivery log keeps what was sent, not the secret. */
+export function withoutSealed(payload: string): string {
+  try {
+    const parsed: unknown = JSON.parse(payload);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || !('sealed' in parsed)) return payload;
+    const { sealed: _sealed, ...rest } = parsed as Record<string, unknown>;
+    return JSON.stringify(rest);
+  } catch {
+    return payload;
+  }
+}
+
+/**
+ * An error message fit for the `last_error` column and the log. Provider errors may echo the mail
+ * (a link with `?token=`, a code), so query strings, long opaque strings and digit runs are cut.
+ */
+export function scrubError(error: unknown): string {
+  const raw = error instanceof Error ? error.message : typeof error === 'string' ? error : 'delivery failed';
+  const scrubbed = raw
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s?#"'<>]*)[?#][^\s"'<>]*/gi, '$1?…')
+    .replace(/([?&;][\w.-]+=)[^\s&"'<>]+/g, '$1…')
+    .replace(/[A-Za-z0-9_\-+=]{24,}/g, '[redacted]')
+    .replace(/\b\d{6,}\b/g, '[redacted]');
+  return scrubbed.length > 500 ? `${scrubbed.slice(0, 500)}…` : scrubbed || 'delivery failed';
+}

@@ -1,0 +1,18 @@
+export type { Channel, RenderedMail } from './channel.ts';
+export { createSmtpChannel, type SmtpChannelOptions } from './channels/smtp.ts';
+export { createDevMailboxChannel, listDevMailbox, type DevMail } from './channels/dev-mailbox.ts';
+export { devMailboxRoutes } from './dev-mailbox.routes.ts';
+export {
+  createDispatcher,
+  PermanentDeliveryError,
+  scrubError,
+  withoutSealed,
+  type DeliveryStats,
+  type Dispatcher,
+  type DispatcherOptions,
+  type OutboxHandler,
+} from './dispatcher.ts';
+export { createEmailHandler, type EmailHandlerDeps, type MailBranding } from './email-handler.ts';
+export { enqueue, type EmailJob, type OutboxMessage } from './outbox.ts';
+export type { OutboxStatus } from './outbox.table.ts';
+export { deliveryMigrations } from './migrations.ts';

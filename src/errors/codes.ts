@@ -1,0 +1,49 @@
+/**
+ * Every stable error code Rekey answers with, its HTTP status and its default message.
+ * A code is never renamed once shipped; add a new one instead.
+ */
+export const ERROR_CODES = {
+  // request shape
+  invalid_request_parameters: { status: 422, message: 'The request parameters are invalid.' },
+  invalid_json: { status: 400, message: 'The request body is not valid JSON.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'The request content type is not supported.' },
+  not_found: { status: 404, message: 'No such route.' },
+  method_not_allowed: { status: 405, message: 'Method not allowed.' },
+  // authentication of the caller
+  unauthorized: { status: 401, message: 'A valid secret key is required.' },
+  invalid_client: { status: 401, message: 'Unknown client id or secret.' },
+  invalid_credentials: { status: 400, message: 'Invalid email or password.' },
+  invalid_grant: { status: 400, message: 'The refresh token is invalid or has been revoked.' },
+  session_invalid: { status: 401, message: 'The session is not active.' },
+  user_disabled: { status: 403, message: 'This account is disabled.' },
+  // entities
+  entity_not_found: { status: 404, message: 'Not found.' },
+  user_not_found: { status: 404, message: 'User not found.' },
+  session_not_found: { status: 404, message: 'Session not found.' },
+  password_reset_not_found: { status: 404, message: 'Password reset not found.' },
+  application_not_found: { status: 404, message: 'Application not found.' },
+  email_already_exists: { status: 409, message: 'A user with this email already exists.' },
+  // password policy (SECURITY.md F); each names the rule that failed
+  password_too_short: { status: 400, message: 'The password is too short.' },
+  password_too_long: { status: 400, message: 'The password is too long.' },
+  password_common: { status: 400, message: 'This password is too common; choose another.' },
+  password_breached: { status: 400, message: 'This password appears in a list of breached passwords.' },
+  password_context: { status: 400, message: 'The password must not be built from your email address or the service name.' },
+  password_invalid_characters: { status: 400, message: 'The password contains characters that cannot be used.' },
+  password_and_password_hash_provided: { status: 400, message: 'Provide either password or password_hash, not both.' },
+  invalid_password_hash: { status: 400, message: 'The password hash is not a supported PHC string.' },
+  // resets; SEC-04: invalid, expired and used tokens share one code
+  password_reset_token_invalid: { status: 400, message: 'The reset token is invalid, expired or already used.' },
+  // platform
+  rate_limited: { status: 429, message: 'Too many requests. Try again later.' },
+  service_unavailable: { status: 503, message: 'The service is not ready.' },
+  internal_error: { status: 500, message: 'Something went wrong.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const PASSWORD_POLICY_CODES = [
+  'password_too_short', 'password_too_long', 'password_common', 'password_breached', 'password_context', 'password_invalid_characters',
+] as const satisfies readonly ErrorCode[];
+export type PasswordPolicyCode = (typeof PASSWORD_POLICY_CODES)[number];

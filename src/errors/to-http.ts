@@ -1,0 +1,73 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { ERROR_CODES, type ErrorCode } from './codes.ts';
+import { RekeyError } from './rekey-error.ts';
+
+/**
+ * Which wire shape a route's errors take:
+ * - `management`: WorkOS's `{ code, message, errors? }`, so `@workos-inc/node` raises its own exception types;
+ * - `browser`: Novel's `{ error: { code, message, context } }`.
+ */
+export type ErrorSurface = 'management' | 'browser';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    surface?: ErrorSurface;
+    /** Management routes whose 400s WorkOS groups under one code with `errors[]` (e.g. `password_reset_error`). */
+    errorGroup?: string;
+  }
+}
+
+interface FieldIssue {
+  field: string;
+  code: string;
+  message: string;
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | RekeyError, request, reply) => {
+    if (error instanceof RekeyError) return send(request, reply, error);
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const where = error.validationContext ?? 'body';
+      const issues: FieldIssue[] = error.validation.map((issue) => ({
+        field: [where, ...issue.instancePath.split('/').filter(Boolean)].join('.'),
+        code: String((issue.params as { issue?: { code?: string } })?.issue?.code ?? 'invalid'),
+        message: issue.message,
+      }));
+      return send(request, reply, new RekeyError('invalid_request_parameters'), issues);
+    }
+    const status = error.statusCode ?? 500;
+    if (status === 413) return send(request, reply, new RekeyError('payload_too_large'));
+    if (status === 415) return send(request, reply, new RekeyError('unsupported_media_type'));
+    if (status === 400 && (error.code?.startsWith('FST_ERR_CTP') || error instanceof SyntaxError)) {
+      return send(request, reply, new RekeyError('invalid_json'));
+    }
+    if (status >= 400 && status < 500) {
+      // Fastify's own 4xx (bad content length, invalid params…): keep the status, give it our generic code.
+      const rekeyError = new RekeyError('invalid_request_parameters');
+      return send(request, reply, rekeyError, [], status);
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return send(request, reply, new RekeyError('internal_error'));
+  });
+
+  app.setNotFoundHandler((request, reply) => send(request, reply, new RekeyError('not_found')));
+}
+
+function send(request: FastifyRequest, reply: FastifyReply, error: RekeyError, issues: FieldIssue[] = [], status = error.status) {
+  const surface = request.routeOptions.config?.surface ?? (request.url.startsWith('/user_management') ? 'management' : 'browser');
+  if (status === 429 && error.context.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.context.retryAfterSeconds));
+  reply.code(status).type('application/json; charset=utf-8');
+  if (surface === 'browser') {
+    return reply.send({ error: { code: error.code, message: error.message, context: issues.length ? { issues } : error.context } });
+  }
+  const group = request.routeOptions.config?.errorGroup;
+  if (group && status === 400 && error.code !== 'invalid_json') {
+    return reply.send({ code: group, message: error.message, errors: [{ code: error.code, message: error.message }] });
+  }
+  const body: Record<string, unknown> = { code: error.code, message: error.message, ...error.context };
+  if (issues.length) body.errors = issues;
+  return reply.send(body);
+}
+
+export const statusOf = (code: ErrorCode): number => ERROR_CODES[code].status;

@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify';
+import type { Application, ApplicationService } from '../apps/app.service.ts';
+import { RekeyError } from '../errors/index.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The application whose secret key authenticated this request (management API only). */
+    application?: Application;
+  }
+}
+
+/** `Authorization: Bearer sk_…` on every route of the plugin it is added to. */
+export function requireSecretKey(app: FastifyInstance, apps: ApplicationService): void {
+  app.addHook('onRequest', async (request) => {
+    const header = request.headers.authorization;
+    const key = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    const application = key ? await apps.authenticate(key) : undefined;
+    if (!application) throw new RekeyError('unauthorized');
+    request.application = application;
+  });
+}

@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.ts';
+import { createRekey, type Rekey } from './compose.ts';
+import type { Config } from './config/schema.ts';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  rekey: Rekey;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Composition root: config → store → services → app → dispatcher → listen. The only place that listens. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const rekey = await createRekey({ config });
+  const app = await buildApp(rekey);
+  const address = await app.listen({ port: config.port, host: config.host });
+  if (config.dispatcher) rekey.dispatcher.start();
+
+  const application = await rekey.apps.getDefault();
+  const keys = await rekey.apps.listKeys(application.id);
+  app.log.info(
+    { url: address, store: rekey.deps.store.dialect, mail: config.smtpUrl ? 'smtp' : 'development mailbox', client_id: application.client_id },
+    'Rekey is listening',
+  );
+  if (config.env !== 'production') app.log.info({ mailbox: `${config.baseUrl}/dev/mailbox` }, 'development mailbox');
+  if (keys.filter((k) => k.revoked_at === null).length === 0) {
+    app.log.warn('the default application has no secret key yet: create one with `npx rekey keys create`');
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await app.close();
+      await rekey.close();
+    })());
+  return { app, rekey, url: address, close };
+}
+
+/** Stops cleanly on SIGINT/SIGTERM: no new requests, in-flight deliveries finish, the store closes. */
+export function exitOnSignals(server: RunningServer): void {
+  const stop = (signal: string) => {
+    server.app.log.info({ signal }, 'shutting down');
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

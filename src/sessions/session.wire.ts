@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { toIso, toIsoOrNull } from '../platform/clock.ts';
+import type { Session, SessionStatus } from './session.service.ts';
+
+/** WorkOS `session` list item (COMPAT.md 1.2). */
+export const sessionObject = z
+  .object({
+    object: z.literal('session'),
+    id: z.string(),
+    user_id: z.string(),
+    ip_address: z.string().nullable(),
+    user_agent: z.string().nullable(),
+    auth_method: z.string(),
+    status: z.enum(['active', 'expired', 'revoked']),
+    expires_at: z.string(),
+    ended_at: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'Session' });
+
+export const toWireSession = (session: Session, status: SessionStatus): z.infer<typeof sessionObject> => ({
+  object: 'session',
+  id: session.id,
+  user_id: session.user_id,
+  ip_address: session.ip_address,
+  user_agent: session.user_agent,
+  auth_method: session.auth_method,
+  status,
+  expires_at: toIso(session.expires_at),
+  ended_at: toIsoOrNull(session.ended_at),
+  created_at: toIso(session.created_at),
+  updated_at: toIso(session.updated_at),
+});

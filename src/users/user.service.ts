@@ -1,0 +1,175 @@
+import type { Kysely } from 'kysely';
+import type { PlatformDeps } from '../deps.ts';
+import { RekeyError } from '../errors/index.ts';
+import { paginate, type ListQuery, type Page } from '../http/pagination.ts';
+import type { Database } from '../store/database.ts';
+import type { createPasswordPolicy } from './password-policy.ts';
+import type { createPasswordHasher } from './passwords.ts';
+import type { UsersTable } from './user.table.ts';
+
+export type User = UsersTable;
+export type PasswordPolicy = ReturnType<typeof createPasswordPolicy>;
+export type PasswordHasher = ReturnType<typeof createPasswordHasher>;
+
+export interface CreateUserInput {
+  email: string;
+  password?: string;
+  passwordHash?: string;
+  firstName?: string | null;
+  lastName?: string | null;
+  emailVerified?: boolean;
+  externalId?: string | null;
+  metadata?: Record<string, string>;
+  locale?: string | null;
+}
+
+export type UpdateUserInput = Partial<Omit<CreateUserInput, 'passwordHash'>>;
+
+/** Runs inside the transaction that changed a password or an email, so dependants (resets) stay consistent. */
+export type AccountChangeHook = (executor: Kysely<Database>, userId: string) => Promise<void>;
+
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+
+export interface UserService {
+  create(input: CreateUserInput): Promise<User>;
+  get(id: string): Promise<User | undefined>;
+  getOrThrow(id: string): Promise<User>;
+  findByEmail(email: string, executor?: Kysely<Database>): Promise<User | undefined>;
+  list(query: ListQuery & { email?: string }): Promise<Page<User>>;
+  update(id: string, patch: UpdateUserInput): Promise<User>;
+  delete(id: string): Promise<boolean>;
+  /** Policy check (SECURITY.md F); throws the failed rule's code. Returns the NFKC form to hash. */
+  acceptablePassword(password: string, user: { email: string }): string;
+  hashPassword(normalized: string): Promise<string>;
+  /** Same work for an unknown email as for a wrong password, so timing tells nothing. */
+  verifyCredentials(email: string, password: string): Promise<User | undefined>;
+  /** Writes a new hash and runs the account-change hooks in the caller's transaction. */
+  setPasswordHash(executor: Kysely<Database>, userId: string, hash: string, options?: { markEmailVerified?: boolean }): Promise<void>;
+  recordSignIn(userId: string): Promise<void>;
+  onAccountChange(hook: AccountChangeHook): void;
+}
+
+export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy; hasher: PasswordHasher }): UserService {
+  const { store, clock, ids, policy, hasher, config } = deps;
+  const db = store.db;
+  const hooks: AccountChangeHook[] = [];
+  const runHooks = async (executor: Kysely<Database>, userId: string) => {
+    for (const hook of hooks) await hook(executor, userId);
+  };
+
+  const service: UserService = {
+    async create(input) {
+      const email = normalizeEmail(input.email);
+      if (input.password !== undefined && input.passwordHash !== undefined) throw new RekeyError('password_and_password_hash_provided');
+      if (input.passwordHash !== undefined && !/^\$argon2(id|i|d)\$/.test(input.passwordHash)) throw new RekeyError('invalid_password_hash');
+      const passwordHash =
+        input.password !== undefined ? await service.hashPassword(service.acceptablePassword(input.password, { email })) : (input.passwordHash ?? null);
+      const now = clock.now();
+      const user: User = {
+        id: ids.next('user'),
+        email,
+        email_verified: input.emailVerified ? 1 : 0,
+        first_name: input.firstName ?? null,
+        last_name: input.lastName ?? null,
+        profile_picture_url: null,
+        external_id: input.externalId ?? null,
+        metadata: JSON.stringify(input.metadata ?? {}),
+        locale: input.locale ?? null,
+        password_hash: passwordHash,
+        password_changed_at: passwordHash ? now : null,
+        last_sign_in_at: null,
+        disabled_at: null,
+        created_at: now,
+        updated_at: now,
+      };
+      const inserted = await db.insertInto('users').values(user).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
+        throw new RekeyError('email_already_exists', {}, input.externalId ? 'A user with this email or external id already exists.' : undefined);
+      }
+      return user;
+    },
+    get: (id) => db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(),
+    async getOrThrow(id) {
+      const user = await service.get(id);
+      if (!user) throw new RekeyError('user_not_found', { entity_id: id });
+      return user;
+    },
+    findByEmail: (email, executor = db) => executor.selectFrom('users').selectAll().where('email', '=', normalizeEmail(email)).executeTakeFirst(),
+    list: ({ email, ...query }) =>
+      paginate(
+        db.selectFrom('users').selectAll().$if(email !== undefined, (q) => q.where('email', '=', normalizeEmail(email!))),
+        'id',
+        query,
+      ),
+    async update(id, patch) {
+      const user = await service.getOrThrow(id);
+      const email = patch.email !== undefined ? normalizeEmail(patch.email) : user.email;
+      const passwordHash = patch.password !== undefined ? await service.hashPassword(service.acceptablePassword(patch.password, { email })) : undefined;
+      const now = clock.now();
+      const emailChanged = email !== user.email;
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('users')
+          .set({
+            email,
+            ...(emailChanged ? { email_verified: 0 } : {}),
+            ...(patch.emailVerified !== undefined ? { email_verified: patch.emailVerified ? 1 : 0 } : {}),
+            ...(patch.firstName !== undefined ? { first_name: patch.firstName } : {}),
+            ...(patch.lastName !== undefined ? { last_name: patch.lastName } : {}),
+            ...(patch.externalId !== undefined ? { external_id: patch.externalId } : {}),
+            ...(patch.metadata !== undefined ? { metadata: JSON.stringify(patch.metadata) } : {}),
+            ...(patch.locale !== undefined ? { locale: patch.locale } : {}),
+            ...(passwordHash ? { password_hash: passwordHash, password_changed_at: now } : {}),
+            updated_at: now,
+          })
+          .where('id', '=', id)
+          .execute()
+          .catch((error: unknown) => {
+            if (isUniqueViolation(error)) throw new RekeyError('email_already_exists');
+            throw error;
+          });
+        // SEC-13: a password or email change voids every outstanding reset token.
+        if (passwordHash || emailChanged) await runHooks(trx, id);
+      });
+      return service.getOrThrow(id);
+    },
+    async delete(id) {
+      const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+    acceptablePassword(password, user) {
+      const result = policy.check(password, { email: user.email, appName: config.appName });
+      if (!result.ok) throw new RekeyError(result.code, result.details ?? {}, result.message);
+      return result.normalized;
+    },
+    hashPassword: (normalized) => hasher.hash(normalized),
+    async verifyCredentials(email, password) {
+      const user = await service.findByEmail(email);
+      const normalized = password.normalize('NFKC');
+      if (!user?.password_hash || user.disabled_at !== null) {
+        await hasher.dummyVerify();
+        return undefined;
+      }
+      return (await hasher.verify(user.password_hash, normalized)) ? user : undefined;
+    },
+    async setPasswordHash(executor, userId, hash, { markEmailVerified = false } = {}) {
+      const now = clock.now();
+      await executor
+        .updateTable('users')
+        .set({ password_hash: hash, password_changed_at: now, updated_at: now, ...(markEmailVerified ? { email_verified: 1 } : {}) })
+        .where('id', '=', userId)
+        .execute();
+      await runHooks(executor, userId);
+    },
+    async recordSignIn(userId) {
+      await db.updateTable('users').set({ last_sign_in_at: clock.now() }).where('id', '=', userId).execute();
+    },
+    onAccountChange: (hook) => void hooks.push(hook),
+  };
+  return service;
+}
+
+const isUniqueViolation = (error: unknown): boolean => {
+  const e = error as { code?: string; message?: string };
+  return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint/i.test(e.message ?? '');
+};

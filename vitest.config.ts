@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    // Two cores here; Argon2 hashing and the browser suite are CPU-bound.
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+  },
+});
