@@ -57,7 +57,7 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
     tokens: createTokens(config.secret),
     logger: options.logger ?? createLogger(config.logLevel),
   };
-  if (ownsStore) await migrateToLatest(store.db);
+  if (ownsStore) await migrateToLatest(store.db, store.schema);
 
   const policy = createPasswordPolicy({ minLength: config.passwordMinLength, maxLength: config.passwordMaxLength, blocklist: await loadBlocklist() });
   const hasher = createPasswordHasher({ memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost });

@@ -10,6 +10,8 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Store {
   db: Kysely<Database>;
   dialect: Dialect;
+  /** PostgreSQL schema the tables live in, when not the default search path. */
+  schema?: string;
   close(): Promise<void>;
 }
 
@@ -28,13 +30,14 @@ export interface ConnectOptions {
 /** SQLite by default (a file, WAL); PostgreSQL when the URL says `postgres://`. */
 export function connect(url: string, options: ConnectOptions = {}): Store {
   if (isPostgresUrl(url)) {
+    const schema = options.schema ?? searchPathOf(url) ?? 'public';
     const pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize ?? 10,
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: options.log });
-    return { db, dialect: 'postgres', close: () => db.destroy() };
+    return { db, dialect: 'postgres', schema, close: () => db.destroy() };
   }
   const path = url.replace(/^sqlite:(\/\/)?/, '');
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -45,4 +48,10 @@ export function connect(url: string, options: ConnectOptions = {}): Store {
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log: options.log });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+/** The schema named by a URL's `options=-c search_path=…`, as libpq would apply it. */
+function searchPathOf(url: string): string | undefined {
+  const options = new URL(url).searchParams.get('options');
+  return options?.match(/search_path=([A-Za-z_][A-Za-z0-9_]*)/)?.[1];
 }

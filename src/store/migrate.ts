@@ -17,12 +17,17 @@ export const allMigrations: Record<string, Migration> = {
   ...deliveryMigrations,
 };
 
-export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResultSet> {
+/**
+ * On PostgreSQL pass the schema: Kysely otherwise looks for its bookkeeping tables in every schema
+ * of the database and may find another deployment's.
+ */
+export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise<MigrationResultSet> {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => allMigrations },
     migrationTableName: 'rekey_migrations',
     migrationLockTableName: 'rekey_migrations_lock',
+    ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const result = await migrator.migrateToLatest();
   if (result.error) throw result.error;

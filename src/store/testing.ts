@@ -52,7 +52,7 @@ export const STORES: StoreFactory[] = [
             await admin.query(`CREATE SCHEMA ${schema}`);
             await admin.end();
             const store = connect(postgresUrl, { schema, poolSize: 20 });
-            await migrateToLatest(store.db);
+            await migrateToLatest(store.db, schema);
             const url = `${postgresUrl}${postgresUrl.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
             return {
               ...store,

@@ -1,0 +1,42 @@
+/**
+ * Messages between `bench/run.ts` (the load generator) and `bench/server.ts` (the process under test),
+ * over the IPC channel `child_process.fork` opens. The server process gets its role from `BENCH_ROLE`
+ * and its settings from `BENCH_SPEC` (JSON).
+ */
+
+export type ServerRole = 'ceiling' | 'rekey' | 'hash';
+
+export interface ServerSpec {
+  role: ServerRole;
+  /** SQLite file path or `postgres://` URL. Unused by the `hash` role. */
+  databaseUrl?: string;
+  /** PostgreSQL schema (created and dropped by the runner). */
+  schema?: string;
+  /** Directory for the Rekey data dir (secret, SQLite file). */
+  dataDir?: string;
+  /** Rekey role: run the outbox dispatcher (started after the fixtures are in place). */
+  dispatcher?: boolean;
+  /** Hash role: concurrent `hasher.hash()` loops and how long to run them. */
+  loops?: number;
+  seconds?: number;
+}
+
+/** Sent once the server listens (or, for `hash`, once the measurement is done). */
+export type ReadyMessage =
+  | { type: 'ready'; url: string; secretKey?: string }
+  | { type: 'hashed'; hashes: number; seconds: number; loops: number; threadpool: number };
+
+export type Command =
+  /** Inserts `count` users `<prefix>-<i>@bench.example.com`, all with one precomputed Argon2id hash. */
+  | { cmd: 'seed'; prefix: string; count: number }
+  /** Issues one reset per seeded user through the reset service; answers with the tokens. */
+  | { cmd: 'issue'; prefix: string; count: number }
+  | { cmd: 'stop' };
+
+export type Request = Command & { id: number };
+export type Reply = { type: 'reply'; id: number; ok: true; result?: unknown } | { type: 'reply'; id: number; ok: false; error: string };
+
+export const BENCH_SECRET = 'bench-secret-that-is-long-enough-0123456789';
+export const emailOf = (prefix: string, i: number): string => `${prefix}-${i}@bench.example.com`;
+/** Passes the password policy (15+ code points, not on the blocklist, not built from the email). */
+export const passwordOf = (i: number): string => `correct horse battery staple ${i}`;
