@@ -1,0 +1,236 @@
+/**
+ * The process under test, started by `bench/run.ts` as `node --import tsx bench/server.ts` with an IPC
+ * channel, so the load generator and the server never share an event loop. Roles:
+ *
+ * - `ceiling`: a bare Fastify route `POST /insert` that inserts one row with the driver directly
+ *   (better-sqlite3 in WAL mode, or a `pg` pool): the fastest a write endpoint can go on this machine.
+ * - `rekey`: the real service (`createRekey` + `buildApp`), listening on 127.0.0.1 on a random port.
+ * - `hash`: no server; N concurrent `hasher.hash()` loops for a fixed time (the Argon2id ceiling).
+ */
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { buildApp } from '../src/app.ts';
+import { createRekey, type Rekey } from '../src/compose.ts';
+import { loadConfig } from '../src/config/load.ts';
+import type { Config } from '../src/config/schema.ts';
+import { connect, isPostgresUrl, type Store } from '../src/store/connect.ts';
+import { migrateToLatest } from '../src/store/migrate.ts';
+import { createPasswordHasher } from '../src/users/passwords.ts';
+import type { User } from '../src/users/user.service.ts';
+import { BENCH_SECRET, emailOf, passwordOf, type Command, type ReadyMessage, type Reply, type Request, type ServerSpec } from './protocol.ts';
+
+const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as ServerSpec;
+
+function send(message: ReadyMessage | Reply): void {
+  process.send?.(message);
+}
+
+function benchConfig(overrides: { databaseUrl?: string; dispatcher?: boolean } = {}): Config {
+  const dataDir = spec.dataDir ?? process.cwd();
+  return loadConfig({
+    env: {},
+    cwd: dataDir,
+    overrides: { secret: BENCH_SECRET, env: 'test', logLevel: 'silent', dataDir, ...overrides },
+  });
+}
+
+/** Runs `task` over `0..count-1` with at most `limit` in flight; results in index order. */
+async function pooled<T>(count: number, limit: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+  return results;
+}
+
+interface Running {
+  url: string;
+  secretKey?: string;
+  handle(command: Command): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+async function listen(app: FastifyInstance): Promise<string> {
+  return app.listen({ port: 0, host: '127.0.0.1' });
+}
+
+async function startCeiling(databaseUrl: string): Promise<Running> {
+  const app = Fastify({ logger: false });
+  let close: () => Promise<void>;
+  if (isPostgresUrl(databaseUrl)) {
+    const pool = new pg.Pool({
+      connectionString: databaseUrl,
+      max: 10, // Rekey's default pool size
+      ...(spec.schema ? { options: `-c search_path=${spec.schema}` } : {}),
+    });
+    await pool.query('CREATE TABLE IF NOT EXISTS bench_insert (id text PRIMARY KEY, email text NOT NULL, created_at bigint NOT NULL)');
+    app.post<{ Body: { email: string } }>('/insert', async (request, reply) => {
+      const id = randomUUID();
+      await pool.query('INSERT INTO bench_insert (id, email, created_at) VALUES ($1, $2, $3)', [id, request.body.email, Date.now()]);
+      return reply.code(201).send({ id });
+    });
+    close = () => pool.end();
+  } else {
+    const sqlite = new Database(databaseUrl);
+    // The same pragmas as src/store/connect.ts.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.exec('CREATE TABLE IF NOT EXISTS bench_insert (id TEXT PRIMARY KEY, email TEXT NOT NULL, created_at INTEGER NOT NULL)');
+    const insert = sqlite.prepare('INSERT INTO bench_insert (id, email, created_at) VALUES (?, ?, ?)');
+    app.post<{ Body: { email: string } }>('/insert', async (request, reply) => {
+      const id = randomUUID();
+      insert.run(id, request.body.email, Date.now());
+      return reply.code(201).send({ id });
+    });
+    close = async () => void sqlite.close();
+  }
+  const url = await listen(app);
+  return {
+    url,
+    handle: async (command) => {
+      throw new Error(`the ceiling server does not handle ${command.cmd}`);
+    },
+    async close() {
+      await app.close();
+      await close();
+    },
+  };
+}
+
+async function startRekey(databaseUrl: string): Promise<Running> {
+  const config = benchConfig({ databaseUrl, dispatcher: spec.dispatcher ?? false });
+  let store: Store | undefined;
+  if (isPostgresUrl(databaseUrl)) {
+    store = connect(databaseUrl, { schema: spec.schema });
+    await migrateToLatest(store.db);
+  }
+  const rekey: Rekey = await createRekey({ config, store });
+  const app = await buildApp(rekey);
+  const application = await rekey.apps.getDefault();
+  const { key } = await rekey.apps.createKey(application.id, 'bench');
+  const url = await listen(app);
+  const db = rekey.deps.store.db;
+  const hasher = createPasswordHasher({ memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost });
+
+  const handle = async (command: Command): Promise<unknown> => {
+    switch (command.cmd) {
+      case 'seed': {
+        // One Argon2id hash for every row: hashing thousands of passwords would take minutes.
+        const passwordHash = await hasher.hash(passwordOf(0));
+        const now = Date.now();
+        const BATCH = 200;
+        for (let start = 0; start < command.count; start += BATCH) {
+          const rows: User[] = [];
+          for (let i = start; i < Math.min(command.count, start + BATCH); i++) {
+            rows.push({
+              id: rekey.deps.ids.next('user'),
+              email: emailOf(command.prefix, i),
+              email_verified: 1,
+              first_name: null,
+              last_name: null,
+              profile_picture_url: null,
+              external_id: null,
+              metadata: '{}',
+              locale: null,
+              password_hash: passwordHash,
+              password_changed_at: now,
+              last_sign_in_at: null,
+              disabled_at: null,
+              created_at: now,
+              updated_at: now,
+            });
+          }
+          await db.insertInto('users').values(rows).execute();
+        }
+        return command.count;
+      }
+      case 'issue': {
+        // Through the reset service, as the API does it: a token per user, its mail queued in the outbox.
+        const tokens = await pooled(command.count, 8, async (i) => (await rekey.resets.createForEmail(emailOf(command.prefix, i), application)).token);
+        // Deliver the queued reset mails now, so the dispatcher (if on) only has the run's own mail to send.
+        await rekey.dispatcher.drain(300_000);
+        if (config.dispatcher) rekey.dispatcher.start();
+        return tokens;
+      }
+      case 'stop':
+        return undefined;
+    }
+  };
+
+  return {
+    url,
+    secretKey: key,
+    handle,
+    async close() {
+      await app.close();
+      await rekey.close();
+      await store?.close();
+    },
+  };
+}
+
+async function runHashLoops(): Promise<void> {
+  const config = benchConfig();
+  const hasher = createPasswordHasher({ memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost });
+  const loops = spec.loops ?? 4;
+  const seconds = spec.seconds ?? 10;
+  // Warm-up: every pool thread allocates its Argon2 memory once.
+  await Promise.all(Array.from({ length: loops }, (_, i) => hasher.hash(passwordOf(i))));
+  let hashes = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: loops }, async (_, loop) => {
+      for (let i = loop; performance.now() < deadline; i += loops) {
+        await hasher.hash(passwordOf(i));
+        hashes++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  send({ type: 'hashed', hashes, seconds: elapsed, loops, threadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) });
+}
+
+async function main(): Promise<void> {
+  if (spec.role === 'hash') {
+    await runHashLoops();
+    process.disconnect?.();
+    return;
+  }
+  if (!spec.databaseUrl) throw new Error('BENCH_SPEC.databaseUrl is required');
+  const running = spec.role === 'ceiling' ? await startCeiling(spec.databaseUrl) : await startRekey(spec.databaseUrl);
+  let closing: Promise<void> | undefined;
+  const close = () => (closing ??= running.close());
+
+  process.on('message', (message: Request) => {
+    void (async () => {
+      try {
+        const result = await running.handle(message);
+        if (message.cmd === 'stop') await close();
+        send({ type: 'reply', id: message.id, ok: true, result });
+        if (message.cmd === 'stop') process.disconnect?.();
+      } catch (error) {
+        send({ type: 'reply', id: message.id, ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      }
+    })();
+  });
+  // If the runner dies, do not linger.
+  process.on('disconnect', () => {
+    void close().catch(() => undefined);
+  });
+  send({ type: 'ready', url: running.url, secretKey: running.secretKey });
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+  process.disconnect?.();
+});
