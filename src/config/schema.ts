@@ -68,7 +68,7 @@ export const configSchema = z.strictObject({
   /** @default 250 */
   dispatcherIntervalMs: setting(positiveInt().default(250), 'REKEY_DISPATCHER_INTERVAL_MS', 'How often the dispatcher looks for due messages.'),
   /** @default true */
-  dispatcher: setting(z.stringbool().default(true), 'REKEY_DISPATCHER',
+  dispatcher: setting(z.union([z.boolean(), z.stringbool()]).default(true), 'REKEY_DISPATCHER',
     'Run the outbox dispatcher inside the server process. Set `false` on API-only nodes.'),
 });
 
