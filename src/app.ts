@@ -6,6 +6,9 @@ import { devMailboxRoutes } from './delivery/dev-mailbox.routes.ts';
 import { installErrorHandling, RekeyError } from './errors/index.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import { requireSecretKey } from './http/secret-key.ts';
+import { factorManagementRoutes } from './factors/management.routes.ts';
+import { clientIp, parseTrustedProxies } from './platform/client-ip.ts';
+import { browserResetRoutes } from './resets/browser.routes.ts';
 import { resetManagementRoutes } from './resets/management.routes.ts';
 import { authenticateRoutes } from './sessions/authenticate.routes.ts';
 import { sessionManagementRoutes } from './sessions/management.routes.ts';
@@ -16,7 +19,8 @@ const BODY_LIMIT = 64 * 1024;
 
 /** A Fastify instance with every module registered. Tests call `inject()` on it; only main.ts listens. */
 export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
-  const { deps, apps, users, sessions, resets } = rekey;
+  const { deps, apps, users, sessions, resets, flows, factors } = rekey;
+  const trustedProxies = parseTrustedProxies(deps.config.trustedProxies);
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
@@ -29,6 +33,12 @@ export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
   installErrorHandling(app);
   acceptEmptyJsonBodies(app);
   app.decorateRequest('application', undefined);
+  app.decorateRequest('clientIp', '');
+  app.addHook('onRequest', async (request) => {
+    // SEC-19: X-Forwarded-For counts only when the hop that sent it is a configured proxy.
+    const forwarded = request.headers['x-forwarded-for'];
+    request.clientIp = clientIp(request.socket.remoteAddress ?? '', Array.isArray(forwarded) ? forwarded.join(',') : forwarded, trustedProxies);
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');
@@ -53,7 +63,9 @@ export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
     await management.register(userManagementRoutes, { users });
     await management.register(sessionManagementRoutes, { sessions, users });
     await management.register(resetManagementRoutes, { resetService: resets });
+    await management.register(factorManagementRoutes, { factors, users });
   });
+  await app.register(browserResetRoutes, { flows, apps, sessions, config: deps.config });
   if (deps.config.env !== 'production') await app.register(devMailboxRoutes, { db: deps.store.db });
   return app;
 }

@@ -12,6 +12,12 @@ import { systemClock, type Clock } from './platform/clock.ts';
 import { createIds, type Ids } from './platform/ids.ts';
 import { createLogger } from './platform/logger.ts';
 import { createTokens } from './platform/tokens.ts';
+import { createFactorService, type FactorService } from './factors/factor.service.ts';
+import { createRateLimits, type RateLimits } from './platform/ratelimit.ts';
+import { createKyselyFlowStore } from './resets/flow.store.ts';
+import { createFlowService, type FlowService } from './resets/flow.service.ts';
+import { createResetLimits } from './resets/limits.ts';
+import { createResetRequestedHandler, RESET_REQUESTED } from './resets/reset-requested.job.ts';
 import { createKyselyResetStore } from './resets/reset.store.ts';
 import { createResetService, type ResetService } from './resets/reset.service.ts';
 import { createSessionService, type SessionService } from './sessions/session.service.ts';
@@ -28,6 +34,9 @@ export interface Rekey {
   users: UserService;
   sessions: SessionService;
   resets: ResetService;
+  flows: FlowService;
+  factors: FactorService;
+  rateLimits: RateLimits;
   channel: Channel;
   dispatcher: ReturnType<typeof createDispatcher>;
   close(): Promise<void>;
@@ -42,6 +51,8 @@ export interface ComposeOptions {
   logger?: Logger;
   /** Replaces the configured mail channel (tests). */
   channel?: Channel;
+  /** Namespaces rate-limit keys (tests sharing one Redis). */
+  rateLimitPrefix?: string;
 }
 
 /** Builds every service from config: the composition root shared by the server, the CLI and the tests. */
@@ -64,7 +75,27 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
   const apps = createApplicationService(deps);
   const users = createUserService({ ...deps, policy, hasher });
   const sessions = createSessionService(deps);
-  const resets = createResetService({ ...deps, resets: createKyselyResetStore(store.db), users, sessions });
+  const resetStore = createKyselyResetStore(store.db);
+  const flowStore = createKyselyFlowStore(store.db);
+  const resets = createResetService({ ...deps, resets: resetStore, flows: flowStore, users, sessions });
+  const factors = createFactorService(deps);
+  const rateLimits = createRateLimits({
+    redisUrl: config.redisUrl,
+    keyPrefix: options.rateLimitPrefix ?? 'rekey',
+    onError: (error) => deps.logger.warn({ err: error }, 'rate-limit store error; using per-process limits'),
+  });
+  const limits = createResetLimits(rateLimits, config);
+  const flows = createFlowService({
+    ...deps,
+    flows: flowStore,
+    resets: resetStore,
+    resetService: resets,
+    users,
+    sessions,
+    factors,
+    limits,
+    defaultApplicationId: async () => (await apps.getDefault()).id,
+  });
   await apps.ensureDefault();
 
   const channel =
@@ -82,7 +113,10 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
     clock: deps.clock,
     ids: deps.ids,
     logger: deps.logger,
-    handlers: { email: emailHandler },
+    handlers: {
+      email: emailHandler,
+      [RESET_REQUESTED]: createResetRequestedHandler({ ...deps, apps, users, flows: flowStore, resetService: resets, limits }),
+    },
     maxAttempts: config.deliveryMaxAttempts,
     backoffMs: config.deliveryBackoffMs,
     intervalMs: config.dispatcherIntervalMs,
@@ -94,11 +128,15 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
     users,
     sessions,
     resets,
+    flows,
+    factors,
+    rateLimits,
     channel,
     dispatcher,
     async close() {
       await dispatcher.stop();
       await channel.close?.();
+      await rateLimits.close();
       if (ownsStore) await store.close();
     },
   };

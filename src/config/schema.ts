@@ -70,6 +70,38 @@ export const configSchema = z.strictObject({
   /** @default true */
   dispatcher: setting(z.union([z.boolean(), z.stringbool()]).default(true), 'REKEY_DISPATCHER',
     'Run the outbox dispatcher inside the server process. Set `false` on API-only nodes.'),
+  /** @default 10 */
+  resetCodeTtlMinutes: setting(positiveInt().max(10).default(10), 'REKEY_RESET_CODE_TTL_MINUTES', 'Lifetime of an emailed reset code (at most 10 minutes).'),
+  /** @default false */
+  notifyUnknownRecipients: setting(z.union([z.boolean(), z.stringbool()]).default(false), 'REKEY_NOTIFY_UNKNOWN_RECIPIENTS',
+    'Send a "no account with this address" mail when a reset is asked for an unknown email. Off: mail to strangers is a spam vector.'),
+  /** @default undefined (memory) */
+  redisUrl: setting(z.url({ protocol: /^rediss?$/ }).optional(), 'REKEY_REDIS_URL',
+    'Redis for rate limits shared by every server process. Without it, limits are kept per process in memory.'),
+  /** @default '' (no proxy is trusted) */
+  trustedProxies: setting(z.string().default(''), 'REKEY_TRUSTED_PROXIES',
+    'Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed. Empty: the socket peer is the client.'),
+  /** @default 30 */
+  rateLimitIpRequests: setting(positiveInt().default(30), 'REKEY_RATE_LIMIT_IP_REQUESTS',
+    'Reset requests (forgot, new flow) per client IP per window; beyond it a 429 with Retry-After.'),
+  /** @default 30 */
+  rateLimitIpVerifications: setting(positiveInt().default(30), 'REKEY_RATE_LIMIT_IP_VERIFICATIONS',
+    'Code, link and set-password attempts per client IP per window (link tokens in URLs can be guessed too).'),
+  /** @default 600 */
+  rateLimitIpWindowSeconds: setting(positiveInt().default(600), 'REKEY_RATE_LIMIT_IP_WINDOW_SECONDS', 'Window of the per-IP limits.'),
+  /** @default 10 */
+  rateLimitIdentifierRequests: setting(positiveInt().default(10), 'REKEY_RATE_LIMIT_IDENTIFIER_REQUESTS',
+    'Reset requests per email address per window, counted the same for unknown addresses (SEC-03).'),
+  /** @default 900 */
+  rateLimitIdentifierWindowSeconds: setting(positiveInt().default(900), 'REKEY_RATE_LIMIT_IDENTIFIER_WINDOW_SECONDS', 'Window of the per-address request limit.'),
+  /** @default 3 */
+  resetMailsPer15Minutes: setting(positiveInt().default(3), 'REKEY_RESET_MAILS_PER_15_MINUTES',
+    'Reset mails delivered per account per 15 minutes; extra requests are dropped silently.'),
+  /** @default 10 */
+  resetMailsPerDay: setting(positiveInt().default(10), 'REKEY_RESET_MAILS_PER_DAY', 'Reset mails delivered per account per 24 hours.'),
+  /** @default 20 */
+  codeFailuresPerDay: setting(positiveInt().default(20), 'REKEY_CODE_FAILURES_PER_DAY',
+    'Wrong codes per account per 24 hours across re-issued codes; then codes are refused until the window passes.'),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

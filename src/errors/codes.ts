@@ -35,6 +35,18 @@ export const ERROR_CODES = {
   invalid_password_hash: { status: 400, message: 'The password hash is not a supported PHC string.' },
   // resets; SEC-04: invalid, expired and used tokens share one code
   password_reset_token_invalid: { status: 400, message: 'The reset token is invalid, expired or already used.' },
+  // browser flows (SECURITY.md A, D, G)
+  flow_not_found: { status: 404, message: 'This reset request does not exist or has ended. Start again.' },
+  flow_expired: { status: 410, message: 'This reset request has expired. Start again.' },
+  flow_state_invalid: { status: 409, message: 'This step does not fit the current state of the reset.' },
+  code_incorrect: { status: 422, message: 'That code is not correct.' },
+  code_attempts_exceeded: { status: 429, message: 'Too many wrong codes. Request a new one.' },
+  grant_invalid: { status: 403, message: 'The verification for this reset is missing, expired or already used.' },
+  mfa_required: { status: 403, message: 'Confirm with your authenticator app first.' },
+  mfa_challenge: { status: 403, message: 'A second factor is required to sign in.' },
+  totp_incorrect: { status: 422, message: 'That authenticator code is not correct.' },
+  csrf_invalid: { status: 403, message: 'The form has expired or did not come from this site. Reload the page and try again.' },
+  cross_origin_forbidden: { status: 403, message: 'Cross-origin requests are not allowed here.' },
   // platform
   rate_limited: { status: 429, message: 'Too many requests. Try again later.' },
   service_unavailable: { status: 503, message: 'The service is not ready.' },

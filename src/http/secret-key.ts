@@ -6,6 +6,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The application whose secret key authenticated this request (management API only). */
     application?: Application;
+    /** The client's address: the socket peer, or X-Forwarded-For through a trusted proxy only. */
+    clientIp: string;
   }
 }
 

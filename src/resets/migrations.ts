@@ -19,4 +19,29 @@ export const resetsMigrations: Record<string, Migration> = {
       await db.schema.createIndex('password_resets_user_id').on('password_resets').column('user_id').execute();
     },
   },
+  '0006_reset_flows': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('reset_flows')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('application_id', 'text', (c) => c.notNull())
+        .addColumn('strategy', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('identifier_hash', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.references('users.id').onDelete('cascade'))
+        .addColumn('code_hash', 'text')
+        .addColumn('code_expires_at', 'bigint')
+        .addColumn('code_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('grant_hash', 'text')
+        .addColumn('grant_expires_at', 'bigint')
+        .addColumn('redirect_url', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('completed_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('reset_flows_user_id').on('reset_flows').column('user_id').execute();
+      await db.schema.alterTable('password_resets').addColumn('flow_id', 'text').execute();
+    },
+  },
 };

@@ -4,10 +4,14 @@ import { enqueue, type EmailJob } from '../delivery/outbox.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { SessionService } from '../sessions/session.service.ts';
 import type { User, UserService } from '../users/user.service.ts';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/database.ts';
+import type { FlowStore } from './flow.store.ts';
 import { isUsable, type PasswordReset, type ResetStore } from './reset.store.ts';
 
 export interface ResetServiceDeps extends PlatformDeps {
   resets: ResetStore;
+  flows: FlowStore;
   users: UserService;
   sessions: SessionService;
 }
@@ -26,15 +30,20 @@ export interface ConfirmContext {
 export interface ResetService {
   /** Management API: the caller is trusted, so an unknown email is an error here (unlike the browser path). */
   createForEmail(email: string, application: Application): Promise<IssuedReset>;
-  /** Issues a token for a known user, voiding older ones, and queues the mail, in one transaction. */
-  issue(user: User, application: Application): Promise<IssuedReset>;
+  /** Issues a token for a known user, voiding older tokens and codes, and queues the mail, in one transaction. */
+  issue(user: User, application: Application, options?: { flowId?: string | null }): Promise<IssuedReset>;
   /** The reset and, while it is still usable, its token (WorkOS's GET returns it). */
   get(id: string): Promise<{ reset: PasswordReset; token: string | null; url: string | null } | undefined>;
-  confirm(token: string, newPassword: string, context?: ConfirmContext): Promise<User>;
+  /** `expectedEmail` binds the token to an account the caller names (Novel's `/auth/reset`, SEC-09). */
+  confirm(token: string, newPassword: string, context?: ConfirmContext, options?: { expectedEmail?: string }): Promise<User>;
+  /** SEC-12/13: voids every outstanding link, code and grant of an account (but one flow). */
+  voidOutstanding(executor: Kysely<Database>, userId: string, now: number, exceptFlowId?: string): Promise<void>;
+  /** SEC-39: the "password changed" mail, queued in the transaction that changed it. */
+  queuePasswordChangedNotice(executor: Kysely<Database>, user: User, applicationId: string | null, context: ConfirmContext, now: number): Promise<void>;
 }
 
 export function createResetService(deps: ResetServiceDeps): ResetService {
-  const { store, clock, ids, tokens, config, resets, users, sessions } = deps;
+  const { store, clock, ids, tokens, config, resets, flows, users, sessions } = deps;
 
   const resetUrl = (application: Application | undefined, token: string): string => {
     // SEC-21: the origin comes from configuration (or the operator's own reset page), never from a request.
@@ -43,10 +52,17 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
     return url.toString();
   };
 
-  // SEC-13: any password or email change voids every outstanding reset token.
-  users.onAccountChange((executor, userId) => resets.invalidateOpenForUser(executor, userId, clock.now()).then(() => undefined));
+  /** SEC-12/13: one place voids every outstanding link, code and grant of an account. */
+  const voidOutstanding = async (executor: Kysely<Database>, userId: string, now: number, exceptFlowId?: string) => {
+    await resets.invalidateOpenForUser(executor, userId, now);
+    await flows.expireOpenForUser(executor, userId, now, exceptFlowId);
+  };
+  // A password change or an email change voids them too (SEC-13).
+  users.onAccountChange((executor, userId) => voidOutstanding(executor, userId, clock.now()));
 
   const service: ResetService = {
+    voidOutstanding,
+
     async createForEmail(email, application) {
       const user = await users.findByEmail(email);
       if (!user) throw new RekeyError('user_not_found', {}, 'No user with this email address.');
@@ -54,7 +70,7 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
       return service.issue(user, application);
     },
 
-    async issue(user, application) {
+    async issue(user, application, { flowId = null } = {}) {
       const token = tokens.newLinkToken();
       const url = resetUrl(application, token);
       const now = clock.now();
@@ -63,6 +79,7 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
         user_id: user.id,
         email: user.email,
         application_id: application.id,
+        flow_id: flowId,
         token_hash: tokens.hash(token, 'password_reset'),
         token_sealed: tokens.seal(token),
         created_at: now,
@@ -79,7 +96,8 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
         sealed: { link: tokens.seal(url) },
       };
       await store.db.transaction().execute(async (trx) => {
-        await resets.invalidateOpenForUser(trx, user.id, now); // SEC-12
+        await voidOutstanding(trx, user.id, now, flowId ?? undefined); // SEC-12
+        if (flowId) await flows.bindAccount(trx, flowId, { user_id: user.id, code_hash: null, code_expires_at: null }, now);
         await resets.insert(trx, reset);
         await enqueue(trx, deps, { kind: 'email', payload: mail, idempotencyKey: `${reset.id}:mail` });
       });
@@ -97,12 +115,13 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
       return { reset, token, url: token ? resetUrl(application, token) : null };
     },
 
-    async confirm(token, newPassword, context = {}) {
+    async confirm(token, newPassword, context = {}, { expectedEmail } = {}) {
       const tokenHash = tokens.hash(token, 'password_reset');
       const candidate = await resets.findByHash(tokenHash);
-      // SEC-04: unknown, expired, voided and used tokens all get the same answer.
+      // SEC-04: unknown, expired, voided, used and other accounts' tokens all get the same answer.
       if (!candidate || !isUsable(candidate, clock.now())) throw new RekeyError('password_reset_token_invalid');
       const user = await users.getOrThrow(candidate.user_id);
+      if (expectedEmail !== undefined && expectedEmail !== user.email) throw new RekeyError('password_reset_token_invalid');
       // SEC-14: the password is checked and hashed before the token is spent.
       const passwordHash = await users.hashPassword(users.acceptablePassword(newPassword, user));
 
@@ -112,22 +131,27 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
         if (!consumed) throw new RekeyError('password_reset_token_invalid');
         await users.setPasswordHash(trx, user.id, passwordHash, { markEmailVerified: true });
         await sessions.revokeAllForUser(trx, user.id); // SEC-34
-        const notice: EmailJob = {
-          template: 'password-changed',
-          to: user.email,
-          applicationId: consumed.application_id,
-          locale: user.locale,
-          data: {
-            user: { email: user.email, first_name: user.first_name },
-            changed_at: new Date(now).toISOString(),
-            ip_address: context.ipAddress ?? null,
-            user_agent: context.userAgent ?? null,
-            help_url: `${config.baseUrl}/reset`,
-          },
-        };
-        await enqueue(trx, deps, { kind: 'email', payload: notice, idempotencyKey: `${consumed.id}:changed` }); // SEC-39
+        if (consumed.flow_id) await flows.expireOpenForUser(trx, user.id, now);
+        await service.queuePasswordChangedNotice(trx, user, consumed.application_id, context, now);
       });
       return users.getOrThrow(user.id);
+    },
+
+    async queuePasswordChangedNotice(executor, user, applicationId, context, now) {
+      const notice: EmailJob = {
+        template: 'password-changed',
+        to: user.email,
+        applicationId,
+        locale: user.locale,
+        data: {
+          user: { email: user.email, first_name: user.first_name },
+          changed_at: new Date(now).toISOString(),
+          ip_address: context.ipAddress ?? null,
+          user_agent: context.userAgent ?? null,
+          help_url: `${config.baseUrl}/reset`,
+        },
+      };
+      await enqueue(executor, deps, { kind: 'email', payload: notice });
     },
   };
   return service;

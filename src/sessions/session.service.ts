@@ -21,8 +21,11 @@ export interface SessionService {
   refresh(refreshToken: string): Promise<IssuedSession>;
   list(userId: string, query: ListQuery): Promise<Page<Session>>;
   revoke(sessionId: string): Promise<boolean>;
-  /** Ends every live session of a user, in the caller's transaction (SEC-34). Returns how many. */
-  revokeAllForUser(executor: Kysely<Database>, userId: string): Promise<number>;
+  /**
+   * Ends every live session of a user, in the caller's transaction (SEC-34). Returns how many.
+   * `keepSessionId` is the one exception SEC-34 allows: the session doing the change, on the user's opt-in.
+   */
+  revokeAllForUser(executor: Kysely<Database>, userId: string, keepSessionId?: string | null): Promise<number>;
   /** An access token's session, if that session is still active. */
   verifyAccessToken(accessToken: string): Promise<Session>;
   statusOf(session: Session): SessionStatus;
@@ -92,13 +95,14 @@ export function createSessionService(deps: PlatformDeps): SessionService {
       if (Number(result.numUpdatedRows) > 0) return true;
       return (await db.selectFrom('sessions').select('id').where('id', '=', sessionId).executeTakeFirst()) !== undefined;
     },
-    async revokeAllForUser(executor, userId) {
+    async revokeAllForUser(executor, userId, keepSessionId) {
       const now = clock.now();
       const result = await executor
         .updateTable('sessions')
         .set({ ended_at: now, refresh_token_hash: null, updated_at: now })
         .where('user_id', '=', userId)
         .where('ended_at', 'is', null)
+        .$if(Boolean(keepSessionId), (q) => q.where('id', '!=', keepSessionId!))
         .executeTakeFirst();
       return Number(result.numUpdatedRows);
     },

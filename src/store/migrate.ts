@@ -1,6 +1,7 @@
 import { Migrator, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
 import { appsMigrations } from '../apps/migrations.ts';
 import { deliveryMigrations } from '../delivery/migrations.ts';
+import { factorsMigrations } from '../factors/migrations.ts';
 import { resetsMigrations } from '../resets/migrations.ts';
 import { sessionsMigrations } from '../sessions/migrations.ts';
 import { usersMigrations } from '../users/migrations.ts';
@@ -15,6 +16,7 @@ export const allMigrations: Record<string, Migration> = {
   ...sessionsMigrations,
   ...resetsMigrations,
   ...deliveryMigrations,
+  ...factorsMigrations,
 };
 
 /**

@@ -1,0 +1,211 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { allowedRedirects, type Application, type ApplicationService } from '../apps/app.service.ts';
+import type { Config } from '../config/schema.ts';
+import { RekeyError } from '../errors/index.ts';
+import { emailField, passwordField } from '../http/schemas.ts';
+import type { SessionService } from '../sessions/session.service.ts';
+import { FLOW_STATUSES, FLOW_STRATEGIES, type ResetFlow } from './flow.ts';
+import type { FlowService } from './flow.service.ts';
+
+const flowObject = z
+  .object({
+    object: z.literal('reset_flow'),
+    id: z.string(),
+    strategy: z.enum(FLOW_STRATEGIES),
+    status: z.enum(FLOW_STATUSES),
+    supported_second_factors: z.array(z.literal('totp')),
+    expires_at: z.string(),
+  })
+  .meta({ id: 'ResetFlow' });
+
+const withGrant = flowObject.extend({
+  grant: z.string().describe('Proof of the verified factor. It can set the password of this flow and nothing else; ≤ 10 minutes, single use.'),
+});
+const flowId = z.strictObject({ id: z.string().regex(/^flow_[0-9A-HJKMNP-TV-Z]{26}$/, 'must be a flow_ id') });
+const grantField = z.string().min(20).max(100);
+const code = z.string().min(1).max(20);
+
+export interface BrowserRoutesOptions {
+  flows: FlowService;
+  apps: ApplicationService;
+  sessions: SessionService;
+  config: Config;
+}
+
+/**
+ * The browser API: Novel's `/auth/forgot|reset` and the reset-flow API. Anonymous callers, so every
+ * answer is the same whether an account exists (SEC-01), and cross-site requests are refused (SEC-27).
+ */
+export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = async (app, { flows, apps, sessions, config }) => {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const routeConfig = { surface: 'browser' as const };
+  const tags = ['browser'];
+  const baseOrigin = new URL(config.baseUrl).origin;
+
+  /** The application named by `?client_id=` (or the default one), and the origins it allows. */
+  const applicationFor = async (request: FastifyRequest): Promise<Application> => {
+    const clientId = (request.query as { client_id?: unknown } | undefined)?.client_id;
+    if (typeof clientId === 'string') {
+      const match = (await apps.list()).find((a) => a.client_id === clientId);
+      if (match) return match;
+    }
+    return apps.getDefault();
+  };
+  const allowedOrigins = (application: Application) => new Set([baseOrigin, ...allowedRedirects(application).map((u) => safeOrigin(u))]);
+
+  app.addHook('preHandler', async (request, reply) => {
+    const application = await applicationFor(request);
+    const origin = request.headers.origin;
+    const site = request.headers['sec-fetch-site'];
+    const origins = allowedOrigins(application);
+    if (origin !== undefined && !origins.has(origin)) throw new RekeyError('cross_origin_forbidden');
+    if (origin === undefined && site === 'cross-site') throw new RekeyError('cross_origin_forbidden');
+    if (origin !== undefined) corsHeaders(reply, origin);
+    if (request.method === 'POST' && !String(request.headers['content-type'] ?? '').startsWith('application/json')) {
+      // No CORS-safelisted content type reaches a handler, so a cross-site form cannot post here.
+      throw new RekeyError('unsupported_media_type');
+    }
+    request.application = application;
+  });
+
+  const context = (request: FastifyRequest) => ({ ipAddress: request.clientIp, userAgent: request.headers['user-agent'] ?? null });
+  const publicFlow = (flow: ResetFlow) => flows.toPublic(flow);
+
+  r.post(
+    '/auth/forgot',
+    { config: routeConfig, schema: { tags, summary: 'Start a reset (Novel)', body: z.strictObject({ email: emailField }), response: { 204: z.null().describe('Accepted. The same answer whether or not the address has an account.') } } },
+    async (request, reply) => {
+      await flows.requestLink({ identifier: request.body.email, application: request.application!, ...context(request), locale: null });
+      return reply.code(204).send(null);
+    },
+  );
+
+  r.post(
+    '/auth/reset',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Finish a reset with the emailed token (Novel)',
+        body: z.strictObject({ email: emailField, password: passwordField, token: z.string().min(1).max(512) }),
+        response: { 201: z.object({ redirect_to: z.string().optional() }) },
+      },
+    },
+    async (request, reply) => {
+      const { redirectTo } = await flows.resetWithToken({ ...request.body, ...context(request) });
+      return reply.code(201).send(redirectTo ? { redirect_to: redirectTo } : {});
+    },
+  );
+
+  r.post(
+    '/v1/reset_flows',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        body: z.strictObject({ identifier: emailField, strategy: z.enum(FLOW_STRATEGIES), redirect_url: z.string().max(2048).optional() }),
+        response: { 201: flowObject },
+      },
+    },
+    async (request, reply) => {
+      const flow = await flows.start({
+        identifier: request.body.identifier,
+        strategy: request.body.strategy,
+        redirectUrl: request.body.redirect_url,
+        application: request.application!,
+        ...context(request),
+        locale: null,
+      });
+      return reply.code(201).send(publicFlow(flow));
+    },
+  );
+
+  r.get('/v1/reset_flows/:id', { config: routeConfig, schema: { tags, params: flowId, response: { 200: flowObject } } }, async (request) => {
+    const flow = await flows.get(request.params.id);
+    if (!flow) throw new RekeyError('flow_not_found');
+    return publicFlow(flow);
+  });
+
+  r.post(
+    '/v1/reset_flows/:id/attempt_first_factor',
+    { config: routeConfig, schema: { tags, params: flowId, body: z.strictObject({ strategy: z.literal('email_code'), code }), response: { 200: withGrant } } },
+    async (request) => {
+      const { flow, grant } = await flows.attemptCode(request.params.id, request.body.code, context(request));
+      return { ...publicFlow(flow), grant };
+    },
+  );
+
+  r.post(
+    '/v1/reset_flows/attempt_link',
+    { config: routeConfig, schema: { tags, body: z.strictObject({ token: z.string().min(1).max(512) }), response: { 200: withGrant } } },
+    async (request) => {
+      const { flow, grant } = await flows.attemptLink(request.body.token, context(request));
+      return { ...publicFlow(flow), grant };
+    },
+  );
+
+  r.post(
+    '/v1/reset_flows/:id/attempt_second_factor',
+    { config: routeConfig, schema: { tags, params: flowId, body: z.strictObject({ strategy: z.literal('totp'), code, grant: grantField }), response: { 200: withGrant } } },
+    async (request) => {
+      const { flow, grant } = await flows.attemptSecondFactor(request.params.id, request.body.grant, request.body.code, context(request));
+      return { ...publicFlow(flow), grant };
+    },
+  );
+
+  r.post(
+    '/v1/reset_flows/:id/reset_password',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        params: flowId,
+        body: z.strictObject({ password: passwordField, grant: grantField, sign_out_of_other_sessions: z.boolean().default(true) }),
+        response: { 200: flowObject.extend({ redirect_to: z.string().nullable() }) },
+      },
+    },
+    async (request) => {
+      const currentSessionId = await currentSession(request, sessions);
+      const { flow, redirectTo } = await flows.setPassword(request.params.id, request.body.grant, request.body.password, {
+        ...context(request),
+        signOutOfOtherSessions: request.body.sign_out_of_other_sessions,
+        currentSessionId,
+      });
+      // SEC-35: no session and no token come back; the next sign-in goes through the normal path.
+      return { ...publicFlow(flow), redirect_to: redirectTo };
+    },
+  );
+
+  for (const path of ['/auth/forgot', '/auth/reset', '/v1/reset_flows', '/v1/reset_flows/attempt_link', '/v1/reset_flows/:id', '/v1/reset_flows/:id/*']) {
+    app.options(path, { config: routeConfig, schema: { hide: true } }, async (_request, reply) => reply.code(204).send());
+  }
+};
+
+/** The session of a signed-in caller (an access token), the one SEC-34 lets a user keep on opt-in. */
+async function currentSession(request: FastifyRequest, sessions: SessionService): Promise<string | null> {
+  const header = request.headers.authorization;
+  if (!header?.startsWith('Bearer ')) return null;
+  try {
+    return (await sessions.verifyAccessToken(header.slice(7).trim())).id;
+  } catch {
+    return null;
+  }
+}
+
+function corsHeaders(reply: FastifyReply, origin: string): void {
+  reply.header('access-control-allow-origin', origin);
+  reply.header('vary', 'Origin');
+  reply.header('access-control-allow-methods', 'GET, POST, OPTIONS');
+  reply.header('access-control-allow-headers', 'content-type, authorization');
+  reply.header('access-control-max-age', '600');
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'null-origin';
+  }
+}

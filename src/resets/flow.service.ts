@@ -1,0 +1,279 @@
+import type { Application } from '../apps/app.service.ts';
+import { allowedRedirects } from '../apps/app.service.ts';
+import { safeRedirect } from '../apps/redirects.ts';
+import type { PlatformDeps } from '../deps.ts';
+import { enqueue } from '../delivery/outbox.ts';
+import { RekeyError } from '../errors/index.ts';
+import type { SessionService } from '../sessions/session.service.ts';
+import { normalizeEmail, type UserService } from '../users/user.service.ts';
+import {
+  effectiveStatus,
+  FIRST_FACTOR_TTL_MS,
+  GRANT_TTL_MS,
+  MAX_CODE_ATTEMPTS,
+  statusAfterFirstFactor,
+  type FlowStatus,
+  type FlowStrategy,
+  type PublicFlow,
+  type ResetFlow,
+} from './flow.ts';
+import type { FlowStore } from './flow.store.ts';
+import { enforce, type ResetLimits } from './limits.ts';
+import { RESET_REQUESTED, type ResetRequestedJob } from './reset-requested.job.ts';
+import { isUsable, type ResetStore } from './reset.store.ts';
+import type { ResetService } from './reset.service.ts';
+
+export interface StartFlowInput {
+  identifier: string;
+  strategy: FlowStrategy;
+  /** Kept only if it passes the application's allow-list; otherwise dropped silently (SEC-23). */
+  redirectUrl?: string | null;
+  application: Application;
+  ipAddress: string;
+  userAgent?: string | null;
+  locale?: string | null;
+}
+
+export interface RequestContext {
+  ipAddress: string;
+  userAgent?: string | null;
+}
+
+/**
+ * The browser-facing reset: every method is safe to expose to an anonymous caller.
+ * Errors are RekeyErrors with codes from `errors/codes.ts` (flow_*, code_*, grant_invalid, mfa_required…).
+ */
+export interface FlowService {
+  /** Same work and same answer whatever the identifier: one flow row and one outbox job (SEC-01/02). */
+  start(input: StartFlowInput): Promise<ResetFlow>;
+  /** Novel's `POST /auth/forgot`: one outbox job and nothing else, whatever the identifier. */
+  requestLink(input: Omit<StartFlowInput, 'strategy'>): Promise<void>;
+  get(id: string): Promise<ResetFlow | undefined>;
+  toPublic(flow: ResetFlow): PublicFlow;
+  /** email_code: at most 5 wrong codes per issued code, counted atomically (SEC-17). */
+  attemptCode(flowId: string, code: string, context: RequestContext): Promise<{ flow: ResetFlow; grant: string }>;
+  /** email_link: spends the link token (a user-driven POST only, SEC-15) and returns the flow with a grant. */
+  attemptLink(token: string, context: RequestContext): Promise<{ flow: ResetFlow; grant: string }>;
+  /** Whether a link token could still be used, without spending it (for the landing page). */
+  isLinkUsable(token: string): Promise<boolean>;
+  /** TOTP for accounts that have one (SEC-36). Takes the grant of the first factor and returns a fresh one. */
+  attemptSecondFactor(flowId: string, grant: string, code: string, context: RequestContext): Promise<{ flow: ResetFlow; grant: string }>;
+  /** Spends the grant and sets the password; revokes sessions unless the caller opts out for other devices (SEC-34). */
+  setPassword(
+    flowId: string,
+    grant: string,
+    password: string,
+    options: RequestContext & { signOutOfOtherSessions?: boolean; currentSessionId?: string | null },
+  ): Promise<{ flow: ResetFlow; redirectTo: string | null }>;
+  /** Novel's one-step `POST /auth/reset {email, password, token}`; the token must belong to that email (SEC-09). */
+  resetWithToken(input: RequestContext & { email: string; token: string; password: string }): Promise<{ redirectTo: string | null }>;
+}
+
+export interface SecondFactors {
+  hasSecondFactor(userId: string): Promise<boolean>;
+  verifyTotp(userId: string, code: string): Promise<boolean>;
+}
+
+export interface FlowServiceDeps extends PlatformDeps {
+  defaultApplicationId(): Promise<string>;
+  flows: FlowStore;
+  resets: ResetStore;
+  resetService: ResetService;
+  users: UserService;
+  sessions: SessionService;
+  factors: SecondFactors;
+  limits: ResetLimits;
+}
+
+export function createFlowService(deps: FlowServiceDeps): FlowService {
+  const { store, clock, ids, tokens, config, flows, resets, resetService, users, sessions, factors, limits } = deps;
+  const codeHash = (flowId: string, code: string) => tokens.hash(`${flowId}:${code}`, 'reset_code');
+  const grantHash = (flowId: string, grant: string) => tokens.hash(`${flowId}:${grant}`, 'reset_grant');
+
+  const requestJob = (input: Omit<StartFlowInput, 'strategy'>, strategy: FlowStrategy, flowId: string | null): ResetRequestedJob => ({
+    flowId,
+    strategy,
+    applicationId: input.application.id,
+    ipAddress: input.ipAddress,
+    userAgent: input.userAgent ?? null,
+    locale: input.locale ?? null,
+    sealed: { identifier: tokens.seal(normalizeEmail(input.identifier)) },
+  });
+
+  // Both request paths run the same limits, whether or not the address has an account (SEC-03).
+  const admitRequest = async (input: Omit<StartFlowInput, 'strategy'>) => {
+    await enforce(limits.ipRequests, input.ipAddress);
+    await enforce(limits.identifierRequests, tokens.hash(normalizeEmail(input.identifier), 'identifier'));
+  };
+
+  const loadOpenFlow = async (flowId: string, expected: FlowStatus): Promise<ResetFlow> => {
+    const flow = await flows.findById(flowId);
+    if (!flow) throw new RekeyError('flow_not_found');
+    const status = effectiveStatus(flow, clock.now());
+    if (status === 'expired') throw new RekeyError('flow_expired');
+    if (status !== expected) throw new RekeyError(status === 'needs_second_factor' && expected === 'needs_new_password' ? 'mfa_required' : 'flow_state_invalid');
+    return flow;
+  };
+
+  const checkGrant = (flow: ResetFlow, grant: string) => {
+    const valid = flow.grant_hash !== null && (flow.grant_expires_at ?? 0) > clock.now() && tokens.equal(flow.grant_hash, grantHash(flow.id, grant));
+    if (!valid) throw new RekeyError('grant_invalid');
+  };
+
+  const passFirstFactor = async (flow: ResetFlow): Promise<{ flow: ResetFlow; grant: string }> => {
+    const next = statusAfterFirstFactor(flow.user_id !== null && (await factors.hasSecondFactor(flow.user_id)));
+    return advanceWithGrant(flow.id, 'needs_first_factor', next);
+  };
+
+  const advanceWithGrant = async (flowId: string, from: FlowStatus, to: FlowStatus) => {
+    const grant = tokens.newLinkToken();
+    const now = clock.now();
+    const advanced = await flows.advance(flowId, from, to, { hash: grantHash(flowId, grant), expiresAt: now + GRANT_TTL_MS }, now);
+    if (!advanced) throw new RekeyError('flow_state_invalid');
+    return { flow: advanced, grant };
+  };
+
+  const service: FlowService = {
+    async start(input) {
+      await admitRequest(input);
+      const now = clock.now();
+      const flow: ResetFlow = {
+        id: ids.next('flow'),
+        application_id: input.application.id,
+        strategy: input.strategy,
+        status: 'needs_first_factor',
+        identifier_hash: tokens.hash(normalizeEmail(input.identifier), 'identifier'),
+        user_id: null,
+        code_hash: null,
+        code_expires_at: null,
+        code_attempts: 0,
+        grant_hash: null,
+        grant_expires_at: null,
+        redirect_url: safeRedirect(input.redirectUrl, allowedRedirects(input.application)),
+        created_at: now,
+        updated_at: now,
+        expires_at: now + FIRST_FACTOR_TTL_MS[input.strategy],
+        completed_at: null,
+      };
+      // The miss path is the hit path: no account lookup here; the dispatcher resolves it later.
+      await store.db.transaction().execute(async (trx) => {
+        await flows.insert(trx, flow);
+        await enqueue(trx, deps, { kind: RESET_REQUESTED, payload: requestJob(input, input.strategy, flow.id) });
+      });
+      return flow;
+    },
+
+    async requestLink(input) {
+      await admitRequest(input);
+      await enqueue(store.db, deps, { kind: RESET_REQUESTED, payload: requestJob(input, 'email_link', null) });
+    },
+
+    get: (id) => flows.findById(id),
+
+    toPublic: (flow) => ({
+      object: 'reset_flow',
+      id: flow.id,
+      strategy: flow.strategy,
+      status: effectiveStatus(flow, clock.now()),
+      supported_second_factors: flow.status === 'needs_second_factor' ? ['totp'] : [],
+      expires_at: new Date(flow.expires_at).toISOString(),
+    }),
+
+    async attemptCode(flowId, code, context) {
+      await enforce(limits.ipVerifications, context.ipAddress);
+      const flow = await loadOpenFlow(flowId, 'needs_first_factor');
+      if (flow.strategy !== 'email_code') throw new RekeyError('flow_state_invalid');
+      if (flow.user_id && (await limits.codeFailures.peek(flow.user_id)) >= config.codeFailuresPerDay) {
+        throw new RekeyError('code_attempts_exceeded');
+      }
+      const now = clock.now();
+      const counted = await flows.countCodeAttempt(flowId, MAX_CODE_ATTEMPTS, now);
+      if (!counted) throw new RekeyError('code_attempts_exceeded');
+      const valid =
+        counted.code_hash !== null && (counted.code_expires_at ?? 0) > now && /^\d{6,8}$/.test(code) && tokens.equal(counted.code_hash, codeHash(flowId, code));
+      if (!valid) {
+        if (counted.user_id) await limits.codeFailures.consume(counted.user_id);
+        deps.logger.info({ event: 'reset.code_failed', flow_id: flowId, ip: context.ipAddress }, 'reset code rejected');
+        throw new RekeyError('code_incorrect', { attempts_remaining: MAX_CODE_ATTEMPTS - counted.code_attempts });
+      }
+      return passFirstFactor(counted);
+    },
+
+    async attemptLink(token, context) {
+      await enforce(limits.ipVerifications, context.ipAddress);
+      const now = clock.now();
+      const consumed = await resets.consumeToken(store.db, tokens.hash(token, 'password_reset'), now);
+      if (!consumed) throw new RekeyError('password_reset_token_invalid');
+      let flow = consumed.flow_id ? await flows.findById(consumed.flow_id) : undefined;
+      if (!flow || effectiveStatus(flow, now) !== 'needs_first_factor') {
+        // A link made by the management API (or the forgot endpoint) has no flow yet: open one for it.
+        flow = {
+          id: ids.next('flow'),
+          application_id: consumed.application_id ?? (await deps.defaultApplicationId()),
+          strategy: 'email_link',
+          status: 'needs_first_factor',
+          identifier_hash: tokens.hash(consumed.email, 'identifier'),
+          user_id: consumed.user_id,
+          code_hash: null,
+          code_expires_at: null,
+          code_attempts: 0,
+          grant_hash: null,
+          grant_expires_at: null,
+          redirect_url: flow?.redirect_url ?? null,
+          created_at: now,
+          updated_at: now,
+          expires_at: now + GRANT_TTL_MS,
+          completed_at: null,
+        };
+        await flows.insert(store.db, flow);
+      }
+      return passFirstFactor(flow);
+    },
+
+    async isLinkUsable(token) {
+      const reset = await resets.findByHash(tokens.hash(token, 'password_reset'));
+      return reset !== undefined && isUsable(reset, clock.now());
+    },
+
+    async attemptSecondFactor(flowId, grant, code, context) {
+      await enforce(limits.ipVerifications, context.ipAddress);
+      const flow = await loadOpenFlow(flowId, 'needs_second_factor');
+      checkGrant(flow, grant);
+      if ((await limits.codeFailures.peek(flow.user_id!)) >= config.codeFailuresPerDay) throw new RekeyError('code_attempts_exceeded');
+      if (!(await factors.verifyTotp(flow.user_id!, code))) {
+        await limits.codeFailures.consume(flow.user_id!);
+        throw new RekeyError('totp_incorrect');
+      }
+      return advanceWithGrant(flowId, 'needs_second_factor', 'needs_new_password');
+    },
+
+    async setPassword(flowId, grant, password, options) {
+      await enforce(limits.ipVerifications, options.ipAddress);
+      const flow = await loadOpenFlow(flowId, 'needs_new_password');
+      checkGrant(flow, grant);
+      const user = await users.getOrThrow(flow.user_id!);
+      // SEC-14: checked and hashed before the grant is spent, so a refused password costs nothing.
+      const passwordHash = await users.hashPassword(users.acceptablePassword(password, user));
+      const keep = options.signOutOfOtherSessions === false ? (options.currentSessionId ?? null) : null;
+      const completed = await store.db.transaction().execute(async (trx) => {
+        const now = clock.now();
+        const spent = await flows.spendGrant(trx, flowId, grantHash(flowId, grant), now);
+        if (!spent) throw new RekeyError('grant_invalid');
+        await users.setPasswordHash(trx, user.id, passwordHash, { markEmailVerified: true });
+        await sessions.revokeAllForUser(trx, user.id, keep);
+        await resetService.queuePasswordChangedNotice(trx, user, spent.application_id, options, now);
+        return spent;
+      });
+      return { flow: completed, redirectTo: completed.redirect_url };
+    },
+
+    async resetWithToken({ email, token, password, ...context }) {
+      await enforce(limits.ipVerifications, context.ipAddress);
+      await resetService.confirm(token, password, context, { expectedEmail: normalizeEmail(email) });
+      const reset = await resets.findByHash(tokens.hash(token, 'password_reset'));
+      const flow = reset?.flow_id ? await flows.findById(reset.flow_id) : undefined;
+      return { redirectTo: flow?.redirect_url ?? null };
+    },
+  };
+  return service;
+}
