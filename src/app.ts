@@ -57,7 +57,7 @@ export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { store: deps.store });
-  await app.register(authenticateRoutes, { apps, users, sessions });
+  await app.register(authenticateRoutes, { apps, users, sessions, factors });
   await app.register(async (management) => {
     requireSecretKey(management, apps);
     await management.register(userManagementRoutes, { users });

@@ -55,7 +55,8 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
   };
   const allowedOrigins = (application: Application) => new Set([baseOrigin, ...allowedRedirects(application).map((u) => safeOrigin(u))]);
 
-  app.addHook('preHandler', async (request, reply) => {
+  // onRequest: refused before any body is parsed, so a text/plain or form POST never reaches validation.
+  app.addHook('onRequest', async (request, reply) => {
     const application = await applicationFor(request);
     const origin = request.headers.origin;
     const site = request.headers['sec-fetch-site'];

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import type { ApplicationService } from '../apps/app.service.ts';
 import { RekeyError } from '../errors/index.ts';
 import { emailField, passwordField } from '../http/schemas.ts';
-import type { UserService } from '../users/user.service.ts';
+import type { FactorService } from '../factors/factor.service.ts';
+import type { User, UserService } from '../users/user.service.ts';
 import { toWireUser, userObject } from '../users/user.wire.ts';
 import type { SessionService } from './session.service.ts';
 import { sessionObject, toWireSession } from './session.wire.ts';
@@ -25,6 +26,14 @@ const authenticateBody = z.discriminatedUnion('grant_type', [
     radar_auth_attempt_id: z.string().max(200).optional(),
   }),
   z.strictObject({ grant_type: z.literal('refresh_token'), ...client, ...signal, refresh_token: z.string().min(1).max(500), organization_id: z.string().optional() }),
+  z.strictObject({
+    grant_type: z.literal('urn:workos:oauth:grant-type:mfa-totp'),
+    ...client,
+    ...signal,
+    pending_authentication_token: z.string().min(1).max(200),
+    authentication_challenge_id: z.string().max(200).optional(),
+    code: z.string().min(1).max(20),
+  }),
 ]);
 
 const authenticateResponse = z
@@ -35,11 +44,22 @@ const authenticateResponse = z
  * `POST /user_management/authenticate` (the client secret travels in the body, as WorkOS does) and
  * `GET /v1/session`, which tells an application whether an access token's session is still alive.
  */
-export const authenticateRoutes: FastifyPluginAsync<{ apps: ApplicationService; users: UserService; sessions: SessionService }> = async (
+export const authenticateRoutes: FastifyPluginAsync<{ apps: ApplicationService; users: UserService; sessions: SessionService; factors: FactorService }> = async (
   app,
-  { apps, users, sessions },
+  { apps, users, sessions, factors },
 ) => {
   const r = app.withTypeProvider<ZodTypeProvider>();
+
+  const signIn = async (user: User, applicationId: string, ipAddress: string | null, userAgent: string | null, method: string) => {
+    const issued = await sessions.issue({ userId: user.id, applicationId, ipAddress, userAgent });
+    await users.recordSignIn(user.id);
+    return {
+      user: toWireUser({ ...user, last_sign_in_at: issued.session.created_at }),
+      access_token: issued.accessToken,
+      refresh_token: issued.refreshToken,
+      authentication_method: method,
+    };
+  };
 
   r.post(
     '/user_management/authenticate',
@@ -53,21 +73,21 @@ export const authenticateRoutes: FastifyPluginAsync<{ apps: ApplicationService; 
         const user = await users.getOrThrow(issued.session.user_id);
         return { user: toWireUser(user), access_token: issued.accessToken, refresh_token: issued.refreshToken };
       }
+      const ipAddress = body.ip_address ?? request.clientIp;
+      const userAgent = body.user_agent ?? request.headers['user-agent'] ?? null;
+      if (body.grant_type === 'urn:workos:oauth:grant-type:mfa-totp') {
+        const completed = await factors.completeMfaLogin(body.pending_authentication_token, body.code);
+        if (!completed || (completed.applicationId !== null && completed.applicationId !== application.id)) throw new RekeyError('totp_incorrect');
+        return signIn(await users.getOrThrow(completed.userId), application.id, ipAddress, userAgent, 'Password');
+      }
       const user = await users.verifyCredentials(body.email, body.password);
       if (!user) throw new RekeyError('invalid_credentials');
-      const issued = await sessions.issue({
-        userId: user.id,
-        applicationId: application.id,
-        ipAddress: body.ip_address ?? request.ip,
-        userAgent: body.user_agent ?? request.headers['user-agent'] ?? null,
-      });
-      await users.recordSignIn(user.id);
-      return {
-        user: toWireUser({ ...user, last_sign_in_at: issued.session.created_at }),
-        access_token: issued.accessToken,
-        refresh_token: issued.refreshToken,
-        authentication_method: 'Password',
-      };
+      // SEC-35/36: a password alone never signs in an account that has a second factor, reset or not.
+      if (await factors.hasSecondFactor(user.id)) {
+        const { pendingAuthenticationToken } = await factors.beginMfaLogin(user, application.id, { ipAddress, userAgent });
+        throw new RekeyError('mfa_challenge', { user: toWireUser(user), pending_authentication_token: pendingAuthenticationToken });
+      }
+      return signIn(user, application.id, ipAddress, userAgent, 'Password');
     },
   );
 

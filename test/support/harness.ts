@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
@@ -52,7 +53,14 @@ export async function createHarness(factory: StoreFactory, options: HarnessOptio
     overrides: { env: 'test', secret: TEST_SECRET, logLevel: 'info', deliveryBackoffMs: 10, dataDir: '/nonexistent-rekey-test', ...options.config },
   });
   const clock = manualClock(Date.parse('2026-11-25T12:00:00Z'));
-  const rekey = await createRekey({ config, store, clock, logger: createLogger('info', sink), channel: options.channel });
+  const rekey = await createRekey({
+    config,
+    store,
+    clock,
+    logger: createLogger('info', sink),
+    channel: options.channel,
+    rateLimitPrefix: `rekey-test-${randomBytes(6).toString('hex')}`,
+  });
   const app = await buildApp(rekey);
   const application = await rekey.apps.getDefault();
   const { key } = await rekey.apps.createKey(application.id, 'test');
