@@ -1,0 +1,179 @@
+import { generateSecret, generateURI, verify } from 'otplib';
+import type { PlatformDeps } from '../deps.ts';
+import type { AuthFactorsTable, FactorTables } from './factor.table.ts';
+
+/** A factor as the rest of Rekey sees it: never the secret, sealed or not. */
+export type AuthFactor = Omit<AuthFactorsTable, 'secret_sealed' | 'last_used_step'>;
+
+export interface EnrolledTotp {
+  factor: AuthFactor;
+  /** The base32 secret, handed out once at enrollment and never again. */
+  secret: string;
+  /** `otpauth://totp/…` for a QR code. */
+  uri: string;
+}
+
+export interface MfaLoginContext {
+  ipAddress: string | null;
+  userAgent: string | null;
+}
+
+export interface FactorService {
+  /** @param opts.issuer defaults to `config.appName`; `opts.label` defaults to the user's email. */
+  enrollTotp(user: { id: string; email: string }, opts?: { issuer?: string; label?: string }): Promise<EnrolledTotp>;
+  list(userId: string): Promise<AuthFactor[]>;
+  get(id: string): Promise<AuthFactor | undefined>;
+  delete(id: string): Promise<boolean>;
+  hasSecondFactor(userId: string): Promise<boolean>;
+  /** True once per accepted code: the current 30 s step ±1, never a step at or before the last one used (SEC-38). */
+  verifyTotp(userId: string, code: string): Promise<boolean>;
+  /** After the first factor: a token that only a second factor can turn into a login. */
+  beginMfaLogin(user: { id: string }, applicationId: string | null, ctx: MfaLoginContext): Promise<{ pendingAuthenticationToken: string }>;
+  /** At most `MFA_MAX_ATTEMPTS` codes per token, and one success; `undefined` for any failure. */
+  completeMfaLogin(pendingAuthenticationToken: string, code: string): Promise<{ userId: string; applicationId: string | null } | undefined>;
+}
+
+/** RFC 6238 defaults, which every authenticator app understands. */
+const PERIOD_SECONDS = 30;
+/** ±1 step of clock drift between the server and the phone. */
+const TOLERANCE_SECONDS = PERIOD_SECONDS;
+export const MFA_MAX_ATTEMPTS = 5;
+export const PENDING_AUTHENTICATION_TTL_MS = 10 * 60_000;
+const SIX_DIGITS = /^[0-9]{6}$/;
+
+const FACTOR_COLUMNS = ['id', 'user_id', 'type', 'totp_issuer', 'totp_user', 'created_at', 'updated_at'] as const;
+
+export function createFactorService(deps: PlatformDeps): FactorService {
+  const { clock, ids, tokens, config, logger } = deps;
+  // The store's Database type learns these tables when store/database.ts lists them; until then, add them here.
+  const db = deps.store.db.withTables<FactorTables>();
+  // The 'identifier' purpose is shared, so the prefix keeps these hashes apart from every other identifier.
+  const hashPending = (token: string) => tokens.hash(`pending:${token}`, 'identifier');
+
+  const service: FactorService = {
+    async enrollTotp(user, opts = {}) {
+      const now = clock.now();
+      const secret = generateSecret(); // 20 random bytes, base32
+      const row: AuthFactorsTable = {
+        id: ids.next('auth_factor'),
+        user_id: user.id,
+        type: 'totp',
+        secret_sealed: tokens.seal(secret),
+        totp_issuer: opts.issuer ?? config.appName,
+        totp_user: opts.label ?? user.email,
+        last_used_step: null,
+        created_at: now,
+        updated_at: now,
+      };
+      await db.insertInto('auth_factors').values(row).execute();
+      const uri = generateURI({ issuer: row.totp_issuer, label: row.totp_user, secret });
+      const { secret_sealed: _sealed, last_used_step: _step, ...factor } = row;
+      return { factor, secret, uri };
+    },
+
+    list: (userId) => db.selectFrom('auth_factors').select(FACTOR_COLUMNS).where('user_id', '=', userId).orderBy('id').execute(),
+
+    get: (id) => db.selectFrom('auth_factors').select(FACTOR_COLUMNS).where('id', '=', id).executeTakeFirst(),
+
+    async delete(id) {
+      const result = await db.deleteFrom('auth_factors').where('id', '=', id).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+
+    async hasSecondFactor(userId) {
+      return (await db.selectFrom('auth_factors').select('id').where('user_id', '=', userId).limit(1).executeTakeFirst()) !== undefined;
+    },
+
+    async verifyTotp(userId, code) {
+      if (!SIX_DIGITS.test(code)) return false;
+      const factors = await db
+        .selectFrom('auth_factors')
+        .select(['id', 'secret_sealed', 'last_used_step'])
+        .where('user_id', '=', userId)
+        .where('type', '=', 'totp')
+        .orderBy('id')
+        .execute();
+      const epoch = Math.floor(clock.now() / 1000);
+      const latestStep = Math.floor((epoch + TOLERANCE_SECONDS) / PERIOD_SECONDS);
+      for (const factor of factors) {
+        // Every step in the window is already used: nothing this factor accepts can be new.
+        if (factor.last_used_step !== null && factor.last_used_step >= latestStep) continue;
+        const secret = tokens.unseal(factor.secret_sealed);
+        if (secret === undefined) {
+          logger.error({ factorId: factor.id }, 'auth factor secret cannot be unsealed (server secret changed?)');
+          continue;
+        }
+        const result = await verify({
+          secret,
+          token: code,
+          epoch,
+          period: PERIOD_SECONDS,
+          epochTolerance: TOLERANCE_SECONDS,
+          afterTimeStep: factor.last_used_step ?? undefined,
+        });
+        // The functional API also covers HOTP; only a TOTP match carries the step it matched.
+        if (!result.valid || !('timeStep' in result)) continue;
+        // SEC-38: one conditional UPDATE records the step. Two requests with the same code both get here,
+        // but only one changes the row; the other sees a step that is no longer newer and is refused.
+        const step = result.timeStep;
+        const recorded = await db
+          .updateTable('auth_factors')
+          .set({ last_used_step: step })
+          .where('id', '=', factor.id)
+          .where((eb) => eb.or([eb('last_used_step', 'is', null), eb('last_used_step', '<', step)]))
+          .executeTakeFirst();
+        if (Number(recorded.numUpdatedRows) > 0) return true;
+      }
+      return false;
+    },
+
+    async beginMfaLogin(user, applicationId, ctx) {
+      const now = clock.now();
+      const token = tokens.newLinkToken();
+      await db
+        .insertInto('pending_authentications')
+        .values({
+          id: ids.next('pending_auth'),
+          token_hash: hashPending(token),
+          user_id: user.id,
+          application_id: applicationId,
+          ip_address: ctx.ipAddress,
+          user_agent: ctx.userAgent,
+          attempts: 0,
+          expires_at: now + PENDING_AUTHENTICATION_TTL_MS,
+          consumed_at: null,
+          created_at: now,
+        })
+        .execute();
+      return { pendingAuthenticationToken: token };
+    },
+
+    async completeMfaLogin(pendingAuthenticationToken, code) {
+      const now = clock.now();
+      const tokenHash = hashPending(pendingAuthenticationToken);
+      // Spend an attempt before comparing, in one statement: parallel guesses cannot share an attempt.
+      const pending = await db
+        .updateTable('pending_authentications')
+        .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+        .where('token_hash', '=', tokenHash)
+        .where('consumed_at', 'is', null)
+        .where('expires_at', '>', now)
+        .where('attempts', '<', MFA_MAX_ATTEMPTS)
+        .returning(['id', 'user_id', 'application_id'])
+        .executeTakeFirst();
+      if (!pending) return undefined;
+      if (!(await service.verifyTotp(pending.user_id, code))) return undefined;
+      // Single use: of two completions that both verified a code, only one consumes the token.
+      const consumed = await db
+        .updateTable('pending_authentications')
+        .set({ consumed_at: now })
+        .where('id', '=', pending.id)
+        .where('consumed_at', 'is', null)
+        .where('expires_at', '>', now)
+        .returning(['user_id', 'application_id'])
+        .executeTakeFirst();
+      return consumed ? { userId: consumed.user_id, applicationId: consumed.application_id } : undefined;
+    },
+  };
+  return service;
+}
