@@ -11,10 +11,10 @@ export function registerAppsCommands(program: Command, ctx: CliContext): void {
     .description('create an application')
     .argument('<name>', 'display name, shown in mail and on hosted pages')
     .option('--reset-url <url>', "the application's own reset page (links get ?token=…); default: Rekey's hosted page", parseLinkUrl)
-    .option('--redirect <url...>', 'allowed redirect target (exact origin plus path prefix); repeatable', collectRedirects, [] as string[])
-    .action(async (name: string, opts: { resetUrl?: string; redirect: string[] }) => {
+    .option('--redirect <url...>', 'allowed redirect target (exact origin plus path prefix); repeatable', collectRedirects)
+    .action(async (name: string, opts: { resetUrl?: string; redirect?: string[] }) => {
       const application = await ctx.withRekey((rekey) =>
-        rekey.apps.create({ name, resetUrl: opts.resetUrl ?? null, allowedRedirects: opts.redirect }),
+        rekey.apps.create({ name, resetUrl: opts.resetUrl ?? null, allowedRedirects: opts.redirect ?? [] }),
       );
       if (ctx.json()) return printJson(toJson(application));
       printRecord({
@@ -82,6 +82,6 @@ export function parseLinkUrl(value: string): string {
   return url.href;
 }
 
-function collectRedirects(value: string, previous: string[]): string[] {
-  return [...previous, parseLinkUrl(value)];
+function collectRedirects(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), parseLinkUrl(value)];
 }

@@ -14,7 +14,7 @@ export function registerMigrateCommand(program: Command, ctx: CliContext): void 
     .action(async () => {
       const store = connect(ctx.config().databaseUrl);
       try {
-        const result = await migrateToLatest(store.db);
+        const result = await migrateToLatest(store.db, store.schema);
         const applied = (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
         if (ctx.json()) return printJson({ applied, total: Object.keys(allMigrations).length });
         if (applied.length === 0) {

@@ -1,0 +1,150 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { sql } from 'kysely';
+import { ConfigError } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { createSmtpChannel } from '../delivery/channels/smtp.ts';
+import { connect, isPostgresUrl } from '../store/connect.ts';
+import { allMigrations } from '../store/migrate.ts';
+import { CliError, printJson, type CliContext } from './output.ts';
+
+export interface CheckResult {
+  status: 'ok' | 'warn' | 'fail';
+  name: string;
+  reason: string;
+}
+
+/** Neither a dead database nor a dead SMTP server may keep the doctor waiting for minutes. */
+const CHECK_TIMEOUT_MS = 10_000;
+
+/**
+ * `rekey doctor`: checks what a deployment depends on, one line each. It touches nothing (no migration,
+ * no default application), so it is safe against a production database.
+ */
+export function registerDoctorCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('doctor')
+    .description('check the configuration, the database, the mail channel and the base URL')
+    .action(async () => {
+      const results: CheckResult[] = [];
+      let config: Config | undefined;
+      try {
+        config = ctx.config();
+        results.push(checkConfig(config));
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        results.push({ status: 'fail', name: 'config', reason: oneLine(error.message) });
+      }
+      if (config) results.push(await checkStore(config), await checkMail(config), checkBaseUrl(config));
+
+      if (ctx.json()) printJson(results);
+      else for (const r of results) process.stdout.write(`${r.status} ${r.name}: ${r.reason}\n`);
+      const failed = results.filter((r) => r.status === 'fail');
+      if (failed.length) {
+        const reasons = failed.map((r) => `\n  ${r.name}: ${r.reason}`).join('');
+        throw new CliError(`doctor: ${failed.length} check(s) failed:${reasons}`, config ? 1 : 2);
+      }
+    });
+}
+
+function checkConfig(config: Config): CheckResult {
+  const secretFile = join(config.dataDir, 'secret');
+  if (existsSync(secretFile) && readFileSync(secretFile, 'utf8').trim() === config.secret) {
+    return { status: 'warn', name: 'config', reason: `using the generated development secret in ${secretFile}; set REKEY_SECRET` };
+  }
+  return { status: 'ok', name: 'config', reason: `loaded (NODE_ENV=${config.env})` };
+}
+
+async function checkStore(config: Config): Promise<CheckResult> {
+  const where = describeDatabase(config.databaseUrl);
+  const store = connect(config.databaseUrl, { poolSize: 1 });
+  try {
+    try {
+      await withTimeout(sql`select 1`.execute(store.db), 'the database did not answer');
+    } catch (error) {
+      return { status: 'fail', name: 'store', reason: `cannot query ${where}: ${messageOf(error)}` };
+    }
+    let applied: string[];
+    try {
+      const table = store.schema ? sql.id(store.schema, 'rekey_migrations') : sql.id('rekey_migrations');
+      const rows = await sql<{ name: string }>`select name from ${table}`.execute(store.db);
+      applied = rows.rows.map((r) => r.name);
+    } catch {
+      return { status: 'warn', name: 'store', reason: `${where} is not migrated yet: run \`rekey migrate\` (the server also migrates at start)` };
+    }
+    const known = Object.keys(allMigrations);
+    const unknown = applied.filter((name) => !known.includes(name));
+    if (unknown.length) {
+      return { status: 'fail', name: 'store', reason: `${where} has migrations this version does not know (${unknown.join(', ')}): is this an older Rekey?` };
+    }
+    const pending = known.filter((name) => !applied.includes(name));
+    if (pending.length) {
+      return { status: 'warn', name: 'store', reason: `${where}: ${pending.length} pending migration(s): run \`rekey migrate\` (the server also migrates at start)` };
+    }
+    return { status: 'ok', name: 'store', reason: `${where}, ${applied.length} migrations applied, up to date` };
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+}
+
+async function checkMail(config: Config): Promise<CheckResult> {
+  if (!config.smtpUrl) {
+    // Production cannot get here: loadConfig refuses to run without a real channel.
+    return { status: 'ok', name: 'mail', reason: `development mailbox (mail is kept, not sent; see ${config.baseUrl}/dev/mailbox)` };
+  }
+  const url = new URL(config.smtpUrl);
+  const where = `${url.protocol}//${url.host}`; // never the credentials
+  const channel = createSmtpChannel(config.smtpUrl, { pool: false, connectTimeoutMs: 5_000 });
+  try {
+    await withTimeout(channel.check!(), 'the SMTP server did not answer');
+    return { status: 'ok', name: 'mail', reason: `SMTP server at ${where} accepts connections` };
+  } catch (error) {
+    return { status: 'fail', name: 'mail', reason: `cannot use the SMTP server at ${where}: ${messageOf(error)}` };
+  } finally {
+    await channel.close?.();
+  }
+}
+
+function checkBaseUrl(config: Config): CheckResult {
+  const url = new URL(config.baseUrl);
+  if (url.protocol === 'https:') return { status: 'ok', name: 'base-url', reason: `links use ${url.origin}` };
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || url.hostname.endsWith('.localhost');
+  if (!loopback) return { status: 'fail', name: 'base-url', reason: `${url.origin} is plain http outside loopback; links must use https://` };
+  return {
+    status: 'warn',
+    name: 'base-url',
+    reason: `links use ${url.origin}, which works only on this machine; set REKEY_BASE_URL to the public https:// origin`,
+  };
+}
+
+/** Where the data lives, without credentials. */
+function describeDatabase(url: string): string {
+  if (!isPostgresUrl(url)) return `SQLite ${url.replace(/^sqlite:(\/\/)?/, '')}`;
+  const parsed = new URL(url);
+  return `PostgreSQL ${parsed.host}${parsed.pathname}`;
+}
+
+function withTimeout<T>(promise: Promise<T>, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} within ${CHECK_TIMEOUT_MS / 1000} s`)), CHECK_TIMEOUT_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (error.message) return oneLine(error.message);
+  // pg reports a refused connection as an AggregateError with an empty message.
+  const parts = (error as { errors?: unknown[] }).errors?.map((e) => (e instanceof Error ? e.message : String(e)));
+  return parts?.length ? parts.join('; ') : ((error as { code?: string }).code ?? error.name);
+}
+
+const oneLine = (text: string): string =>
+  text
+    .split('\n')
+    .map((line) => line.trim().replace(/^- /, ''))
+    .filter(Boolean)
+    .join('; ')
+    .replace(/:; /g, ': ');
