@@ -7,6 +7,7 @@ import { installErrorHandling, RekeyError } from './errors/index.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import { requireSecretKey } from './http/secret-key.ts';
 import { factorManagementRoutes } from './factors/management.routes.ts';
+import { hostedPages } from './pages/index.ts';
 import { clientIp, parseTrustedProxies } from './platform/client-ip.ts';
 import { browserResetRoutes } from './resets/browser.routes.ts';
 import { resetManagementRoutes } from './resets/management.routes.ts';
@@ -66,6 +67,7 @@ export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
     await management.register(factorManagementRoutes, { factors, users });
   });
   await app.register(browserResetRoutes, { flows, apps, sessions, config: deps.config });
+  await app.register(hostedPages, { flows, apps, tokens: deps.tokens, config: deps.config, clock: deps.clock });
   if (deps.config.env !== 'production') await app.register(devMailboxRoutes, { db: deps.store.db });
   return app;
 }

@@ -15,6 +15,7 @@ export interface ApplicationService {
   create(input: { name: string; resetUrl?: string | null; allowedRedirects?: string[] }): Promise<Application>;
   list(): Promise<Application[]>;
   get(id: string): Promise<Application | undefined>;
+  findByClientId(clientId: string): Promise<Application | undefined>;
   /** Returns the plain key once; only its HMAC is kept. */
   createKey(applicationId: string, name: string): Promise<{ key: string; record: ApiKeyRecord }>;
   listKeys(applicationId?: string): Promise<ApiKeyRecord[]>;
@@ -74,6 +75,7 @@ export function createApplicationService(deps: PlatformDeps): ApplicationService
       insertApplication(name, { reset_url: resetUrl, allowed_redirects: JSON.stringify(allowedRedirects) }),
     list: () => db.selectFrom('applications').selectAll().orderBy('id').execute(),
     get: (id) => db.selectFrom('applications').selectAll().where('id', '=', id).executeTakeFirst(),
+    findByClientId: (clientId) => db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst(),
     async createKey(applicationId, name) {
       if (!(await service.get(applicationId))) throw new RekeyError('application_not_found', { entity_id: applicationId });
       const key = `sk_${randomBytes(24).toString('base64url')}`;

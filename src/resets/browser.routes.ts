@@ -48,7 +48,7 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
   const applicationFor = async (request: FastifyRequest): Promise<Application> => {
     const clientId = (request.query as { client_id?: unknown } | undefined)?.client_id;
     if (typeof clientId === 'string') {
-      const match = (await apps.list()).find((a) => a.client_id === clientId);
+      const match = await apps.findByClientId(clientId);
       if (match) return match;
     }
     return apps.getDefault();

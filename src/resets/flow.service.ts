@@ -54,8 +54,8 @@ export interface FlowService {
   attemptCode(flowId: string, code: string, context: RequestContext): Promise<{ flow: ResetFlow; grant: string }>;
   /** email_link: spends the link token (a user-driven POST only, SEC-15) and returns the flow with a grant. */
   attemptLink(token: string, context: RequestContext): Promise<{ flow: ResetFlow; grant: string }>;
-  /** Whether a link token could still be used, without spending it (for the landing page). */
-  isLinkUsable(token: string): Promise<boolean>;
+  /** Whether a link token could still be used, without spending it (for the landing page). Rate-limited like a guess (SEC-20). */
+  isLinkUsable(token: string, context: RequestContext): Promise<boolean>;
   /** TOTP for accounts that have one (SEC-36). Takes the grant of the first factor and returns a fresh one. */
   attemptSecondFactor(flowId: string, grant: string, code: string, context: RequestContext): Promise<{ flow: ResetFlow; grant: string }>;
   /** Spends the grant and sets the password; revokes sessions unless the caller opts out for other devices (SEC-34). */
@@ -230,7 +230,8 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
       return passFirstFactor(flow);
     },
 
-    async isLinkUsable(token) {
+    async isLinkUsable(token, context) {
+      await enforce(limits.ipVerifications, context.ipAddress);
       const reset = await resets.findByHash(tokens.hash(token, 'password_reset'));
       return reset !== undefined && isUsable(reset, clock.now());
     },

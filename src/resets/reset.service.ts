@@ -48,6 +48,8 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
   const resetUrl = (application: Application | undefined, token: string): string => {
     // SEC-21: the origin comes from configuration (or the operator's own reset page), never from a request.
     const url = new URL(application?.reset_url ?? `${config.baseUrl}/reset/verify`);
+    // The hosted pages brand themselves by client id; the default application needs none.
+    if (!application?.reset_url && application && !application.is_default) url.searchParams.set('client_id', application.client_id);
     url.searchParams.set('token', token);
     return url.toString();
   };

@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto';
+import type { CookieSerializeOptions } from '@fastify/cookie';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Clock } from '../platform/clock.ts';
+import type { Tokens } from '../platform/tokens.ts';
+import { isLang, type Lang } from './messages/index.ts';
+
+/**
+ * The hosted pages' three cookies, all HttpOnly and SameSite=Strict:
+ * - `rekey_flow`: the flow id, the grant once a factor is verified, and the chosen language, sealed (AES-256-GCM);
+ * - `rekey_link`: the link token between the link landing and the user's POST (SEC-15, SEC-25), sealed, 15 minutes;
+ * - `rekey_csrf`: the random value the forms' anti-CSRF token is an HMAC of (SEC-27).
+ *
+ * On an https base URL they carry the `__Host-` prefix, which makes the browser insist on Secure, Path=/ and no
+ * Domain, so a sibling subdomain cannot plant or overwrite them. A plain-http base URL (the loopback development
+ * default) cannot hold Secure cookies, so there they go without the prefix and without Secure.
+ */
+export interface CookieNames {
+  flow: string;
+  link: string;
+  csrf: string;
+}
+
+export interface FlowCookie {
+  flowId: string;
+  /** What a verified factor gave; it can set the password and nothing else (SEC-37). */
+  grant?: string;
+  lang?: Lang;
+}
+
+export interface LinkCookie {
+  /** Null when the landing got something that cannot be a token: the page then shows the one generic message. */
+  token: string | null;
+}
+
+/** Longer than a flow (30 min for links) so the page can say "expired" rather than "not found". */
+const FLOW_COOKIE_SECONDS = 60 * 60;
+const LINK_COOKIE_SECONDS = 15 * 60;
+const CSRF_VALUE = /^[A-Za-z0-9_-]{43}$/;
+
+export function cookieNames(baseUrl: string): { names: CookieNames; secure: boolean } {
+  const secure = new URL(baseUrl).protocol === 'https:';
+  const prefix = secure ? '__Host-' : '';
+  return { secure, names: { flow: `${prefix}rekey_flow`, link: `${prefix}rekey_link`, csrf: `${prefix}rekey_csrf` } };
+}
+
+export interface CookieJar {
+  names: CookieNames;
+  readFlow(request: FastifyRequest): FlowCookie | undefined;
+  writeFlow(reply: FastifyReply, value: FlowCookie): void;
+  clearFlow(reply: FastifyReply): void;
+  readLink(request: FastifyRequest): LinkCookie | undefined;
+  writeLink(reply: FastifyReply, value: LinkCookie): void;
+  clearLink(reply: FastifyReply): void;
+  /** The token to embed in a form, setting the CSRF cookie first if the request has none. */
+  csrfToken(request: FastifyRequest, reply: FastifyReply): string;
+  /** A fresh CSRF cookie: one per flow, so a token from before the flow started is worthless after. */
+  rotateCsrf(request: FastifyRequest, reply: FastifyReply): void;
+  checkCsrf(request: FastifyRequest, submitted: string | undefined): boolean;
+}
+
+export function createCookieJar(baseUrl: string, tokens: Tokens, clock: Clock): CookieJar {
+  const { names, secure } = cookieNames(baseUrl);
+  const base: CookieSerializeOptions = { path: '/', httpOnly: true, sameSite: 'strict', secure };
+  // A CSRF value set during this request (the GET that renders a form) is the one the form must match.
+  const issued = new WeakMap<FastifyRequest, string>();
+
+  function readSealed(request: FastifyRequest, name: string): Record<string, unknown> | undefined {
+    const sealed = request.cookies[name];
+    if (!sealed || sealed.length > 4096) return undefined;
+    const plain = tokens.unseal(sealed);
+    if (plain === undefined) return undefined;
+    try {
+      const value: unknown = JSON.parse(plain);
+      if (typeof value !== 'object' || value === null) return undefined;
+      const record = value as Record<string, unknown>;
+      // The seal authenticates the value but cannot expire it: the deadline travels inside.
+      return typeof record.exp === 'number' && record.exp > clock.now() ? record : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  function writeSealed(reply: FastifyReply, name: string, value: object, seconds: number): void {
+    const payload = JSON.stringify({ ...value, exp: clock.now() + seconds * 1000 });
+    reply.setCookie(name, tokens.seal(payload), { ...base, maxAge: seconds });
+  }
+
+  const shortString = (value: unknown, max: number): string | undefined =>
+    typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined;
+
+  const setCsrf = (request: FastifyRequest, reply: FastifyReply): string => {
+    const value = randomBytes(32).toString('base64url');
+    reply.setCookie(names.csrf, value, base);
+    issued.set(request, value);
+    return value;
+  };
+  const currentCsrf = (request: FastifyRequest): string | undefined => {
+    const value = issued.get(request) ?? request.cookies[names.csrf];
+    return value !== undefined && CSRF_VALUE.test(value) ? value : undefined;
+  };
+
+  return {
+    names,
+    readFlow(request) {
+      const record = readSealed(request, names.flow);
+      const flowId = shortString(record?.flowId, 200);
+      if (!record || !flowId) return undefined;
+      const grant = shortString(record.grant, 500);
+      return { flowId, ...(grant ? { grant } : {}), ...(isLang(record.lang) ? { lang: record.lang } : {}) };
+    },
+    writeFlow: (reply, value) => writeSealed(reply, names.flow, value, FLOW_COOKIE_SECONDS),
+    clearFlow: (reply) => void reply.clearCookie(names.flow, base),
+    readLink(request) {
+      const record = readSealed(request, names.link);
+      if (!record) return undefined;
+      return { token: shortString(record.token, 512) ?? null };
+    },
+    writeLink: (reply, value) => writeSealed(reply, names.link, value, LINK_COOKIE_SECONDS),
+    clearLink: (reply) => void reply.clearCookie(names.link, base),
+    csrfToken(request, reply) {
+      const value = currentCsrf(request) ?? setCsrf(request, reply);
+      return tokens.hash(value, 'csrf');
+    },
+    rotateCsrf: (request, reply) => void setCsrf(request, reply),
+    checkCsrf(request, submitted) {
+      // Double submit with an HMAC binding: the form holds HMAC(cookie), so a cookie planted by an attacker
+      // (were that possible) is useless without the server key, and the token alone is useless without the cookie.
+      const value = request.cookies[names.csrf];
+      if (!submitted || value === undefined || !CSRF_VALUE.test(value)) return false;
+      return tokens.equal(tokens.hash(value, 'csrf'), submitted);
+    },
+  };
+}

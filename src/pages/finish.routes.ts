@@ -1,0 +1,154 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { allowedRedirects } from '../apps/app.service.ts';
+import { safeRedirect } from '../apps/redirects.ts';
+import { PASSWORD_POLICY_CODES } from '../errors/index.ts';
+import { isLang } from './messages/index.ts';
+import { loadFlow, PageError, pageModel, pathFor, readForm, requestContext, sendPage, type PagesDeps } from './context.ts';
+import { asRekeyError, fieldError, serviceFieldError, setRetryAfter, unlessGone } from './errors.ts';
+import { checkDigits, queryString } from './form.ts';
+import { pageHref, type FieldError } from './layout.ts';
+import { PAGE_ROUTE } from './start.routes.ts';
+import { donePage, messagePage, newPasswordPage, secondFactorPage, verifyPage } from './views.ts';
+
+/** What a link token looks like (32 random bytes, base64url), with room to spare; anything else is not one. */
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,512}$/;
+const LINK_FAILURES = new Set(['password_reset_token_invalid', 'flow_not_found', 'flow_expired', 'flow_state_invalid', 'grant_invalid']);
+
+/** The link landing, the second factor, the new password and the end (`/reset/verify`, `/second-factor`, `/new`, `/done`). */
+export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
+  const { jar, flows } = deps;
+  const policyCodes: readonly string[] = PASSWORD_POLICY_CODES;
+
+  /** The flow must be at `path` and hold a grant; otherwise go where it is, or say it has ended. */
+  async function flowAt(request: FastifyRequest, reply: FastifyReply, path: string) {
+    const loaded = await loadFlow(deps, request);
+    const actual = pathFor(loaded.flow, deps.clock.now());
+    if (actual !== path) return { redirect: reply.redirect(actual, 303) } as const;
+    if (!loaded.cookie.grant) throw new PageError('grant_invalid', 403, 'gone');
+    return { ...loaded, grant: loaded.cookie.grant } as const;
+  }
+
+  app.get('/reset/verify', PAGE_ROUTE, async (request, reply) => {
+    if (Object.hasOwn((request.query ?? {}) as object, 'token')) {
+      // The landing (SEC-15, SEC-25): nothing changes on the server. The token moves into a short-lived HttpOnly
+      // cookie and the browser is sent to a clean URL, so neither history, a Referer nor a log line keeps it.
+      const token = queryString(request.query, 'token', 512);
+      jar.writeLink(reply, { token: token !== undefined && TOKEN_SHAPE.test(token) ? token : null });
+      const lang = queryString(request.query, 'lang', 8);
+      const clientId = queryString(request.query, 'client_id', 200);
+      const params = new URLSearchParams({ ...(clientId ? { client_id: clientId } : {}), ...(isLang(lang) ? { lang } : {}) });
+      return reply.redirect(params.size ? `/reset/verify?${params}` : '/reset/verify', 303);
+    }
+    const page = await pageModel(deps, request, reply, { clientId: queryString(request.query, 'client_id', 200), withCsrf: true });
+    // SameSite=Strict keeps the cookie from this GET when the link was opened from another site (a webmail):
+    // then the page cannot check the link early, and the POST, which is same-site, carries it.
+    const link = jar.readLink(request);
+    if (link && (link.token === null || !(await flows.isLinkUsable(link.token, requestContext(deps, request))))) {
+      jar.clearLink(reply);
+      // SEC-04: one message for invalid, expired and used links, and nothing about the account.
+      return sendPage(reply, 400, messagePage(page, { title: page.tr.t('link_invalid_title'), error: fieldError(page.tr, undefined, 'link_invalid'), path: '/reset/verify' }));
+    }
+    return sendPage(reply, 200, verifyPage(page));
+  });
+
+  app.post('/reset/verify', PAGE_ROUTE, async (request, reply) => {
+    const form = readForm(deps, request);
+    const link = jar.readLink(request);
+    const page = await pageModel(deps, request, reply, { clientId: form.get('client_id') || undefined, form, withCsrf: true });
+    if (!link?.token) {
+      jar.clearLink(reply);
+      throw new PageError('link_invalid', 400, 'link');
+    }
+    try {
+      const { flow, grant } = await flows.attemptLink(link.token, requestContext(deps, request));
+      jar.clearLink(reply);
+      jar.writeFlow(reply, { flowId: flow.id, grant, ...(page.langParam ? { lang: page.langParam } : {}) });
+      jar.rotateCsrf(request, reply);
+      return reply.redirect(pathFor(flow, deps.clock.now()), 303);
+    } catch (caught) {
+      const error = asRekeyError(caught);
+      if (LINK_FAILURES.has(error.code)) {
+        jar.clearLink(reply);
+        throw new PageError('link_invalid', 400, 'link');
+      }
+      setRetryAfter(reply, error);
+      return sendPage(reply, error.status, verifyPage(page, [serviceFieldError(page.tr, undefined, error)]));
+    }
+  });
+
+  app.get('/reset/second-factor', PAGE_ROUTE, async (request, reply) => {
+    const at = await flowAt(request, reply, '/reset/second-factor');
+    if ('redirect' in at) return at.redirect;
+    const page = await pageModel(deps, request, reply, { application: at.application, withCsrf: true });
+    return sendPage(reply, 200, secondFactorPage(page));
+  });
+
+  app.post('/reset/second-factor', PAGE_ROUTE, async (request, reply) => {
+    const form = readForm(deps, request);
+    const at = await flowAt(request, reply, '/reset/second-factor');
+    if ('redirect' in at) return at.redirect;
+    const page = await pageModel(deps, request, reply, { application: at.application, form, withCsrf: true });
+    const code = checkDigits(form.get('code'), [6], 'totp_required', 'totp_format');
+    if (!code.ok) return sendPage(reply, 422, secondFactorPage(page, [fieldError(page.tr, 'totp', code.code)]));
+    try {
+      const result = await flows.attemptSecondFactor(at.flow.id, at.grant, code.code, requestContext(deps, request));
+      jar.writeFlow(reply, { flowId: result.flow.id, grant: result.grant, ...(page.langParam ? { lang: page.langParam } : {}) });
+      return reply.redirect(pathFor(result.flow, deps.clock.now()), 303);
+    } catch (caught) {
+      const error = unlessGone(asRekeyError(caught));
+      if (error.code === 'flow_state_invalid') return reply.redirect('/reset/second-factor', 303);
+      setRetryAfter(reply, error);
+      const field = error.code === 'totp_incorrect' ? 'totp' : undefined;
+      return sendPage(reply, error.status, secondFactorPage(page, [serviceFieldError(page.tr, field, error)]));
+    }
+  });
+
+  app.get('/reset/new', PAGE_ROUTE, async (request, reply) => {
+    const at = await flowAt(request, reply, '/reset/new');
+    if ('redirect' in at) return at.redirect;
+    const page = await pageModel(deps, request, reply, { application: at.application, withCsrf: true });
+    return sendPage(reply, 200, newPasswordPage(page, { minLength: deps.config.passwordMinLength, signOutOthers: true }));
+  });
+
+  app.post('/reset/new', PAGE_ROUTE, async (request, reply) => {
+    const form = readForm(deps, request);
+    const at = await flowAt(request, reply, '/reset/new');
+    if ('redirect' in at) return at.redirect;
+    const page = await pageModel(deps, request, reply, { application: at.application, form, withCsrf: true });
+    // An unchecked box sends nothing, so absence means "keep other devices signed in".
+    const signOutOthers = form.get('sign_out_others') === 'on';
+    const render = (status: number, errors: FieldError[]) =>
+      sendPage(reply, status, newPasswordPage(page, { minLength: deps.config.passwordMinLength, signOutOthers, errors }));
+
+    // Passwords are taken exactly as typed: no trimming, no normalising here (the service applies NFKC, SEC-32).
+    const password = form.get('password') ?? '';
+    const confirm = form.get('confirm') ?? '';
+    const errors: FieldError[] = [];
+    if (password === '') errors.push(fieldError(page.tr, 'password', 'password_required'));
+    if (confirm === '') errors.push(fieldError(page.tr, 'confirm', 'confirm_required'));
+    else if (password !== '' && confirm !== password) errors.push(fieldError(page.tr, 'confirm', 'password_mismatch'));
+    if (errors.length) return render(422, errors);
+
+    try {
+      const { redirectTo } = await flows.setPassword(at.flow.id, at.grant, password, { ...requestContext(deps, request), signOutOfOtherSessions: signOutOthers });
+      // The flow is over: its cookie goes, and nothing takes its place (no session, no token: SEC-35).
+      jar.clearFlow(reply);
+      // The service returns an allow-listed target; checking again here keeps an off-site 3xx impossible (SEC-23).
+      const target = safeRedirect(redirectTo, allowedRedirects(at.application)) ?? pageHref(page, '/reset/done');
+      return reply.redirect(target, 303);
+    } catch (caught) {
+      const error = unlessGone(asRekeyError(caught));
+      if (error.code === 'mfa_required') return reply.redirect('/reset/second-factor', 303);
+      if (error.code === 'flow_state_invalid') return reply.redirect('/reset/new', 303);
+      setRetryAfter(reply, error);
+      const field = policyCodes.includes(error.code) ? 'password' : undefined;
+      return render(error.status, [serviceFieldError(page.tr, field, error)]);
+    }
+  });
+
+  app.get('/reset/done', PAGE_ROUTE, async (request, reply) => {
+    jar.clearFlow(reply);
+    const page = await pageModel(deps, request, reply, { clientId: queryString(request.query, 'client_id', 200) });
+    return sendPage(reply, 200, donePage(page));
+  });
+}
