@@ -46,7 +46,7 @@ export function connect(url: string, options: ConnectOptions = {}): Store {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log: options.log });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), log: options.log });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
 
@@ -54,4 +54,29 @@ export function connect(url: string, options: ConnectOptions = {}): Store {
 function searchPathOf(url: string): string | undefined {
   const options = new URL(url).searchParams.get('options');
   return options?.match(/search_path=([A-Za-z_][A-Za-z0-9_]*)/)?.[1];
+}
+
+/**
+ * Kysely prepares every query afresh; preparing cost as much as running. Rekey issues a small, fixed set
+ * of statements, so each SQL text is prepared once and reused (one connection, queries never overlap).
+ */
+function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = sqlite.prepare.bind(sqlite);
+  return new Proxy(sqlite, {
+    get(target, property, receiver) {
+      if (property !== 'prepare') {
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      return (sql: string) => {
+        let statement = cache.get(sql);
+        if (!statement) {
+          statement = prepare(sql);
+          if (cache.size < 1000) cache.set(sql, statement);
+        }
+        return statement;
+      };
+    },
+  });
 }
