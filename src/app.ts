@@ -1,5 +1,5 @@
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Rekey } from './compose.ts';
 import { devMailboxRoutes } from './delivery/dev-mailbox.routes.ts';
@@ -28,8 +28,8 @@ export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
     genReqId: () => deps.ids.next('req'),
     requestIdHeader: false,
     trustProxy: false,
-    // One line per request, written when it completes, instead of Fastify's two.
-    disableRequestLogging: true,
+    // One line per request, written when it completes (below), instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -38,6 +38,8 @@ export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
   app.decorateRequest('application', undefined);
   app.decorateRequest('clientIp', '');
   app.addHook('onRequest', async (request) => {
+    // PostgreSQL text cannot hold NUL; no Rekey value needs one, so it is refused at the door.
+    if (request.url.includes('%00')) throw new RekeyError('invalid_request_parameters', {}, 'The request contains a NUL character.');
     // SEC-19: X-Forwarded-For counts only when the hop that sent it is a configured proxy.
     const forwarded = request.headers['x-forwarded-for'];
     request.clientIp = clientIp(request.socket.remoteAddress ?? '', Array.isArray(forwarded) ? forwarded.join(',') : forwarded, trustedProxies);
@@ -83,6 +85,7 @@ function acceptEmptyJsonBodies(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '' || body.length === 0) return done(null, undefined);
+    if ((body as string).includes('\\u0000')) return done(new RekeyError('invalid_request_parameters', {}, 'The request contains a NUL character.'), undefined);
     parseJson(request, body as string, (error, value) => (error ? done(new RekeyError('invalid_json'), undefined) : done(null, value)));
   });
 }

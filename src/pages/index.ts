@@ -87,7 +87,10 @@ function refuseForeignPosts(request: FastifyRequest, origin: string): void {
   if (request.method === 'GET' || request.method === 'HEAD') return;
   if (Object.hasOwn((request.query ?? {}) as object, 'token')) throw new PageError('token_in_url', 400);
   const from = request.headers.origin;
-  if (from !== undefined && from !== origin) throw new PageError('cross_origin_forbidden', 403, 'refused');
+  // Under the pages' own `Referrer-Policy: no-referrer`, browsers send `Origin: null` on the pages' own form posts; then
+  // the browser's `Sec-Fetch-Site: same-origin` says where the POST came from (the CSRF token is still checked).
+  const sameOriginNull = from === 'null' && request.headers['sec-fetch-site'] === 'same-origin';
+  if (from !== undefined && from !== origin && !sameOriginNull) throw new PageError('cross_origin_forbidden', 403, 'refused');
   if (request.headers['sec-fetch-site'] === 'cross-site') throw new PageError('cross_origin_forbidden', 403, 'refused');
 }
 

@@ -42,7 +42,7 @@ describe('hosted pages', () => {
     expect(noToken.statusCode).toBe(403);
     expect(noToken.body).toContain('data-code="csrf_invalid"');
     expect((await browser.post('/reset', form, { origin: 'https://evil.test' })).statusCode).toBe(403);
-    expect((await browser.post('/reset', form, { origin: 'null' })).statusCode).toBe(403);
+    expect((await browser.post('/reset', form, { origin: 'null', 'sec-fetch-site': 'same-site' })).statusCode).toBe(403);
     expect((await browser.post('/reset', form, { 'sec-fetch-site': 'cross-site' })).statusCode).toBe(403);
     browser.cookies.delete('rekey_csrf');
     expect((await browser.post('/reset', form)).statusCode).toBe(403);

@@ -35,7 +35,10 @@ export interface Harness {
 export interface HarnessOptions {
   config?: Partial<ConfigInput>;
   channel?: Channel;
-  /** Listen on a loopback port (for vendor SDKs and real HTTP clients). */
+  /**
+   * Listen on a loopback port (for vendor SDKs and real HTTP clients): `config.port` when given (so `config.baseUrl`
+   * can name it, as the hosted pages' Origin check needs), otherwise a random one.
+   */
   listen?: boolean;
 }
 
@@ -65,7 +68,7 @@ export async function createHarness(factory: StoreFactory, options: HarnessOptio
   const application = await rekey.apps.getDefault();
   const { key } = await rekey.apps.createKey(application.id, 'test');
   let url: string | undefined;
-  if (options.listen) url = await app.listen({ port: 0, host: '127.0.0.1' });
+  if (options.listen) url = await app.listen({ port: options.config?.port !== undefined ? config.port : 0, host: '127.0.0.1' });
   else await app.ready();
 
   return {
