@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { createRekey, type Rekey } from './compose.ts';
 import type { Config } from './config/schema.ts';
+import { lowerHashingPriority } from './users/hash-priority.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -13,6 +14,11 @@ export interface RunningServer {
 /** Composition root: config → store → services → app → dispatcher → listen. The only place that listens. */
 export async function startServer(config: Config): Promise<RunningServer> {
   const rekey = await createRekey({ config });
+  if (config.hashThreadNice > 0) {
+    // One hash per pool thread, at once, so every thread of the pool shows itself by burning CPU.
+    const warm = () => Promise.all(Array.from({ length: config.threadPoolSize }, (_, i) => rekey.users.hashPassword(`warm-up ${i}`)));
+    await lowerHashingPriority(warm, config.hashThreadNice);
+  }
   const app = await buildApp(rekey);
   const address = await app.listen({ port: config.port, host: config.host });
   if (config.dispatcher) rekey.dispatcher.start();

@@ -55,6 +55,12 @@ export const configSchema = z.strictObject({
   argon2MemoryKib: setting(z.coerce.number().int().min(19456).default(19456), 'REKEY_ARGON2_MEMORY_KIB', 'Argon2id memory cost in KiB.'),
   /** @default 2 */
   argon2TimeCost: setting(z.coerce.number().int().min(2).default(2), 'REKEY_ARGON2_TIME_COST', 'Argon2id iterations.'),
+  /** @default 10 */
+  hashThreadNice: setting(z.coerce.number().int().min(0).max(19).default(10), 'REKEY_HASH_THREAD_NICE',
+    'Linux: the niceness given to the threads that hash passwords, so health checks and cheap requests stay fast while Argon2 saturates the CPU. 0 leaves them alone.'),
+  /** @default 4 — Node's own default */
+  threadPoolSize: setting(z.coerce.number().int().min(1).max(1024).default(4), 'UV_THREADPOOL_SIZE',
+    "Node's libuv thread pool size, which bounds how many passwords hash at once. Read by Node itself at start; Rekey only needs to know it."),
   /** @default 300 */
   accessTokenTtlSeconds: setting(positiveInt().max(3600).default(300), 'REKEY_ACCESS_TOKEN_TTL_SECONDS', 'Lifetime of an access token (JWT).'),
   /** @default 720 (30 days) */
