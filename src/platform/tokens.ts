@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomIntBelow } from './random.ts';
 
 /**
  * The only place a secret value (link token, code, API key) is born and hashed.
@@ -32,7 +33,7 @@ export function createTokens(secret: string): Tokens {
     newLinkToken: () => randomBytes(32).toString('base64url'),
     newCode: (digits = 6) => {
       let code = '';
-      for (let i = 0; i < digits; i++) code += String(randomInt(10));
+      for (let i = 0; i < digits; i++) code += String(randomIntBelow(10));
       return code;
     },
     hash: (value, purpose) => createHmac('sha256', hmacKey).update(purpose).update('\0').update(value).digest('base64url'),
