@@ -28,6 +28,7 @@ export function createApplicationService(deps: PlatformDeps): ApplicationService
   const { store, clock, ids, tokens, config } = deps;
   const db = store.db;
   const cache = new Map<string, { application: Application | undefined; until: number }>();
+  const byId = new Map<string, { application: Application | undefined; until: number }>();
 
   const insertApplication = async (name: string, fields: Partial<Application> = {}): Promise<Application> => {
     const now = clock.now();
@@ -74,7 +75,16 @@ export function createApplicationService(deps: PlatformDeps): ApplicationService
     create: ({ name, resetUrl = null, allowedRedirects = [] }) =>
       insertApplication(name, { reset_url: resetUrl, allowed_redirects: JSON.stringify(allowedRedirects) }),
     list: () => db.selectFrom('applications').selectAll().orderBy('id').execute(),
-    get: (id) => db.selectFrom('applications').selectAll().where('id', '=', id).executeTakeFirst(),
+    async get(id) {
+      // Every mail asks for its application's branding; applications change rarely, so keep them briefly.
+      const now = clock.now();
+      const hit = byId.get(id);
+      if (hit && hit.until > now) return hit.application;
+      const application = await db.selectFrom('applications').selectAll().where('id', '=', id).executeTakeFirst();
+      if (byId.size > 1000) byId.clear();
+      byId.set(id, { application, until: now + KEY_CACHE_MS });
+      return application;
+    },
     findByClientId: (clientId) => db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst(),
     async createKey(applicationId, name) {
       if (!(await service.get(applicationId))) throw new RekeyError('application_not_found', { entity_id: applicationId });

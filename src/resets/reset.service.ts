@@ -127,16 +127,17 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
       // SEC-14: the password is checked and hashed before the token is spent.
       const passwordHash = await users.hashPassword(users.acceptablePassword(newPassword, user));
 
-      await store.db.transaction().execute(async (trx) => {
-        const now = clock.now();
-        const consumed = await resets.consumeToken(trx, tokenHash, now);
+      const now = await store.db.transaction().execute(async (trx) => {
+        const at = clock.now();
+        const consumed = await resets.consumeToken(trx, tokenHash, at);
         if (!consumed) throw new RekeyError('password_reset_token_invalid');
+        // Also voids the user's other tokens, codes and flows (the account-change hooks).
         await users.setPasswordHash(trx, user.id, passwordHash, { markEmailVerified: true });
         await sessions.revokeAllForUser(trx, user.id); // SEC-34
-        if (consumed.flow_id) await flows.expireOpenForUser(trx, user.id, now);
-        await service.queuePasswordChangedNotice(trx, user, consumed.application_id, context, now);
+        await service.queuePasswordChangedNotice(trx, user, consumed.application_id, context, at);
+        return at;
       });
-      return users.getOrThrow(user.id);
+      return { ...user, password_hash: passwordHash, password_changed_at: now, email_verified: 1, updated_at: now };
     },
 
     async queuePasswordChangedNotice(executor, user, applicationId, context, now) {

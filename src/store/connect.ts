@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -36,6 +37,7 @@ export function connect(url: string, options: ConnectOptions = {}): Store {
       max: options.poolSize ?? 10,
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     });
+    pool.on('connect', prepareOnce);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: options.log });
     return { db, dialect: 'postgres', schema, close: () => db.destroy() };
   }
@@ -54,6 +56,21 @@ export function connect(url: string, options: ConnectOptions = {}): Store {
   sqlite.pragma('cache_size = -32000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), log: options.log });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+/**
+ * Kysely sends every query as unnamed SQL, so PostgreSQL parses and plans it each time: most of the
+ * server's CPU for Rekey's small statements. Naming each distinct DML text turns it into a prepared
+ * statement that each connection parses once (node-postgres keeps the names per connection).
+ */
+function prepareOnce(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (config: unknown, values?: unknown, callback?: unknown) => {
+    if (typeof config === 'string' && Array.isArray(values) && /^\s*(select|insert|update|delete|with)\b/i.test(config)) {
+      return query({ name: `rekey_${createHash('sha1').update(config).digest('base64url').slice(0, 20)}`, text: config, values }, callback);
+    }
+    return query(config, values, callback);
+  };
 }
 
 /** The schema named by a URL's `options=-c search_path=…`, as libpq would apply it. */
