@@ -66,7 +66,8 @@ export function createCookieJar(baseUrl: string, tokens: Tokens, clock: Clock): 
   const issued = new WeakMap<FastifyRequest, string>();
 
   function readSealed(request: FastifyRequest, name: string): Record<string, unknown> | undefined {
-    const sealed = request.cookies[name];
+    // Cookies are parsed in an onRequest hook; an error thrown before it ran leaves none.
+    const sealed = request.cookies?.[name];
     if (!sealed || sealed.length > 4096) return undefined;
     const plain = tokens.unseal(sealed);
     if (plain === undefined) return undefined;
@@ -96,7 +97,7 @@ export function createCookieJar(baseUrl: string, tokens: Tokens, clock: Clock): 
     return value;
   };
   const currentCsrf = (request: FastifyRequest): string | undefined => {
-    const value = issued.get(request) ?? request.cookies[names.csrf];
+    const value = issued.get(request) ?? request.cookies?.[names.csrf];
     return value !== undefined && CSRF_VALUE.test(value) ? value : undefined;
   };
 
@@ -126,7 +127,7 @@ export function createCookieJar(baseUrl: string, tokens: Tokens, clock: Clock): 
     checkCsrf(request, submitted) {
       // Double submit with an HMAC binding: the form holds HMAC(cookie), so a cookie planted by an attacker
       // (were that possible) is useless without the server key, and the token alone is useless without the cookie.
-      const value = request.cookies[names.csrf];
+      const value = request.cookies?.[names.csrf];
       if (!submitted || value === undefined || !CSRF_VALUE.test(value)) return false;
       return tokens.equal(tokens.hash(value, 'csrf'), submitted);
     },
