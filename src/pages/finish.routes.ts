@@ -107,7 +107,7 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
     const at = await flowAt(request, reply, '/reset/new');
     if ('redirect' in at) return at.redirect;
     const page = await pageModel(deps, request, reply, { application: at.application, withCsrf: true });
-    return sendPage(reply, 200, newPasswordPage(page, { minLength: deps.config.passwordMinLength, signOutOthers: true }));
+    return sendPage(reply, 200, newPasswordPage(page, { minLength: deps.config.passwordMinLength }));
   });
 
   app.post('/reset/new', PAGE_ROUTE, async (request, reply) => {
@@ -116,9 +116,8 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
     if ('redirect' in at) return at.redirect;
     const page = await pageModel(deps, request, reply, { application: at.application, form, withCsrf: true });
     // An unchecked box sends nothing, so absence means "keep other devices signed in".
-    const signOutOthers = form.get('sign_out_others') === 'on';
     const render = (status: number, errors: FieldError[]) =>
-      sendPage(reply, status, newPasswordPage(page, { minLength: deps.config.passwordMinLength, signOutOthers, errors }));
+      sendPage(reply, status, newPasswordPage(page, { minLength: deps.config.passwordMinLength, errors }));
 
     // Passwords are taken exactly as typed: no trimming, no normalising here (the service applies NFKC, SEC-32).
     const password = form.get('password') ?? '';
@@ -130,7 +129,7 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
     if (errors.length) return render(422, errors);
 
     try {
-      const { redirectTo } = await flows.setPassword(at.flow.id, at.grant, password, { ...requestContext(deps, request), signOutOfOtherSessions: signOutOthers });
+      const { redirectTo } = await flows.setPassword(at.flow.id, at.grant, password, { ...requestContext(deps, request), signOutOfOtherSessions: true });
       // The flow is over: its cookie goes, and nothing takes its place (no session, no token: SEC-35).
       jar.clearFlow(reply);
       // The service returns an allow-listed target; checking again here keeps an off-site 3xx impossible (SEC-23).

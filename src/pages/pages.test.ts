@@ -78,7 +78,8 @@ describe('hosted pages', () => {
 
     const newPage = await browser.get('/reset/new');
     expect(newPage.body).toContain('autocomplete="new-password"');
-    expect(newPage.body).toMatch(/name="sign_out_others" value="on"[^>]* checked/);
+    // SEC-34: no choice to keep other sessions; a hosted reset has no session of its own to keep.
+    expect(newPage.body).not.toContain('type="checkbox"');
     expect(newPage.body).toContain('<script src="/assets/meter.js" defer></script>');
     const mismatch = await browser.post('/reset/new', { password: GOOD_PASSWORD, confirm: 'something else', sign_out_others: 'on' });
     expect(mismatch.statusCode).toBe(422);
@@ -92,7 +93,7 @@ describe('hosted pages', () => {
     const done = await browser.post('/reset/new', { password: GOOD_PASSWORD, confirm: GOOD_PASSWORD });
     expect(done.statusCode).toBe(303);
     expect(done.headers.location).toBe('/reset/done');
-    expect(flows.lastSetPassword).toEqual({ password: GOOD_PASSWORD, signOutOfOtherSessions: false });
+    expect(flows.lastSetPassword).toEqual({ password: GOOD_PASSWORD, signOutOfOtherSessions: true });
     // SEC-35: the flow cookie is cleared and nothing takes its place.
     expect(done.cookies.map((c) => [c.name, c.value])).toEqual([['rekey_flow', '']]);
     expect(browser.cookies.has('rekey_flow')).toBe(false);

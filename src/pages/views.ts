@@ -82,7 +82,6 @@ ${formHidden(page, { client_id: page.brand.clientId })}
 
 export interface NewPasswordView {
   minLength: number;
-  signOutOthers: boolean;
   errors?: FieldError[];
 }
 
@@ -102,11 +101,7 @@ ${formHidden(page)}
 ${input({ id: 'password', label: tr.t('password_label'), hint: tr.t('password_hint', { min: view.minLength }), type: 'password', autocomplete: 'new-password', value: '', errors, autofocus: focus === 'password' })}
 ${meter}
 ${input({ id: 'confirm', label: tr.t('confirm_label'), type: 'password', autocomplete: 'new-password', value: '', errors, autofocus: focus === 'confirm' })}
-<div class="choice">
-<input type="checkbox" id="sign-out" name="sign_out_others" value="on" aria-describedby="sign-out-hint"${view.signOutOthers && html` checked`}>
-<label for="sign-out">${tr.t('sign_out_label')}</label>
-<p class="hint" id="sign-out-hint">${tr.t('sign_out_hint')}</p>
-</div>
+<p class="hint">${tr.t('sign_out_hint')}</p>
 <button type="submit">${tr.t('new_submit')}</button>
 </form>`;
   return layout(page, { title: tr.t('new_title'), path: '/reset/new', errors, body, scripts: ['/assets/meter.js'] });
