@@ -24,14 +24,26 @@ export interface ServerSpec {
 /** Sent once the server listens (or, for `hash`, once the measurement is done). */
 export type ReadyMessage =
   | { type: 'ready'; url: string; secretKey?: string }
-  | { type: 'hashed'; hashes: number; seconds: number; loops: number; threadpool: number };
+  | { type: 'hashed'; hashes: number; seconds: number; loops: number; threadpool: number; cpuSeconds: number };
 
 export type Command =
   /** Inserts `count` users `<prefix>-<i>@bench.example.com`, all with one precomputed Argon2id hash. */
   | { cmd: 'seed'; prefix: string; count: number }
   /** Issues one reset per seeded user through the reset service; answers with the tokens. */
   | { cmd: 'issue'; prefix: string; count: number }
+  /**
+   * Brackets a measured run: `start` notes the process's CPU time (all threads, the libuv pool
+   * included) and, with `profile`, starts the V8 profiler; `stop` answers with a `WindowUsage`
+   * and writes the profile of the window to that path.
+   */
+  | { cmd: 'window'; action: 'start' | 'stop'; profile?: string }
   | { cmd: 'stop' };
+
+export interface WindowUsage {
+  /** CPU seconds of the whole process (user + system, every thread) during the window. */
+  cpuSeconds: number;
+  seconds: number;
+}
 
 export type Request = Command & { id: number };
 export type Reply = { type: 'reply'; id: number; ok: true; result?: unknown } | { type: 'reply'; id: number; ok: false; error: string };

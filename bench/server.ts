@@ -4,27 +4,30 @@
  *
  * - `ceiling`: a bare Fastify route `POST /insert` that inserts one row with the driver directly
  *   (better-sqlite3 in WAL mode, or a `pg` pool): the fastest a write endpoint can go on this machine.
- * - `rekey`: the real service (`createRekey` + `buildApp`), listening on 127.0.0.1 on a random port.
+ * - `rekey`: the real server, started by `startServer` (src/main.ts) as `rekey serve` does, on
+ *   127.0.0.1 with a random port.
  * - `hash`: no server; N concurrent `hasher.hash()` loops for a fixed time (the Argon2id ceiling).
  */
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session as InspectorConnection } from 'node:inspector/promises';
 import Database from 'better-sqlite3';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pg from 'pg';
-import { buildApp } from '../src/app.ts';
-import { createRekey, type Rekey } from '../src/compose.ts';
 import { loadConfig } from '../src/config/load.ts';
 import type { Config } from '../src/config/schema.ts';
-import { connect, isPostgresUrl, type Store } from '../src/store/connect.ts';
-import { migrateToLatest } from '../src/store/migrate.ts';
+import { startServer } from '../src/main.ts';
+import { isPostgresUrl } from '../src/store/connect.ts';
 import { createPasswordHasher } from '../src/users/passwords.ts';
 import type { User } from '../src/users/user.service.ts';
-import { BENCH_SECRET, emailOf, passwordOf, type Command, type ReadyMessage, type Reply, type Request, type ServerSpec } from './protocol.ts';
+import { BENCH_SECRET, emailOf, passwordOf, type Command, type ReadyMessage, type Reply, type Request, type ServerSpec, type WindowUsage } from './protocol.ts';
 
 const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as ServerSpec;
 
 function send(message: ReadyMessage | Reply): void {
-  process.send?.(message);
+  // Without an IPC channel (started by hand), print what the runner would have received.
+  if (process.send) process.send(message);
+  else console.log(JSON.stringify(message));
 }
 
 function benchConfig(overrides: { databaseUrl?: string; dispatcher?: boolean } = {}): Config {
@@ -32,7 +35,17 @@ function benchConfig(overrides: { databaseUrl?: string; dispatcher?: boolean } =
   return loadConfig({
     env: {},
     cwd: dataDir,
-    overrides: { secret: BENCH_SECRET, env: 'test', logLevel: 'silent', dataDir, ...overrides },
+    overrides: {
+      secret: BENCH_SECRET,
+      env: 'test',
+      logLevel: 'silent',
+      dataDir,
+      port: 0,
+      host: '127.0.0.1',
+      // Node reads UV_THREADPOOL_SIZE itself; the config only has to agree with it.
+      threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
+      ...overrides,
+    },
   });
 }
 
@@ -96,7 +109,7 @@ async function startCeiling(databaseUrl: string): Promise<Running> {
   return {
     url,
     handle: async (command) => {
-      throw new Error(`the ceiling server does not handle ${command.cmd}`);
+      if (command.cmd !== 'stop') throw new Error(`the ceiling server does not handle ${command.cmd}`);
     },
     async close() {
       await app.close();
@@ -105,18 +118,24 @@ async function startCeiling(databaseUrl: string): Promise<Running> {
   };
 }
 
+/** `postgres://…?options=-c search_path=<schema>`: how a separate process is pointed at one schema. */
+function withSearchPath(url: string, schema: string): string {
+  return `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+}
+
+/**
+ * The server exactly as `rekey serve` starts it (`startServer` from src/main.ts: store, migrations,
+ * hashing-thread priority, dispatcher when configured, listen), on 127.0.0.1 with a random port.
+ */
 async function startRekey(databaseUrl: string): Promise<Running> {
-  const config = benchConfig({ databaseUrl, dispatcher: spec.dispatcher ?? false });
-  let store: Store | undefined;
-  if (isPostgresUrl(databaseUrl)) {
-    store = connect(databaseUrl, { schema: spec.schema });
-    await migrateToLatest(store.db);
-  }
-  const rekey: Rekey = await createRekey({ config, store });
-  const app = await buildApp(rekey);
+  const config = benchConfig({
+    databaseUrl: isPostgresUrl(databaseUrl) && spec.schema ? withSearchPath(databaseUrl, spec.schema) : databaseUrl,
+    dispatcher: spec.dispatcher ?? false,
+  });
+  const server = await startServer(config);
+  const { rekey, url } = server;
   const application = await rekey.apps.getDefault();
   const { key } = await rekey.apps.createKey(application.id, 'bench');
-  const url = await listen(app);
   const db = rekey.deps.store.db;
   const hasher = createPasswordHasher({ memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost });
 
@@ -157,10 +176,9 @@ async function startRekey(databaseUrl: string): Promise<Running> {
         const tokens = await pooled(command.count, 8, async (i) => (await rekey.resets.createForEmail(emailOf(command.prefix, i), application)).token);
         // Deliver the queued reset mails now, so the dispatcher (if on) only has the run's own mail to send.
         await rekey.dispatcher.drain(300_000);
-        if (config.dispatcher) rekey.dispatcher.start();
         return tokens;
       }
-      case 'stop':
+      default:
         return undefined;
     }
   };
@@ -169,11 +187,7 @@ async function startRekey(databaseUrl: string): Promise<Running> {
     url,
     secretKey: key,
     handle,
-    async close() {
-      await app.close();
-      await rekey.close();
-      await store?.close();
-    },
+    close: () => server.close(),
   };
 }
 
@@ -181,11 +195,13 @@ async function runHashLoops(): Promise<void> {
   const config = benchConfig();
   const hasher = createPasswordHasher({ memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost });
   const loops = spec.loops ?? 4;
+  const cpuBefore = process.cpuUsage();
   const seconds = spec.seconds ?? 10;
   // Warm-up: every pool thread allocates its Argon2 memory once.
   await Promise.all(Array.from({ length: loops }, (_, i) => hasher.hash(passwordOf(i))));
   let hashes = 0;
   const started = performance.now();
+  const cpuStart = process.cpuUsage(cpuBefore);
   const deadline = started + seconds * 1000;
   await Promise.all(
     Array.from({ length: loops }, async (_, loop) => {
@@ -196,7 +212,39 @@ async function runHashLoops(): Promise<void> {
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  send({ type: 'hashed', hashes, seconds: elapsed, loops, threadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) });
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system - cpuStart.user - cpuStart.system) / 1e6;
+  send({ type: 'hashed', hashes, seconds: elapsed, loops, threadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4), cpuSeconds });
+}
+
+/** CPU time and, on request, a V8 profile of the main thread for exactly the measured run. */
+function measurementWindow() {
+  let started: { cpu: NodeJS.CpuUsage; at: number } | undefined;
+  let inspector: InspectorConnection | undefined;
+  return async (command: Extract<Command, { cmd: 'window' }>): Promise<WindowUsage | undefined> => {
+    if (command.action === 'start') {
+      if (command.profile) {
+        inspector = new InspectorConnection();
+        inspector.connect();
+        await inspector.post('Profiler.enable');
+        await inspector.post('Profiler.setSamplingInterval', { interval: 500 });
+        await inspector.post('Profiler.start');
+      }
+      started = { cpu: process.cpuUsage(), at: performance.now() };
+      return undefined;
+    }
+    if (!started) throw new Error('window stop without start');
+    const cpu = process.cpuUsage(started.cpu);
+    const usage = { cpuSeconds: (cpu.user + cpu.system) / 1e6, seconds: (performance.now() - started.at) / 1000 };
+    if (inspector && command.profile) {
+      const { profile } = await inspector.post('Profiler.stop');
+      writeFileSync(command.profile, JSON.stringify(profile));
+      inspector.disconnect();
+      inspector = undefined;
+    }
+    started = undefined;
+    return usage;
+  };
 }
 
 async function main(): Promise<void> {
@@ -209,11 +257,12 @@ async function main(): Promise<void> {
   const running = spec.role === 'ceiling' ? await startCeiling(spec.databaseUrl) : await startRekey(spec.databaseUrl);
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= running.close());
+  const window = measurementWindow();
 
   process.on('message', (message: Request) => {
     void (async () => {
       try {
-        const result = await running.handle(message);
+        const result = message.cmd === 'window' ? await window(message) : await running.handle(message);
         if (message.cmd === 'stop') await close();
         send({ type: 'reply', id: message.id, ok: true, result });
         if (message.cmd === 'stop') process.disconnect?.();

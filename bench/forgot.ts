@@ -1,0 +1,716 @@
+/**
+ * The browser-facing forgot endpoint, the second half of `npm run bench` (`--quick`: 2-second runs).
+ * Every server runs in its own child process on 127.0.0.1; the load comes from autocannon here.
+ *
+ *   1. ceiling      the bare Fastify `POST /insert` of bench/server.ts (SQLite), in the same run
+ *   2. Rekey        `POST /auth/forgot` started as `node bin/rekey.js serve`, existing and unknown emails
+ *                   separately                                                   target ≥ 50 % of 1.
+ *   3. Better Auth  `POST /api/auth/request-password-reset` (bench/better-auth)  target: Rekey ≥ 5× it
+ *   4. timing       500 requests one at a time on one keep-alive connection, existing and unknown
+ *                   emails in random order: difference of the medians          target < 1 ms (Rekey)
+ *
+ * Writes its section between `<!-- forgot:start -->` and `<!-- forgot:end -->` in bench/results.md
+ * (appended when the markers are absent) and prints it.
+ * `--profile` starts the Rekey throughput server under `node --cpu-prof` and prints where the profile is
+ * (summarise it with bench/profile-summary.ts).
+ */
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fire, rotatingPost, type LoadSummary } from './load.ts';
+import { cpuMeter, cpuModel, waitForQuiet, type CpuShare } from './machine.ts';
+import { startServer } from './processes.ts';
+import { passwordOf } from './protocol.ts';
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const profile = args.has('--profile');
+
+const SECONDS = quick ? 2 : 10;
+const WARMUP_SECONDS = 2;
+const CONNECTIONS = 10;
+/** Existing and unknown addresses, each requested in rotation. */
+const ROTATION = 50;
+const BETTER_AUTH_USERS = 200;
+const INTERLEAVED = 500;
+const INTERLEAVED_WARMUP = 200;
+const QUIET_WAIT_SECONDS = quick ? 3 : 60;
+const ATTEMPTS = quick ? 1 : 3;
+/** A run during which other processes took more than this share of the machine is repeated. */
+const MAX_INTERFERENCE = 0.15;
+/** High enough that no request of the run is refused. */
+const RAISED_LIMIT = '1000000000';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const REKEY_BIN = join(ROOT, 'bin', 'rekey.js');
+const BETTER_AUTH_DIR = join(ROOT, 'bench', 'better-auth');
+const RESULTS = join(ROOT, 'bench', 'results.md');
+const START_MARKER = '<!-- forgot:start -->';
+const END_MARKER = '<!-- forgot:end -->';
+
+const REKEY_FORGOT = '/auth/forgot';
+const BETTER_AUTH_FORGOT = '/api/auth/request-password-reset';
+const REDIRECT_TO = 'http://127.0.0.1/reset';
+
+/** The same addresses on both servers: u<i>@example.com exist, x<i>@example.com (same length) do not. */
+const existing = Array.from({ length: ROTATION }, (_, i) => `u${i}@example.com`);
+const unknown = Array.from({ length: ROTATION }, (_, i) => `x${i}@example.com`);
+
+const log = (message: string) => process.stderr.write(`[bench:forgot] ${message}\n`);
+const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)} %`;
+const ms = (seconds: number): string => `${(seconds * 1000).toFixed(2)} ms`;
+const fixed = (n: number, digits = 2): string => n.toFixed(digits);
+const rate = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
+
+const issues: string[] = [];
+const conditions: string[] = [];
+const cpuCosts: string[] = [];
+
+// ---------------------------------------------------------------------------------------------------
+// Child processes
+
+interface Child {
+  label: string;
+  pid: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+async function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited(child);
+  clearTimeout(timer);
+}
+
+/** The last lines a child wrote to stderr, for error messages. */
+function keepTail(stream: NodeJS.ReadableStream | null): () => string {
+  let tail = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk: string) => {
+    tail = (tail + chunk).slice(-4000);
+  });
+  return () => tail.trim();
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The parent's environment without anything that would point Rekey elsewhere (REKEY_*, NODE_ENV, PORT, HOST). */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key.startsWith('REKEY_') || key === 'NODE_ENV' || key === 'PORT' || key === 'HOST') continue;
+    env[key] = value;
+  }
+  return env;
+}
+
+function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(process.execPath, [REKEY_BIN, ...args], { cwd: ROOT, env, timeout: 120_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`rekey ${args.join(' ')} failed: ${stderr.trim() || error.message}`));
+      else resolve(stdout.trim());
+    });
+    child.stdin?.end(input ?? '');
+  });
+}
+
+async function waitForHealthz(url: string, child: ChildProcess, stderr: () => string, seconds = 90): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`rekey serve exited (${child.exitCode ?? child.signalCode}) before it was healthy: ${stderr()}`);
+    try {
+      const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
+      await response.arrayBuffer();
+      if (response.status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`rekey serve did not answer GET /healthz with 200 within ${seconds} s`);
+}
+
+/** Runs `task` over `0..count-1` with at most `limit` in flight. */
+async function pooled(count: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+}
+
+/**
+ * `node bin/rekey.js serve` with a fresh data dir on a free port, logging at info to /dev/null, the
+ * request limits raised; `ROTATION` users u<i>@example.com created through the management API with a
+ * key from `rekey keys create`.
+ */
+async function startRekey(tmp: string, name: string, dispatcher: boolean, profileDir?: string): Promise<Child> {
+  const dataDir = join(tmp, name);
+  mkdirSync(dataDir, { recursive: true });
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...cleanEnv(),
+    REKEY_DATA_DIR: dataDir,
+    PORT: String(port),
+    REKEY_SECRET: randomBytes(20).toString('hex'),
+    REKEY_LOG_LEVEL: 'info',
+    REKEY_DISPATCHER: String(dispatcher),
+    REKEY_RATE_LIMIT_IP_REQUESTS: RAISED_LIMIT,
+    REKEY_RATE_LIMIT_IDENTIFIER_REQUESTS: RAISED_LIMIT,
+  };
+  const key = (await runCli(['keys', 'create', '--name', 'bench'], env)).split('\n').pop()!.trim();
+  if (!key.startsWith('sk_')) throw new Error(`rekey keys create printed no key: ${key}`);
+
+  const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...execArgv, REKEY_BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const stderr = keepTail(child.stderr);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHealthz(url, child, stderr);
+    await pooled(ROTATION, 4, async (i) => {
+      const response = await fetch(`${url}/user_management/users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ email: existing[i], password: passwordOf(i) }),
+      });
+      const text = await response.text();
+      if (response.status !== 201) throw new Error(`creating ${existing[i]} answered ${response.status}: ${text.slice(0, 300)}`);
+    });
+  } catch (error) {
+    await terminate(child);
+    throw error;
+  }
+  return {
+    label: `Rekey (${name})`,
+    pid: child.pid!,
+    url,
+    async stop() {
+      await terminate(child);
+      const tail = stderr();
+      if (child.exitCode !== 0 && child.exitCode !== null) issues.push(`rekey serve (${name}) exited with ${child.exitCode}${tail ? `: ${tail.split('\n').pop()}` : ''}`);
+    },
+  };
+}
+
+function ensureBetterAuth(): void {
+  if (existsSync(join(BETTER_AUTH_DIR, 'node_modules'))) return;
+  log('installing bench/better-auth (npm ci; better-sqlite3 may compile, which takes a few minutes)');
+  execFileSync('npm', ['--prefix', BETTER_AUTH_DIR, 'ci'], { cwd: ROOT, stdio: ['ignore', 2, 2] });
+}
+
+interface BetterAuthChild extends Child {
+  /** Reset mails handed to its mailer, printed when it stops. */
+  mailed(): number | undefined;
+}
+
+async function startBetterAuth(): Promise<BetterAuthChild> {
+  ensureBetterAuth();
+  const child = spawn(process.execPath, [join(BETTER_AUTH_DIR, 'server.mjs')], {
+    cwd: ROOT,
+    env: { ...cleanEnv(), PORT: '0', USERS: String(BETTER_AUTH_USERS) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderr = keepTail(child.stderr);
+  // 'close' comes after the process exited and its stdout ended (with the `stopped` line).
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const lines: Record<string, unknown>[] = [];
+  let buffered = '';
+  child.stdout!.setEncoding('utf8');
+  const ready = new Promise<{ port: number; seedMs?: number }>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        if (!line) continue;
+        try {
+          const message = JSON.parse(line) as Record<string, unknown>;
+          lines.push(message);
+          if (message.ready) resolve(message as unknown as { port: number });
+        } catch {
+          // Not a protocol line.
+        }
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the Better Auth server exited (${code}) before it was ready: ${stderr()}`)));
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+  const { port, seedMs } = await ready.finally(() => clearTimeout(timer));
+  log(`  Better Auth ready on port ${port}, ${BETTER_AUTH_USERS} users seeded in ${seedMs ?? '?'} ms`);
+  return {
+    label: 'Better Auth',
+    pid: child.pid!,
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      await terminate(child);
+      await closed;
+    },
+    mailed: () => lines.find((l) => l.stopped)?.mailed as number | undefined,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Measurements
+
+function recordConditions(label: string, idleBefore: number | undefined, cpu: CpuShare | undefined): void {
+  if (!cpu) return;
+  const before = idleBefore === undefined ? '' : `, ${pct(idleBefore)} idle just before`;
+  conditions.push(`${label}: machine ${pct(cpu.busy)} busy, of which other processes ${pct(cpu.others)}${before}`);
+  if (cpu.others > 0.1) issues.push(`${label}: other processes used ${pct(cpu.others)} of the machine during the run; treat the figure with care`);
+}
+
+/**
+ * Waits (bounded) for a quiet machine, runs, and accounts for the machine's CPU meanwhile; a run
+ * disturbed by other processes is repeated (up to ATTEMPTS times) and the least disturbed one kept.
+ * `ok` gives the number of successful requests, for the CPU cost per request.
+ */
+async function measured<T>(label: string, server: Child, run: () => Promise<T>, ok: (result: T) => number): Promise<T> {
+  let best: { result: T; cpu?: CpuShare; idleBefore?: number; cost: string } | undefined;
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    const idleBefore = await waitForQuiet(0.85, QUIET_WAIT_SECONDS);
+    const machine = cpuMeter([process.pid, server.pid]);
+    const serverMeter = cpuMeter([server.pid]);
+    const own = process.cpuUsage();
+    const started = performance.now();
+    const result = await run();
+    const seconds = (performance.now() - started) / 1000;
+    const ownUsage = process.cpuUsage(own);
+    const serverCpu = serverMeter();
+    const cpu = machine();
+    const count = Math.max(1, ok(result));
+    const cost =
+      `${label}: server ${serverCpu ? `${ms(serverCpu.oursSeconds / count)} CPU per 2xx (${fixed(serverCpu.oursSeconds / seconds)} cores busy)` : 'CPU not measured'}` +
+      `, load generator ${ms((ownUsage.user + ownUsage.system) / 1e6 / count)}`;
+    if (!best || (cpu?.others ?? 0) < (best.cpu?.others ?? 0)) best = { result, cpu, idleBefore, cost };
+    const others = cpu?.others ?? 0;
+    if (others <= MAX_INTERFERENCE) break;
+    if (attempt < ATTEMPTS) log(`  other processes took ${pct(others)} of the machine during the run; repeating it (attempt ${attempt + 1} of ${ATTEMPTS})`);
+  }
+  recordConditions(label, best!.idleBefore, best!.cpu);
+  cpuCosts.push(best!.cost);
+  return best!.result;
+}
+
+function describeLoad(summary: LoadSummary): string {
+  const codes = Object.entries(summary.statusCodes)
+    .map(([code, n]) => `${code}×${n}`)
+    .join(' ');
+  return `${summary.rps.toFixed(1)} ok/s, p50 ${summary.p50} ms, p99 ${summary.p99} ms [${codes}${summary.errors ? ` errors×${summary.errors}` : ''}]`;
+}
+
+/** Anything but 2xx in a measured run is reported, never hidden. */
+function checkResponses(label: string, summary: LoadSummary): void {
+  if (summary.non2xx === 0 && summary.errors === 0 && summary.ok > 0) return;
+  const codes = Object.entries(summary.statusCodes)
+    .filter(([code]) => !code.startsWith('2'))
+    .map(([code, n]) => `${n}× ${code}`);
+  if (summary.errors) codes.push(`${summary.errors} socket errors/timeouts`);
+  if (summary.ok === 0) codes.push('no 2xx at all');
+  issues.push(`${label}: ${codes.join(', ')}`);
+}
+
+type BodyOf = (email: string) => Record<string, string>;
+const rekeyBody: BodyOf = (email) => ({ email });
+const betterAuthBody: BodyOf = (email) => ({ email, redirectTo: REDIRECT_TO });
+
+/** Warm-up over both kinds of address, then one measured run per kind on the same server. */
+async function throughput(server: Child, name: string, path: string, body: BodyOf): Promise<{ existing: LoadSummary; unknown: LoadSummary }> {
+  const load = (emails: string[], duration: number) =>
+    fire({ url: server.url, connections: CONNECTIONS, duration, request: rotatingPost(path, {}, emails.map(body)).request });
+  const mixed = existing.flatMap((email, i) => [email, unknown[i]!]);
+  const warm = await load(mixed, WARMUP_SECONDS);
+  log(`  warm-up: ${describeLoad(warm)}`);
+  const results = {} as { existing: LoadSummary; unknown: LoadSummary };
+  for (const [kind, emails] of [
+    ['existing', existing],
+    ['unknown', unknown],
+  ] as const) {
+    const label = `${name}, ${kind} email`;
+    const summary = await measured(label, server, () => load(emails, SECONDS), (s) => s.ok);
+    log(`  ${kind}: ${describeLoad(summary)}`);
+    checkResponses(label, summary);
+    results[kind] = summary;
+  }
+  return results;
+}
+
+interface Timing {
+  existing: number[];
+  unknown: number[];
+  failures: number;
+  newSockets: number;
+}
+
+interface TimingSummary {
+  existingP50: number;
+  unknownP50: number;
+  difference: number;
+  existingP90: number;
+  unknownP90: number;
+  n: number;
+  failures: number;
+  newSockets: number;
+}
+
+/** Quantile with linear interpolation between the closest ranks (the median of an even count is the mean of the middle two). */
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const at = (sorted.length - 1) * q;
+  const low = Math.floor(at);
+  const high = Math.ceil(at);
+  return sorted[low]! + (sorted[high]! - sorted[low]!) * (at - low);
+}
+
+function shuffled<T>(items: T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
+
+/**
+ * One request at a time over one keep-alive connection (node:http; undici is not installed), existing
+ * and unknown addresses in random order; each timed from the request's start to its response's end.
+ */
+async function interleaved(url: string, path: string, body: BodyOf, count: number): Promise<Timing> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1, keepAliveMsecs: 60_000 });
+  const { hostname, port } = new URL(url);
+  const send = (email: string) =>
+    new Promise<{ status: number; ms: number; reused: boolean }>((resolve, reject) => {
+      const payload = JSON.stringify(body(email));
+      const started = performance.now();
+      const req = http.request(
+        { host: hostname, port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+        (res) => {
+          res.resume();
+          res.once('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started, reused: req.reusedSocket }));
+          res.once('error', reject);
+        },
+      );
+      req.once('error', reject);
+      req.end(payload);
+    });
+  const plan = shuffled([
+    ...Array.from({ length: Math.ceil(count / 2) }, (_, i) => ({ kind: 'existing' as const, email: existing[i % existing.length]! })),
+    ...Array.from({ length: Math.floor(count / 2) }, (_, i) => ({ kind: 'unknown' as const, email: unknown[i % unknown.length]! })),
+  ]);
+  const timing: Timing = { existing: [], unknown: [], failures: 0, newSockets: 0 };
+  try {
+    for (const { kind, email } of plan) {
+      const { status, ms: elapsed, reused } = await send(email);
+      if (status < 200 || status > 299) timing.failures++;
+      else timing[kind].push(elapsed);
+      if (!reused) timing.newSockets++;
+    }
+  } finally {
+    agent.destroy();
+  }
+  return timing;
+}
+
+function summarizeTiming(timing: Timing): TimingSummary {
+  const existingP50 = quantile(timing.existing, 0.5);
+  const unknownP50 = quantile(timing.unknown, 0.5);
+  return {
+    existingP50,
+    unknownP50,
+    difference: existingP50 - unknownP50,
+    existingP90: quantile(timing.existing, 0.9),
+    unknownP90: quantile(timing.unknown, 0.9),
+    n: timing.existing.length + timing.unknown.length,
+    failures: timing.failures,
+    newSockets: timing.newSockets,
+  };
+}
+
+async function timingDifference(server: Child, label: string, path: string, body: BodyOf): Promise<TimingSummary> {
+  // Warm-up on its own connection, the same way as the measurement.
+  const warm = await interleaved(server.url, path, body, INTERLEAVED_WARMUP);
+  if (warm.failures) issues.push(`${label} warm-up: ${warm.failures} non-2xx answers`);
+  const timing = await measured(label, server, () => interleaved(server.url, path, body, INTERLEAVED), (t) => t.existing.length + t.unknown.length);
+  const summary = summarizeTiming(timing);
+  log(
+    `  ${label}: median existing ${fixed(summary.existingP50, 3)} ms, unknown ${fixed(summary.unknownP50, 3)} ms, ` +
+      `difference ${fixed(summary.difference, 3)} ms; p90 ${fixed(summary.existingP90, 3)} / ${fixed(summary.unknownP90, 3)} ms`,
+  );
+  if (summary.failures) issues.push(`${label}: ${summary.failures} of ${INTERLEAVED} requests answered non-2xx`);
+  if (summary.newSockets > 1) issues.push(`${label}: the keep-alive connection was reopened ${summary.newSockets - 1} times`);
+  return summary;
+}
+
+/** Starts a server, runs `body` and always stops the server. */
+async function withChild<C extends Child, T>(start: () => Promise<C>, body: (child: C) => Promise<T>): Promise<T> {
+  const child = await start();
+  try {
+    return await body(child);
+  } finally {
+    await child.stop();
+  }
+}
+
+/** Runs one scenario; a failure is reported in the results instead of ending the run. */
+async function attempt<T>(label: string, run: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (error) {
+    log(`${label} FAILED: ${(error as Error).stack ?? (error as Error).message}`);
+    issues.push(`${label} failed: ${(error as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Report
+
+interface Row {
+  scenario: string;
+  rps?: number;
+  p50?: string;
+  p99?: string;
+  target: string;
+  met?: boolean;
+  detail?: string;
+}
+
+function loadRow(scenario: string, summary: LoadSummary | undefined, target = '—', met?: boolean, detail?: string): Row {
+  return summary ? { scenario, rps: summary.rps, p50: String(summary.p50), p99: String(summary.p99), target, met, detail } : { scenario, target: `${target} (not measured)` };
+}
+
+function line(row: Row): string {
+  const met = row.met === undefined ? '—' : `${row.met ? 'yes' : '**no**'}${row.detail ? ` (${row.detail})` : ''}`;
+  return `| ${row.scenario} | ${row.rps !== undefined ? rate(row.rps) : '—'} | ${row.p50 ?? '—'} | ${row.p99 ?? '—'} | ${row.target} | ${met} |`;
+}
+
+function timingLine(label: string, t: TimingSummary | undefined): string {
+  if (!t) return `| ${label} | — | — | — | — | — | not measured |`;
+  const sign = t.difference >= 0 ? '+' : '−';
+  return `| ${label} | ${fixed(t.existingP50, 3)} | ${fixed(t.unknownP50, 3)} | ${sign}${fixed(Math.abs(t.difference), 3)} | ${fixed(t.existingP90, 3)} | ${fixed(t.unknownP90, 3)} | ${t.n} |`;
+}
+
+function revision(): string {
+  try {
+    const git = (...a: string[]) => execFileSync('git', a, { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = git('status', '--porcelain', '--', 'src', 'package.json', 'package-lock.json') !== '';
+    return `git ${git('rev-parse', '--short', 'HEAD')}${dirty ? ' with uncommitted changes under src/' : ''}`;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
+function writeSection(section: string): void {
+  const block = `${START_MARKER}\n${section.trim()}\n${END_MARKER}`;
+  const current = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '';
+  const start = current.indexOf(START_MARKER);
+  const end = start >= 0 ? current.indexOf(END_MARKER, start) : -1;
+  const next =
+    start >= 0 && end >= 0
+      ? `${current.slice(0, start)}${block}${current.slice(end + END_MARKER.length)}`
+      : `${current.trimEnd()}${current.trim() ? '\n\n' : ''}${block}\n`;
+  writeFileSync(RESULTS, next);
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const code = revision();
+  const tmp = mkdtempSync(join(os.tmpdir(), 'rekey-bench-forgot-'));
+  const profileDir = profile ? mkdtempSync(join(os.tmpdir(), 'rekey-bench-forgot-profile-')) : undefined;
+  const rekeyName = 'Rekey `POST /auth/forgot`';
+  const betterAuthName = 'Better Auth `POST /api/auth/request-password-reset`';
+
+  try {
+    log(`ceiling, SQLite: bare Fastify POST /insert, ${CONNECTIONS} connections, ${SECONDS} s`);
+    const ceiling = await attempt('ceiling, SQLite', async () => {
+      const dir = join(tmp, 'ceiling');
+      mkdirSync(dir, { recursive: true });
+      const server = await startServer({ role: 'ceiling', databaseUrl: join(dir, 'bench.db'), dataDir: dir });
+      const child: Child = { label: 'ceiling', pid: server.pid, url: server.url, stop: () => server.stop() };
+      try {
+        const bodies = existing.map((email) => ({ email }));
+        const load = (duration: number) => fire({ url: server.url, connections: CONNECTIONS, duration, request: rotatingPost('/insert', {}, bodies).request });
+        await load(WARMUP_SECONDS);
+        const summary = await measured('ceiling, SQLite', child, () => load(SECONDS), (s) => s.ok);
+        log(`  ${describeLoad(summary)}`);
+        checkResponses('ceiling, SQLite', summary);
+        return summary;
+      } finally {
+        await child.stop();
+      }
+    });
+
+    log(`Rekey POST /auth/forgot, SQLite, dispatcher off: ${CONNECTIONS} connections, ${SECONDS} s per kind of address`);
+    const rekey = await attempt('Rekey forgot, dispatcher off', () =>
+      withChild(
+        () => startRekey(tmp, 'throughput', false, profileDir),
+        async (server) => {
+          const loads = await throughput(server, rekeyName, REKEY_FORGOT, rekeyBody);
+          const timing = await attempt('Rekey timing, dispatcher off', () => timingDifference(server, 'Rekey timing, dispatcher off', REKEY_FORGOT, rekeyBody));
+          return { ...loads, timing };
+        },
+      ),
+    );
+
+    log('Rekey POST /auth/forgot, SQLite, dispatcher on (as deployed): timing only');
+    const rekeyDeployed = await attempt('Rekey timing, dispatcher on', () =>
+      withChild(
+        () => startRekey(tmp, 'deployed', true),
+        (server) => timingDifference(server, 'Rekey timing, dispatcher on', REKEY_FORGOT, rekeyBody),
+      ),
+    );
+
+    log(`Better Auth request-password-reset, SQLite: ${CONNECTIONS} connections, ${SECONDS} s per kind of address`);
+    let betterAuthMailed: number | undefined;
+    const betterAuth = await attempt('Better Auth', () =>
+      withChild(startBetterAuth, async (server) => {
+        try {
+          const loads = await throughput(server, betterAuthName, BETTER_AUTH_FORGOT, betterAuthBody);
+          const timing = await attempt('Better Auth timing', () => timingDifference(server, 'Better Auth timing', BETTER_AUTH_FORGOT, betterAuthBody));
+          return { ...loads, timing };
+        } finally {
+          await server.stop();
+          betterAuthMailed = server.mailed();
+        }
+      }),
+    );
+
+    // --- targets
+    const rows: Row[] = [];
+    const ratios: string[] = [];
+    rows.push(loadRow('ceiling: bare Fastify `POST /insert`, one row (same run)', ceiling));
+    for (const kind of ['existing', 'unknown'] as const) {
+      const summary = rekey?.[kind];
+      const ratio = summary && ceiling && ceiling.rps > 0 ? summary.rps / ceiling.rps : undefined;
+      rows.push(
+        loadRow(
+          `${rekeyName}, ${kind} email`,
+          summary,
+          ceiling ? `≥ 50 % of ceiling (${Math.round(ceiling.rps * 0.5)} req/s)` : '≥ 50 % of ceiling',
+          ratio === undefined ? undefined : ratio >= 0.5,
+          ratio === undefined ? undefined : pct(ratio),
+        ),
+      );
+      if (ratio !== undefined) ratios.push(`Rekey forgot (${kind} email) / ceiling: **${pct(ratio)}** (${summary!.rps.toFixed(0)} / ${ceiling!.rps.toFixed(0)} req/s)`);
+    }
+    for (const kind of ['existing', 'unknown'] as const) {
+      const theirs = betterAuth?.[kind];
+      const ours = rekey?.[kind];
+      const factor = theirs && ours && theirs.rps > 0 ? ours.rps / theirs.rps : undefined;
+      rows.push(
+        loadRow(
+          `${betterAuthName}, ${kind} email`,
+          theirs,
+          theirs ? `Rekey (${kind}) ≥ 5× this (${Math.round(theirs.rps * 5)} req/s)` : `Rekey (${kind}) ≥ 5× this`,
+          factor === undefined ? undefined : factor >= 5,
+          factor === undefined ? undefined : `${fixed(factor, 1)}×`,
+        ),
+      );
+      if (factor !== undefined) ratios.push(`Rekey / Better Auth, ${kind} email: **${fixed(factor, 1)}×** (${ours!.rps.toFixed(0)} / ${theirs!.rps.toFixed(0)} req/s)`);
+    }
+    const timingRow = (scenario: string, t: TimingSummary | undefined, judged: boolean): Row => ({
+      scenario,
+      p50: t ? `${fixed(t.existingP50, 3)} / ${fixed(t.unknownP50, 3)}` : undefined,
+      target: judged ? 'difference of medians < 1 ms' : '—',
+      met: judged && t ? Math.abs(t.difference) < 1 : undefined,
+      detail: judged && t ? `${t.difference >= 0 ? '+' : '−'}${fixed(Math.abs(t.difference), 3)} ms` : undefined,
+    });
+    rows.push(timingRow(`Rekey forgot, existing / unknown, ${INTERLEAVED} interleaved one at a time, dispatcher on (as deployed)`, rekeyDeployed, true));
+    rows.push(timingRow(`Rekey forgot, existing / unknown, ${INTERLEAVED} interleaved one at a time, dispatcher off`, rekey?.timing, true));
+    rows.push(timingRow(`Better Auth, existing / unknown, ${INTERLEAVED} interleaved one at a time`, betterAuth?.timing, false));
+    for (const [name, t] of [
+      ['Rekey, dispatcher on', rekeyDeployed],
+      ['Rekey, dispatcher off', rekey?.timing],
+      ['Better Auth', betterAuth?.timing],
+    ] as const) {
+      if (t) ratios.push(`${name}: existing − unknown median **${t.difference >= 0 ? '+' : '−'}${fixed(Math.abs(t.difference), 3)} ms** (${fixed(t.existingP50, 3)} vs ${fixed(t.unknownP50, 3)} ms)`);
+    }
+    if (betterAuthMailed !== undefined) {
+      conditions.push(`Better Auth handed ${betterAuthMailed.toLocaleString('en')} reset mails to its in-memory mailer over its runs (one per existing-email request)`);
+    }
+
+    const codeAtEnd = revision();
+    const cpus = os.cpus();
+    const section = [
+      '## Forgot password: browser `POST /auth/forgot`',
+      '',
+      `- Date: ${started.toISOString().replace('T', ' ').slice(0, 16)} UTC${quick ? ' — **quick smoke run (`--quick`), not representative**' : ''}`,
+      `- Machine: ${cpuModel()}, ${cpus.length} cores; Node ${process.version}; code: ${codeAtEnd === code ? code : `${code} at the start, ${codeAtEnd} at the end (the tree changed during the run)`}`,
+      `- Each throughput run: ${SECONDS} s with autocannon, ${CONNECTIONS} connections, after a ${WARMUP_SECONDS} s warm-up over both kinds of address; every server in its own child process on 127.0.0.1, SQLite (WAL) everywhere.`,
+      '',
+      '| scenario | req/s | p50 ms | p99 ms | target | met? |',
+      '| --- | ---: | ---: | ---: | --- | --- |',
+      ...rows.map(line),
+      '',
+      `### Existing vs unknown email, one request at a time`,
+      '',
+      `${INTERLEAVED} requests (half existing, half unknown addresses, in random order) sent one after the other over one keep-alive connection (\`node:http\`, timed with \`performance.now()\` from the request's start to the end of its response), after ${INTERLEAVED_WARMUP} such requests as a warm-up. Milliseconds.`,
+      '',
+      '| server | median existing | median unknown | difference | p90 existing | p90 unknown | requests |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      timingLine('Rekey, dispatcher on (as deployed)', rekeyDeployed),
+      timingLine('Rekey, dispatcher off', rekey?.timing),
+      timingLine('Better Auth', betterAuth?.timing),
+      '',
+      '### Ratios',
+      '',
+      ...ratios.map((r) => `- ${r}`),
+      '',
+      '### Notes',
+      '',
+      `- req/s counts 2xx responses only, divided by the run's duration; p50/p99 are autocannon's latencies over all responses. Existing and unknown addresses are measured in separate runs on the same server, each rotating over ${ROTATION} addresses: \`u0…u${ROTATION - 1}@example.com\` exist on both servers, \`x0…x${ROTATION - 1}@example.com\` (the same length) exist on neither.`,
+      `- Rekey: \`node bin/rekey.js serve\` with a fresh \`REKEY_DATA_DIR\` (SQLite), a free \`PORT\`, a 40-character \`REKEY_SECRET\`, \`NODE_ENV\` unset (development defaults, development mailbox) and \`REKEY_LOG_LEVEL=info\` with stdout to /dev/null, so every request is logged as in a real deployment. Request limits raised for the run (\`REKEY_RATE_LIMIT_IP_REQUESTS\` and \`REKEY_RATE_LIMIT_IDENTIFIER_REQUESTS\` = ${RAISED_LIMIT}): the load comes from one IP. The ${ROTATION} users were created through \`POST /user_management/users\` with a key from \`rekey keys create\`. Body \`{"email": …}\`, answer 204.`,
+      `- **The outbox dispatcher is off for the throughput runs** (\`REKEY_DISPATCHER=false\`): the request path only checks the limits and writes one outbox row with the sealed address, whatever the address; no account lookup, no mail (the dispatcher resolves the address later). The timing comparison is measured both on a second server with the dispatcher on, as deployed (reset mails to existing accounts rendered and stored in the development mailbox in the background, per-account mail limits at their defaults), and on the throughput server after its runs.`,
+      `- Better Auth: \`bench/better-auth/server.mjs\` (Better Auth ${betterAuthVersion()}, better-sqlite3 in WAL mode with \`synchronous = NORMAL\`, ${BETTER_AUTH_USERS} users, its own rate limiting off, logger at error, an in-memory mailer that the request awaits). Body \`{"email": …, "redirectTo": "${REDIRECT_TO}"}\`, answer 200. For an existing address it looks the user up, inserts a verification row and hands the mail over; for an unknown one it looks the user up and then does a dummy verification lookup.`,
+      `- Ceiling: the bare Fastify \`POST /insert\` of \`bench/server.ts\` (no logger, no schema validation, one prepared better-sqlite3 insert, WAL, \`synchronous = NORMAL\`) started in this run with the same connections, warm-up and duration; it is the same server as the ceiling row of the management table above, measured again here.`,
+      `- The machine is shared: before each measured run the runner waits (at most ${QUIET_WAIT_SECONDS} s) for it to be ≥ 85 % idle, and a run during which other processes took more than 15 % of it is repeated (at most ${ATTEMPTS} attempt${ATTEMPTS > 1 ? 's' : ''}; the least disturbed one is kept).`,
+      ...(issues.length ? ['', '### Problems seen', '', ...issues.map((i) => `- ${i}`)] : []),
+      ...(cpuCosts.length ? ['', '### CPU per request', '', ...cpuCosts.map((c) => `- ${c}`)] : []),
+      ...(conditions.length ? ['', '### Machine during each run', '', ...conditions.map((c) => `- ${c}`)] : []),
+    ].join('\n');
+
+    writeSection(section);
+    process.stdout.write(`\n${START_MARKER}\n${section}\n${END_MARKER}\n`);
+    log(`written to ${RESULTS}`);
+    if (profileDir) log(`CPU profile of the Rekey throughput server in ${profileDir} (summarise with: node --import tsx bench/profile-summary.ts <file>)`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function betterAuthVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(BETTER_AUTH_DIR, 'node_modules', 'better-auth', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '(version unknown)';
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

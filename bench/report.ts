@@ -1,0 +1,90 @@
+import os from 'node:os';
+import { cpuModel } from './machine.ts';
+import type { LoadSummary } from './load.ts';
+import type { HashResult } from './processes.ts';
+
+export interface Row {
+  scenario: string;
+  store: string;
+  summary?: LoadSummary;
+  /** For rows without an HTTP load (raw hashing). */
+  rps?: number;
+  target: string;
+  met?: boolean;
+  /** The measured figure the target is judged on (a ratio, a p99). */
+  detail?: string;
+}
+
+export interface Report {
+  date: Date;
+  revision: string;
+  quick: boolean;
+  seconds: number;
+  warmupSeconds: number;
+  connections: number;
+  confirmConnections: number;
+  users: number;
+  threadpool: number;
+  healthzRate: number;
+  postgres: string;
+  rows: Row[];
+  ratios: string[];
+  issues: string[];
+  /** CPU use of the machine during each measured run. */
+  conditions: string[];
+  quietWaitSeconds: number;
+  attempts: number;
+  /** CPU time per successful request of each run. */
+  cpuCosts: string[];
+  raw?: HashResult;
+}
+
+const rate = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
+
+function line(row: Row): string {
+  const rps = row.summary ? rate(row.summary.rps) : row.rps !== undefined ? rate(row.rps) : '—';
+  const p50 = row.summary ? String(row.summary.p50) : '—';
+  const p99 = row.summary ? String(row.summary.p99) : '—';
+  const met = row.met === undefined ? '—' : `${row.met ? 'yes' : '**no**'}${row.detail ? ` (${row.detail})` : ''}`;
+  return `| ${row.scenario} | ${row.store} | ${rps} | ${p50} | ${p99} | ${row.target} | ${met} |`;
+}
+
+export function renderReport(report: Report): string {
+  const cpus = os.cpus();
+  const model = cpuModel();
+  const lines = [
+    '# Rekey benchmark results',
+    '',
+    `- Date: ${report.date.toISOString().replace('T', ' ').slice(0, 16)} UTC${report.quick ? ' — **quick smoke run (`--quick`), not representative**' : ''}`,
+    `- Machine: ${model}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}`,
+    `- Code: ${report.revision}`,
+    `- Node ${process.version}, libuv thread pool ${report.threadpool}${process.env.UV_THREADPOOL_SIZE ? ' (UV_THREADPOOL_SIZE)' : ' (default)'}`,
+    `- PostgreSQL: ${report.postgres}`,
+    `- Each scenario: ${report.seconds} s with autocannon after a warm-up; the server runs in its own process (\`node --import tsx bench/server.ts\`), the load generator in \`bench/run.ts\`.`,
+    '',
+    '| scenario | store | req/s | p50 ms | p99 ms | target | met? |',
+    '| --- | --- | ---: | ---: | ---: | --- | --- |',
+    ...report.rows.map(line),
+    '',
+    '## Ratios',
+    '',
+    ...report.ratios.map((r) => `- ${r}`),
+    '',
+    '## Notes',
+    '',
+    `- req/s counts 2xx responses only, divided by the run's duration; p50/p99 are autocannon's latencies over all responses.`,
+    `- Ceiling: a bare Fastify 5 app (no logger, no schema validation) whose \`POST /insert\` inserts one row with the driver itself: a prepared better-sqlite3 statement (WAL, \`synchronous = NORMAL\`, as in \`src/store/connect.ts\`) or a \`pg\` pool of 10 (Rekey's default). ${report.connections} connections, ${report.warmupSeconds} s warm-up.`,
+    `- create-reset: ${report.users.toLocaleString('en')} users inserted directly with one precomputed Argon2id hash, requested in rotation over ${report.connections} connections with a \`sk_\` key. **The outbox dispatcher is off** (config \`dispatcher: false\`): the request only writes the reset row (voiding older ones) and its outbox row in one transaction; no mail is rendered or stored.`,
+    ...(report.raw
+      ? [`- raw Argon2id: ${report.raw.loops} concurrent \`hasher.hash()\` loops (m = 19456 KiB, t = 2, p = 1, Rekey's defaults) for ${report.seconds} s in a fresh process, measured right before each confirm run so the pair sees the same machine; each confirm is judged against the raw figure just above it.`]
+      : []),
+    `- confirm: one token per user, issued beforehand through the reset service (their reset mails delivered before the run); each request spends a different token with a new valid password, ${report.confirmConnections} connections. The dispatcher is **on**, as by default, so each confirm's "password changed" mail is rendered and stored in the development mailbox during the run.`,
+    `- healthz: 1 connection at ${report.healthzRate} req/s (autocannon \`overallRate\`), first alone, then alongside a fresh confirm load on SQLite.`,
+    `- The machine is shared: before each measured run the runner waits (at most ${report.quietWaitSeconds} s) for it to be ≥ 85 % idle, and a run during which other processes took more than 15 % of it is repeated (at most ${report.attempts} attempts; the least disturbed one is kept). CPU use during each kept run, read from /proc, is listed below.`,
+    ...(report.issues.length ? ['', '### Problems seen', '', ...report.issues.map((i) => `- ${i}`)] : []),
+    ...(report.cpuCosts.length ? ['', '### CPU per request', '', ...report.cpuCosts.map((c) => `- ${c}`)] : []),
+    ...(report.conditions.length ? ['', '### Machine during each run', '', ...report.conditions.map((c) => `- ${c}`)] : []),
+    '',
+  ];
+  return lines.join('\n');
+}

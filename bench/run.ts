@@ -1,0 +1,460 @@
+/**
+ * `npm run bench` (or `npm run bench -- --quick` for a 2-second smoke run): load tests with autocannon
+ * against servers started in child processes, written to `bench/results.md` and printed.
+ *
+ *   1. ceiling      a bare Fastify `POST /insert` writing one row with the driver (SQLite and PostgreSQL)
+ *   2. create-reset `POST /user_management/password_reset`, users in rotation      target ≥ 30 % of 1.
+ *   3. confirm      `POST /user_management/password_reset/confirm`, one token each  target ≥ 85 % of raw Argon2id
+ *   4. healthz      `GET /healthz` at 50 req/s while confirms saturate the CPU      target p99 < 20 ms
+ *
+ * `--only=ceiling,create-reset,confirm,healthz` runs a subset and leaves results.md alone.
+ * `--profile` also writes a V8 CPU profile of every server process (see bench/profile-summary.ts).
+ * PostgreSQL comes from REKEY_BENCH_DATABASE_URL, else REKEY_TEST_DATABASE_URL, else
+ * postgres://postgres@127.0.0.1:5432/test; each server gets a fresh schema, dropped at the end.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { fire, rotatingPost, type LoadOptions, type LoadSummary } from './load.ts';
+import { cpuMeter, postgresPids, waitForQuiet, type CpuShare } from './machine.ts';
+import { measureHashes, startServer, type HashResult, type ServerProcess } from './processes.ts';
+import { emailOf, passwordOf } from './protocol.ts';
+import { renderReport, type Row } from './report.ts';
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const profile = args.has('--profile');
+const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const want = (scenario: string) => !only || only.includes(scenario);
+
+const SECONDS = quick ? 2 : 10;
+const WARMUP_SECONDS = quick ? 1 : 2;
+const CONNECTIONS = 10;
+const CONFIRM_CONNECTIONS = 10;
+const USERS = quick ? 200 : 1_000;
+const HEALTHZ_RATE = 50;
+const THREADPOOL = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+/** Before each measured run, wait up to this long for the machine to be ≥ 85 % idle. */
+const QUIET_WAIT_SECONDS = quick ? 3 : 60;
+const RESULTS = fileURLToPath(new URL('./results.md', import.meta.url));
+
+const POSTGRES_URL = process.env.REKEY_BENCH_DATABASE_URL ?? process.env.REKEY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+interface StoreTarget {
+  label: 'SQLite' | 'PostgreSQL';
+  /** A fresh database for one server: a file under the run's temp dir, or a new schema. */
+  fresh(name: string): Promise<{ databaseUrl: string; schema?: string; dataDir: string }>;
+}
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+const profileDir = profile ? join(os.tmpdir(), `rekey-bench-profiles-${Date.now()}`) : undefined;
+const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)} %`;
+
+/** Machine conditions of every measured run, for the notes. */
+const conditions: string[] = [];
+const issues: string[] = [];
+
+function recordConditions(label: string, idleBefore: number | undefined, cpu: CpuShare | undefined): void {
+  if (!cpu) return;
+  const before = idleBefore === undefined ? '' : `, ${pct(idleBefore)} idle just before`;
+  conditions.push(`${label}: machine ${pct(cpu.busy)} busy, of which other processes ${pct(cpu.others)}${before}`);
+  if (cpu.others > 0.1) issues.push(`${label}: other processes used ${pct(cpu.others)} of the machine during the run; treat the figure with care`);
+}
+
+/** CPU cost per successful request of each measured run, for the notes. */
+const cpuCosts: string[] = [];
+const ms = (seconds: number): string => `${(seconds * 1000).toFixed(2)} ms`;
+/** A run during which other processes took more than this share of the machine is repeated. */
+const MAX_INTERFERENCE = 0.15;
+const ATTEMPTS = quick ? 1 : 3;
+
+type Load = LoadSummary | [LoadSummary, LoadSummary | undefined];
+
+interface Attempt<T> {
+  result: T;
+  cpu?: CpuShare;
+  idleBefore?: number;
+  cost: string;
+  serverCpuPerOk: number;
+}
+
+/**
+ * A measured run: wait (bounded) for a quiet machine, bracket the run in the server (CPU time and,
+ * with --profile, a V8 profile of exactly this window) and account for the machine's CPU meanwhile.
+ * On a shared machine, a run disturbed by other processes is repeated (up to ATTEMPTS times) and
+ * the least disturbed one is kept. `prepare` runs before each attempt, outside the measurement.
+ */
+async function measured<T extends Load>(
+  label: string,
+  server: ServerProcess,
+  store: StoreTarget,
+  run: () => Promise<T>,
+  prepare?: () => Promise<void>,
+): Promise<T & { serverCpuPerOk: number }> {
+  let best: Attempt<T> | undefined;
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    await prepare?.();
+    const idleBefore = await waitForQuiet(0.85, QUIET_WAIT_SECONDS);
+    const profilePath = profileDir ? join(profileDir, `${label.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}-${attempt}.cpuprofile`) : undefined;
+    await server.window('start', profilePath);
+    const meter = cpuMeter(() => [process.pid, server.pid, ...(store.label === 'PostgreSQL' ? postgresPids() : [])]);
+    const database = store.label === 'PostgreSQL' ? cpuMeter(postgresPids) : undefined;
+    const ownCpu = process.cpuUsage();
+    const result = await run();
+    const own = process.cpuUsage(ownCpu);
+    const databaseSeconds = database?.()?.oursSeconds;
+    const cpu = meter();
+    const usage = await server.window('stop', profilePath);
+    const main: LoadSummary = Array.isArray(result) ? result[0] : (result as LoadSummary);
+    const ok = Math.max(1, main.ok);
+    const serverCpuPerOk = usage.cpuSeconds / ok;
+    const cost =
+      `${label}: server ${ms(serverCpuPerOk)} CPU per 2xx (all threads; ${(usage.cpuSeconds / usage.seconds).toFixed(2)} cores busy)` +
+      (databaseSeconds !== undefined ? `, PostgreSQL processes ${ms(databaseSeconds / ok)}` : '') +
+      `, load generator ${ms((own.user + own.system) / 1e6 / ok)}`;
+    if (profilePath) log(`  profile of the run: ${profilePath}`);
+    const current: Attempt<T> = { result, cpu, idleBefore, cost, serverCpuPerOk };
+    if (!best || (current.cpu?.others ?? 0) < (best.cpu?.others ?? 0)) best = current;
+    const others = cpu?.others ?? 0;
+    if (others <= MAX_INTERFERENCE) break;
+    if (attempt < ATTEMPTS) log(`  other processes took ${pct(others)} of the machine during the run; repeating it (attempt ${attempt + 1} of ${ATTEMPTS})`);
+  }
+  recordConditions(label, best!.idleBefore, best!.cpu);
+  cpuCosts.push(best!.cost);
+  return Object.assign(best!.result, { serverCpuPerOk: best!.serverCpuPerOk });
+}
+
+async function adminQuery(text: string): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3_000 });
+  await client.connect();
+  try {
+    return await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+function describeLoad(summary: LoadSummary): string {
+  const codes = Object.entries(summary.statusCodes)
+    .map(([code, n]) => `${code}×${n}`)
+    .join(' ');
+  return `${summary.rps.toFixed(1)} ok/s, p50 ${summary.p50} ms, p99 ${summary.p99} ms [${codes}${summary.errors ? ` errors×${summary.errors}` : ''}]`;
+}
+
+/** Anything but 2xx in a measured run is reported, never hidden. */
+function checkResponses(label: string, summary: LoadSummary | undefined): void {
+  if (!summary || (summary.non2xx === 0 && summary.errors === 0)) return;
+  const codes = Object.entries(summary.statusCodes)
+    .filter(([code]) => !code.startsWith('2'))
+    .map(([code, n]) => `${n}× ${code}`);
+  if (summary.errors) codes.push(`${summary.errors} socket errors/timeouts`);
+  issues.push(`${label}: ${codes.join(', ')}`);
+}
+
+async function withServer<T>(server: ServerProcess, body: (server: ServerProcess) => Promise<T>): Promise<T> {
+  try {
+    return await body(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function ceiling(store: StoreTarget): Promise<LoadSummary> {
+  const db = await store.fresh('ceiling');
+  const server = await startServer({ role: 'ceiling', ...db });
+  return withServer(server, async () => {
+    const bodies = Array.from({ length: USERS }, (_, i) => ({ email: emailOf('ceiling', i) }));
+    const load = (duration: number): LoadOptions => ({ url: server.url, connections: CONNECTIONS, duration, request: rotatingPost('/insert', {}, bodies).request });
+    await fire(load(WARMUP_SECONDS));
+    return measured(`ceiling, ${store.label}`, server, store, () => fire(load(SECONDS)));
+  });
+}
+
+async function createReset(store: StoreTarget): Promise<LoadSummary> {
+  const db = await store.fresh('create');
+  // The dispatcher stays off: this measures the API, which only writes the reset and its outbox row.
+  const server = await startServer({ role: 'rekey', ...db, dispatcher: false });
+  return withServer(server, async () => {
+    await server.call({ cmd: 'seed', prefix: 'reset', count: USERS });
+    const auth = { authorization: `Bearer ${server.secretKey}` };
+    const bodies = Array.from({ length: USERS }, (_, i) => ({ email: emailOf('reset', i) }));
+    const load = (duration: number): LoadOptions => ({
+      url: server.url,
+      connections: CONNECTIONS,
+      duration,
+      request: rotatingPost('/user_management/password_reset', auth, bodies).request,
+    });
+    await fire(load(WARMUP_SECONDS));
+    return measured(`create-reset, ${store.label}`, server, store, () => fire(load(SECONDS)));
+  });
+}
+
+interface ConfirmRun {
+  confirm: LoadSummary;
+  serverCpuPerConfirm: number;
+  healthz?: LoadSummary;
+  healthzIdle?: LoadSummary;
+}
+
+async function confirmResets(store: StoreTarget, hashRate: number, withHealthz: boolean): Promise<ConfirmRun> {
+  const name = withHealthz ? 'healthz' : 'confirm';
+  const db = await store.fresh(name);
+  // The dispatcher runs, as it does by default: each confirm queues a "password changed" mail.
+  const server = await startServer({ role: 'rekey', ...db, dispatcher: true });
+  return withServer(server, async () => {
+    const auth = { authorization: `Bearer ${server.secretKey}` };
+    const path = '/user_management/password_reset/confirm';
+    let batch = 0;
+    let exhausted = false;
+    /** Fresh users, each with one reset issued through the reset service; a request body per token. */
+    const tokenBatch = async (count: number) => {
+      const prefix = `confirm${batch++}`;
+      const t0 = performance.now();
+      await server.call({ cmd: 'seed', prefix, count });
+      const t1 = performance.now();
+      const tokens = await server.call<string[]>({ cmd: 'issue', prefix, count });
+      log(`  ${count} users seeded in ${((t1 - t0) / 1000).toFixed(1)} s, a reset issued to each (mail delivered) in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+      return tokens.map((token, i) => ({ token, new_password: passwordOf(i + 1) }));
+    };
+
+    const warmup = (quick ? 2 : 4) * CONFIRM_CONNECTIONS;
+    await fire({ url: server.url, connections: CONFIRM_CONNECTIONS, amount: warmup, request: rotatingPost(path, auth, await tokenBatch(warmup), false).request });
+
+    // Enough single-use tokens for one run at well above any hash rate this machine showed (a raw
+    // measurement disturbed by other processes must not leave the run short of tokens).
+    const perRun = Math.ceil(Math.max(hashRate * 1.5, 100) * (SECONDS + 2)) + 2 * CONFIRM_CONNECTIONS;
+    let current: ReturnType<typeof rotatingPost> | undefined;
+    const prepare = async () => {
+      if (current?.exhausted()) exhausted = true;
+      current = rotatingPost(path, auth, await tokenBatch(perRun), false);
+    };
+    const healthz = () => fire({ url: server.url, connections: 1, overallRate: HEALTHZ_RATE, duration: SECONDS, request: { method: 'GET', path: '/healthz' } });
+    const label = `confirm${withHealthz ? ' + healthz probe' : ''}, ${store.label}`;
+
+    // Reference: the same probe with nothing else running.
+    const healthzIdle = withHealthz ? await measured(`healthz alone, ${store.label}`, server, store, healthz) : undefined;
+    const both = await measured(
+      label,
+      server,
+      store,
+      () => Promise.all([fire({ url: server.url, connections: CONFIRM_CONNECTIONS, duration: SECONDS, request: current!.request }), withHealthz ? healthz() : undefined]),
+      prepare,
+    );
+    if (exhausted || current?.exhausted()) issues.push(`${label}: a run used up its ${perRun} pre-issued tokens (later requests reused one and failed)`);
+    return { confirm: both[0], healthz: both[1], healthzIdle, serverCpuPerConfirm: both.serverCpuPerOk };
+  });
+}
+
+async function rawHashes(label: string): Promise<HashResult> {
+  let best: HashResult | undefined;
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    await waitForQuiet(0.85, QUIET_WAIT_SECONDS);
+    log(`raw Argon2id (${label}): ${THREADPOOL} concurrent hash loops for ${SECONDS} s`);
+    const raw = await measureHashes(THREADPOOL, SECONDS);
+    log(`  ${raw.rate.toFixed(1)} hashes/s (${raw.hashes} in ${raw.seconds.toFixed(2)} s), ${ms(raw.cpuPerHash)} CPU per hash`);
+    if (!best || (raw.cpu?.others ?? 0) < (best.cpu?.others ?? 0)) best = raw;
+    const others = raw.cpu?.others ?? 0;
+    if (others <= MAX_INTERFERENCE) break;
+    if (attempt < ATTEMPTS) log(`  other processes took ${pct(others)} of the machine during the run; repeating it (attempt ${attempt + 1} of ${ATTEMPTS})`);
+  }
+  recordConditions(`raw Argon2id, ${label}`, undefined, best!.cpu);
+  cpuCosts.push(`raw Argon2id, ${label}: ${ms(best!.cpuPerHash)} CPU per hash`);
+  return best!;
+}
+
+/** Runs one scenario; a failure is reported in the results instead of ending the run. */
+async function attempt<T>(label: string, run: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0];
+    log(`${label} FAILED: ${(error as Error).stack ?? message}`);
+    issues.push(`${label} failed: ${message}`);
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const code = revision();
+  const tmp = mkdtempSync(join(os.tmpdir(), 'rekey-bench-'));
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const schemas: string[] = [];
+  const base = `bench_${randomBytes(4).toString('hex')}`;
+
+  const sqlite: StoreTarget = {
+    label: 'SQLite',
+    async fresh(name) {
+      const dir = join(tmp, name);
+      mkdirSync(dir, { recursive: true });
+      return { databaseUrl: join(dir, 'bench.db'), dataDir: dir };
+    },
+  };
+  const postgres: StoreTarget = {
+    label: 'PostgreSQL',
+    async fresh(name) {
+      const schema = `${base}_${name}`;
+      await adminQuery(`CREATE SCHEMA ${schema}`);
+      schemas.push(schema);
+      const dir = join(tmp, `pg-${name}`);
+      mkdirSync(dir, { recursive: true });
+      return { databaseUrl: POSTGRES_URL, schema, dataDir: dir };
+    },
+  };
+
+  let postgresVersion: string | undefined;
+  let postgresProblem: string | undefined;
+  try {
+    postgresVersion = String((await adminQuery('SHOW server_version')).rows[0]?.server_version ?? '?');
+  } catch (error) {
+    postgresProblem = (error as Error).message;
+    log(`PostgreSQL unavailable at ${redact(POSTGRES_URL)}: ${postgresProblem}; its rows are skipped`);
+  }
+  const stores = postgresVersion ? [sqlite, postgres] : [sqlite];
+  const rows: Row[] = [];
+  const ratios: string[] = [];
+  const raws: HashResult[] = [];
+
+  try {
+    for (const store of want('ceiling') || want('create-reset') ? stores : []) {
+      log(`ceiling, ${store.label}: bare Fastify POST /insert, ${CONNECTIONS} connections, ${SECONDS} s`);
+      const top = await attempt(`ceiling, ${store.label}`, () => ceiling(store));
+      if (!top) continue;
+      log(`  ${describeLoad(top)}`);
+      checkResponses(`ceiling, ${store.label}`, top);
+      rows.push({ scenario: 'ceiling: bare Fastify `POST /insert`, one row', store: store.label, summary: top, target: '—' });
+      if (!want('create-reset')) continue;
+
+      log(`create-reset, ${store.label}: ${USERS} users in rotation, dispatcher off`);
+      const create = await attempt(`create-reset, ${store.label}`, () => createReset(store));
+      if (!create) continue;
+      log(`  ${describeLoad(create)}`);
+      checkResponses(`create-reset, ${store.label}`, create);
+      const ratio = top.rps > 0 ? create.rps / top.rps : 0;
+      rows.push({
+        scenario: 'create-reset: `POST /user_management/password_reset`',
+        store: store.label,
+        summary: create,
+        target: `≥ 30 % of ceiling (${Math.round(top.rps * 0.3)} req/s)`,
+        met: ratio >= 0.3,
+        detail: pct(ratio),
+      });
+      ratios.push(`create-reset / ceiling, ${store.label}: **${pct(ratio)}** (${create.rps.toFixed(0)} / ${top.rps.toFixed(0)} req/s)`);
+    }
+
+    // Confirms are compared with a raw measurement taken just before them, on the same machine state.
+    for (const store of want('confirm') ? stores : []) {
+      const raw = await attempt(`raw Argon2id before confirm, ${store.label}`, () => rawHashes(`before confirm, ${store.label}`));
+      if (!raw) continue;
+      raws.push(raw);
+      rows.push({
+        scenario: `raw Argon2id \`hasher.hash()\`, ${THREADPOOL} concurrent loops, just before the confirm run below`,
+        store: `(${store.label} run)`,
+        rps: raw.rate,
+        target: '—',
+      });
+      log(`confirm, ${store.label}: ${CONFIRM_CONNECTIONS} connections, one token per request`);
+      const run = await attempt(`confirm, ${store.label}`, () => confirmResets(store, raw.rate, false));
+      if (!run) continue;
+      log(`  ${describeLoad(run.confirm)}`);
+      checkResponses(`confirm, ${store.label}`, run.confirm);
+      const ratio = run.confirm.rps / raw.rate;
+      rows.push({
+        scenario: 'confirm: `POST /user_management/password_reset/confirm`',
+        store: store.label,
+        summary: run.confirm,
+        target: `≥ 85 % of raw measured just before (${raw.rate.toFixed(1)} hashes/s)`,
+        met: ratio >= 0.85,
+        detail: pct(ratio),
+      });
+      ratios.push(
+        `confirms / raw hashes, ${store.label}: **${pct(ratio)}** (${run.confirm.rps.toFixed(1)} confirms/s / ${raw.rate.toFixed(1)} hashes/s); ` +
+          `CPU per confirm ${ms(run.serverCpuPerConfirm)} against ${ms(raw.cpuPerHash)} per raw hash, i.e. ${pct(raw.cpuPerHash / run.serverCpuPerConfirm)} of the server's CPU goes to hashing`,
+      );
+    }
+
+    if (want('healthz')) {
+      const hashRate = Math.max(0, ...raws.map((r) => r.rate));
+      log(`healthz, SQLite: ${HEALTHZ_RATE} req/s on 1 connection, alone and then during a confirm load`);
+      const run = await attempt('healthz during confirms, SQLite', () => confirmResets(sqlite, hashRate, true));
+      if (run) {
+        const idle = run.healthzIdle!;
+        const busy = run.healthz!;
+        log(`  alone: ${describeLoad(idle)}`);
+        log(`  during confirms: ${describeLoad(busy)}; confirms meanwhile: ${describeLoad(run.confirm)}`);
+        checkResponses('healthz alone, SQLite', idle);
+        checkResponses('healthz during confirms, SQLite', busy);
+        checkResponses('confirm during the healthz probe, SQLite', run.confirm);
+        rows.push({ scenario: '`GET /healthz` alone (reference)', store: 'SQLite', summary: idle, target: '—' });
+        rows.push({
+          scenario: `\`GET /healthz\` during confirms (${run.confirm.rps.toFixed(1)} confirms/s, p99 ${run.confirm.p99} ms)`,
+          store: 'SQLite',
+          summary: busy,
+          target: 'p99 < 20 ms',
+          met: busy.p99 < 20,
+          detail: `${busy.p99} ms`,
+        });
+      }
+    }
+
+
+    const codeAtEnd = revision();
+    const markdown = renderReport({
+      date: started,
+      revision: codeAtEnd === code ? code : `${code} at the start, ${codeAtEnd} at the end (the tree changed during the run)`,
+      quick,
+      seconds: SECONDS,
+      warmupSeconds: WARMUP_SECONDS,
+      connections: CONNECTIONS,
+      confirmConnections: CONFIRM_CONNECTIONS,
+      users: USERS,
+      threadpool: THREADPOOL,
+      healthzRate: HEALTHZ_RATE,
+      postgres: postgresVersion ? `PostgreSQL ${postgresVersion} at ${redact(POSTGRES_URL)}` : `not measured (${postgresProblem})`,
+      rows,
+      ratios,
+      issues,
+      conditions,
+      cpuCosts,
+      quietWaitSeconds: QUIET_WAIT_SECONDS,
+      attempts: ATTEMPTS,
+      raw: raws[0],
+    });
+    if (!only) writeFileSync(RESULTS, markdown);
+    process.stdout.write(`\n${markdown}\n`);
+    if (!only) log(`written to ${RESULTS}`);
+    if (profileDir) log(`CPU profiles in ${profileDir} (summarise with: node --import tsx bench/profile-summary.ts <file>)`);
+  } finally {
+    for (const schema of schemas) await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch((error: Error) => log(`could not drop ${schema}: ${error.message}`));
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The code measured: the commit, and whether the working tree differed from it when the run started. */
+function revision(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8' }).trim();
+    const dirty = git('status', '--porcelain', '--', 'src', 'package.json', 'package-lock.json') !== '';
+    return `git ${git('rev-parse', '--short', 'HEAD')}${dirty ? ' with uncommitted changes under src/' : ''}`;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
+  } catch {
+    return 'the configured URL';
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
