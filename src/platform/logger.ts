@@ -32,7 +32,9 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         err: pino.stdSerializers.err,
       },
     },
-    destination,
+    // Asynchronous writes to stdout: under load, lines that pile up while one write is in flight go out
+    // together (a write per request was a twelfth of a request's CPU). pino flushes what is left on exit.
+    destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
 
