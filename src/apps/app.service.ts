@@ -16,6 +16,11 @@ export interface ApplicationService {
   list(): Promise<Application[]>;
   get(id: string): Promise<Application | undefined>;
   findByClientId(clientId: string): Promise<Application | undefined>;
+  /** Changes an application's reset page, redirect allow-list or branding. */
+  configure(
+    id: string,
+    fields: { resetUrl?: string | null; allowedRedirects?: string[]; logoUrl?: string | null; brandColor?: string | null; name?: string },
+  ): Promise<Application | undefined>;
   /** Returns the plain key once; only its HMAC is kept. */
   createKey(applicationId: string, name: string): Promise<{ key: string; record: ApiKeyRecord }>;
   listKeys(applicationId?: string): Promise<ApiKeyRecord[]>;
@@ -28,7 +33,19 @@ export function createApplicationService(deps: PlatformDeps): ApplicationService
   const { store, clock, ids, tokens, config } = deps;
   const db = store.db;
   const cache = new Map<string, { application: Application | undefined; until: number }>();
-  const byId = new Map<string, { application: Application | undefined; until: number }>();
+  // Applications are read on every browser request and every mail, and change rarely: keep them briefly.
+  // A change made by another process (the CLI) shows within KEY_CACHE_MS.
+  const applications = new Map<string, { value: Promise<Application | undefined>; until: number }>();
+  const remember = (key: string, load: () => Promise<Application | undefined>): Promise<Application | undefined> => {
+    const now = clock.now();
+    const hit = applications.get(key);
+    if (hit && hit.until > now) return hit.value;
+    if (applications.size > 1000) applications.clear();
+    const value = load();
+    applications.set(key, { value, until: now + KEY_CACHE_MS });
+    value.catch(() => applications.delete(key));
+    return value;
+  };
 
   const insertApplication = async (name: string, fields: Partial<Application> = {}): Promise<Application> => {
     const now = clock.now();
@@ -64,28 +81,41 @@ export function createApplicationService(deps: PlatformDeps): ApplicationService
         await db.updateTable('applications').set({ client_id: config.clientId, updated_at: clock.now() }).where('id', '=', application.id).execute();
         application = { ...application, client_id: config.clientId };
       }
+      applications.clear();
       // REKEY_API_KEY lets scripted setups choose the default application's key up front.
       if (config.apiKey) await insertKey(application.id, 'REKEY_API_KEY', config.apiKey);
       return application;
     },
-    async getDefault() {
-      const application = await db.selectFrom('applications').selectAll().where('is_default', '=', 1).executeTakeFirst();
-      return application ?? service.ensureDefault();
-    },
-    create: ({ name, resetUrl = null, allowedRedirects = [] }) =>
-      insertApplication(name, { reset_url: resetUrl, allowed_redirects: JSON.stringify(allowedRedirects) }),
-    list: () => db.selectFrom('applications').selectAll().orderBy('id').execute(),
-    async get(id) {
-      // Every mail asks for its application's branding; applications change rarely, so keep them briefly.
-      const now = clock.now();
-      const hit = byId.get(id);
-      if (hit && hit.until > now) return hit.application;
-      const application = await db.selectFrom('applications').selectAll().where('id', '=', id).executeTakeFirst();
-      if (byId.size > 1000) byId.clear();
-      byId.set(id, { application, until: now + KEY_CACHE_MS });
+    getDefault: () =>
+      remember(`default`, async () => {
+        const application = await db.selectFrom('applications').selectAll().where('is_default', '=', 1).executeTakeFirst();
+        return application ?? service.ensureDefault();
+      }) as Promise<Application>,
+    async create({ name, resetUrl = null, allowedRedirects = [] }) {
+      const application = await insertApplication(name, { reset_url: resetUrl, allowed_redirects: JSON.stringify(allowedRedirects) });
+      applications.clear();
       return application;
     },
-    findByClientId: (clientId) => db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst(),
+    list: () => db.selectFrom('applications').selectAll().orderBy('id').execute(),
+    get: (id) => remember(`id:${id}`, () => db.selectFrom('applications').selectAll().where('id', '=', id).executeTakeFirst()),
+    findByClientId: (clientId) =>
+      remember(`client:${clientId}`, () => db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst()),
+    async configure(id, fields) {
+      await db
+        .updateTable('applications')
+        .set({
+          ...(fields.name !== undefined ? { name: fields.name } : {}),
+          ...(fields.resetUrl !== undefined ? { reset_url: fields.resetUrl } : {}),
+          ...(fields.allowedRedirects !== undefined ? { allowed_redirects: JSON.stringify(fields.allowedRedirects) } : {}),
+          ...(fields.logoUrl !== undefined ? { logo_url: fields.logoUrl } : {}),
+          ...(fields.brandColor !== undefined ? { brand_color: fields.brandColor } : {}),
+          updated_at: clock.now(),
+        })
+        .where('id', '=', id)
+        .execute();
+      applications.clear();
+      return service.get(id);
+    },
     async createKey(applicationId, name) {
       if (!(await service.get(applicationId))) throw new RekeyError('application_not_found', { entity_id: applicationId });
       const key = `sk_${randomBytes(24).toString('base64url')}`;

@@ -111,7 +111,7 @@ export function fakeApps(apps: Application[]): ApplicationService {
   return {
     ensureDefault: async () => apps[0]!, getDefault: async () => apps[0]!, list: async () => apps, get: async (id) => apps.find((a) => a.id === id),
     findByClientId: async (clientId) => apps.find((a) => a.client_id === clientId),
-    create: notUsed, createKey: notUsed, listKeys: notUsed, revokeKey: notUsed, authenticate: notUsed,
+    create: notUsed, configure: notUsed, createKey: notUsed, listKeys: notUsed, revokeKey: notUsed, authenticate: notUsed,
   };
 }
 

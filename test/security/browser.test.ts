@@ -24,7 +24,7 @@ for (const factory of STORES) {
       api = managementApi(h);
       web = browserApi(h);
       const application = await h.rekey.apps.getDefault();
-      await h.store.db.updateTable('applications').set({ allowed_redirects: JSON.stringify([ALLOWED]) }).where('id', '=', application.id).execute();
+      await h.rekey.apps.configure(application.id, { allowedRedirects: [ALLOWED] });
     });
     afterAll(() => h.close());
 
