@@ -77,7 +77,7 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
   const sessions = createSessionService(deps);
   const resetStore = createKyselyResetStore(store.db);
   const flowStore = createKyselyFlowStore(store.db);
-  const resets = createResetService({ ...deps, resets: resetStore, flows: flowStore, users, sessions });
+  const resets = createResetService({ ...deps, applications: apps, resets: resetStore, flows: flowStore, users, sessions });
   const factors = createFactorService(deps);
   const rateLimits = createRateLimits({
     redisUrl: config.redisUrl,

@@ -11,6 +11,7 @@ import {
   FIRST_FACTOR_TTL_MS,
   GRANT_TTL_MS,
   MAX_CODE_ATTEMPTS,
+  openFlow,
   statusAfterFirstFactor,
   type FlowStatus,
   type FlowStrategy,
@@ -137,24 +138,18 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
     async start(input) {
       await admitRequest(input);
       const now = clock.now();
-      const flow: ResetFlow = {
-        id: ids.next('flow'),
-        application_id: input.application.id,
-        strategy: input.strategy,
-        status: 'needs_first_factor',
-        identifier_hash: tokens.hash(normalizeEmail(input.identifier), 'identifier'),
-        user_id: null,
-        code_hash: null,
-        code_expires_at: null,
-        code_attempts: 0,
-        grant_hash: null,
-        grant_expires_at: null,
-        redirect_url: safeRedirect(input.redirectUrl, allowedRedirects(input.application)),
-        created_at: now,
-        updated_at: now,
-        expires_at: now + FIRST_FACTOR_TTL_MS[input.strategy],
-        completed_at: null,
-      };
+      const flow = openFlow(
+        {
+          id: ids.next('flow'),
+          application_id: input.application.id,
+          strategy: input.strategy,
+          identifier_hash: tokens.hash(normalizeEmail(input.identifier), 'identifier'),
+          user_id: null,
+          redirect_url: safeRedirect(input.redirectUrl, allowedRedirects(input.application)),
+          expires_at: now + FIRST_FACTOR_TTL_MS[input.strategy],
+        },
+        now,
+      );
       // The miss path is the hit path: no account lookup here; the dispatcher resolves it later.
       await store.db.transaction().execute(async (trx) => {
         await flows.insert(trx, flow);
@@ -207,24 +202,18 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
       let flow = consumed.flow_id ? await flows.findById(consumed.flow_id) : undefined;
       if (!flow || effectiveStatus(flow, now) !== 'needs_first_factor') {
         // A link made by the management API (or the forgot endpoint) has no flow yet: open one for it.
-        flow = {
-          id: ids.next('flow'),
-          application_id: consumed.application_id ?? (await deps.defaultApplicationId()),
-          strategy: 'email_link',
-          status: 'needs_first_factor',
-          identifier_hash: tokens.hash(consumed.email, 'identifier'),
-          user_id: consumed.user_id,
-          code_hash: null,
-          code_expires_at: null,
-          code_attempts: 0,
-          grant_hash: null,
-          grant_expires_at: null,
-          redirect_url: flow?.redirect_url ?? null,
-          created_at: now,
-          updated_at: now,
-          expires_at: now + GRANT_TTL_MS,
-          completed_at: null,
-        };
+        flow = openFlow(
+          {
+            id: ids.next('flow'),
+            application_id: consumed.application_id ?? (await deps.defaultApplicationId()),
+            strategy: 'email_link',
+            identifier_hash: tokens.hash(consumed.email, 'identifier'),
+            user_id: consumed.user_id,
+            redirect_url: flow?.redirect_url ?? null,
+            expires_at: now + GRANT_TTL_MS,
+          },
+          now,
+        );
         await flows.insert(store.db, flow);
       }
       return passFirstFactor(flow);

@@ -50,6 +50,22 @@ export interface PublicFlow {
   expires_at: string;
 }
 
+/** A new flow waiting for its first factor: the one shape both the request path and a bare link open. */
+export function openFlow(fields: Pick<ResetFlow, 'id' | 'application_id' | 'strategy' | 'identifier_hash' | 'user_id' | 'redirect_url' | 'expires_at'>, now: number): ResetFlow {
+  return {
+    ...fields,
+    status: 'needs_first_factor',
+    code_hash: null,
+    code_expires_at: null,
+    code_attempts: 0,
+    grant_hash: null,
+    grant_expires_at: null,
+    created_at: now,
+    updated_at: now,
+    completed_at: null,
+  };
+}
+
 /** A flow past its deadline reads as expired whatever its stored status. */
 export function effectiveStatus(flow: ResetFlow, now: number): FlowStatus {
   if (flow.status === 'complete' || flow.status === 'denied') return flow.status;

@@ -1,4 +1,4 @@
-import type { Application } from '../apps/app.service.ts';
+import type { Application, ApplicationService } from '../apps/app.service.ts';
 import type { PlatformDeps } from '../deps.ts';
 import { enqueue, type EmailJob } from '../delivery/outbox.ts';
 import { RekeyError } from '../errors/index.ts';
@@ -10,6 +10,7 @@ import type { FlowStore } from './flow.store.ts';
 import { isUsable, type PasswordReset, type ResetStore } from './reset.store.ts';
 
 export interface ResetServiceDeps extends PlatformDeps {
+  applications: Pick<ApplicationService, 'get'>;
   resets: ResetStore;
   flows: FlowStore;
   users: UserService;
@@ -111,9 +112,7 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
       if (!reset) return undefined;
       const usable = isUsable(reset, clock.now()) && reset.token_sealed !== null;
       const token = usable ? (tokens.unseal(reset.token_sealed!) ?? null) : null;
-      const application = reset.application_id
-        ? await store.db.selectFrom('applications').selectAll().where('id', '=', reset.application_id).executeTakeFirst()
-        : undefined;
+      const application = reset.application_id ? await deps.applications.get(reset.application_id) : undefined;
       return { reset, token, url: token ? resetUrl(application, token) : null };
     },
 
