@@ -99,7 +99,10 @@ export function createApplicationService(deps: PlatformDeps): ApplicationService
     list: () => db.selectFrom('applications').selectAll().orderBy('id').execute(),
     get: (id) => remember(`id:${id}`, () => db.selectFrom('applications').selectAll().where('id', '=', id).executeTakeFirst()),
     findByClientId: (clientId) =>
-      remember(`client:${clientId}`, () => db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst()),
+      // No client id holds a NUL, and PostgreSQL refuses one in a text parameter.
+      clientId.includes('\u0000')
+        ? Promise.resolve(undefined)
+        : remember(`client:${clientId}`, () => db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst()),
     async configure(id, fields) {
       await db
         .updateTable('applications')

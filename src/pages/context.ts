@@ -65,8 +65,6 @@ export async function pageModel(
 /** The application named by a public `client_id`, or the default one when none is given. */
 export async function findApplication(apps: ApplicationService, clientId: string | undefined): Promise<Application> {
   if (!clientId) return apps.getDefault();
-  // No client id holds a NUL, and PostgreSQL refuses one in a text parameter (a 500 instead of this 404).
-  if (clientId.includes('\u0000')) throw new PageError('application_not_found', 404);
   const application = await apps.findByClientId(clientId);
   if (!application) throw new PageError('application_not_found', 404);
   return application;
