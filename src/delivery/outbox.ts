@@ -1,7 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../platform/clock.ts';
 import type { Ids } from '../platform/ids.ts';
+import { compiled, type BoundWrite } from '../store/compiled.ts';
 import type { Database } from '../store/database.ts';
+import type { OutboxTable } from './outbox.table.ts';
 
 export interface OutboxMessage<P = unknown> {
   kind: string;
@@ -24,34 +26,36 @@ export interface EmailJob {
   sealed?: Record<string, string>;
 }
 
-/**
- * Writes one outbox row. Call it with the transaction that caused the message, so the message
- * exists if and only if the change it announces was committed.
- */
-export async function enqueue(
-  executor: Kysely<Database>,
-  deps: { clock: Clock; ids: Ids },
-  message: OutboxMessage,
-): Promise<string> {
+const insertRow = compiled<OutboxTable>((db, p) => db.insertInto('outbox').values(p).onConflict((oc) => oc.column('idempotency_key').doNothing()));
+
+const rowOf = (deps: { clock: Clock; ids: Ids }, message: OutboxMessage): OutboxTable => {
   const id = deps.ids.next('msg');
   const now = deps.clock.now();
-  await executor
-    .insertInto('outbox')
-    .values({
-      id,
-      kind: message.kind,
-      payload: JSON.stringify(message.payload),
-      idempotency_key: message.idempotencyKey ?? id,
-      status: 'pending',
-      attempts: 0,
-      next_attempt_at: message.notBefore ?? now,
-      lease_until: null,
-      lease_owner: null,
-      last_error: null,
-      created_at: now,
-      sent_at: null,
-    })
-    .onConflict((oc) => oc.column('idempotency_key').doNothing())
-    .execute();
-  return id;
+  return {
+    id,
+    kind: message.kind,
+    payload: JSON.stringify(message.payload),
+    idempotency_key: message.idempotencyKey ?? id,
+    status: 'pending',
+    attempts: 0,
+    next_attempt_at: message.notBefore ?? now,
+    lease_until: null,
+    lease_owner: null,
+    last_error: null,
+    created_at: now,
+    sent_at: null,
+  };
+};
+
+/**
+ * One outbox row, to be written with the change it announces (`writeTogether`), so the message exists
+ * if and only if that change was committed. A second row with the same idempotency key is ignored.
+ */
+export const outboxWrite = (deps: { clock: Clock; ids: Ids }, message: OutboxMessage): BoundWrite => insertRow.bind(rowOf(deps, message));
+
+/** Writes one outbox row on its own (or in the executor's transaction) and returns its id. */
+export async function enqueue(executor: Kysely<Database>, deps: { clock: Clock; ids: Ids }, message: OutboxMessage): Promise<string> {
+  const row = rowOf(deps, message);
+  await insertRow.execute(executor, row);
+  return row.id;
 }

@@ -2,7 +2,8 @@ import type { Application } from '../apps/app.service.ts';
 import { allowedRedirects } from '../apps/app.service.ts';
 import { safeRedirect } from '../apps/redirects.ts';
 import type { PlatformDeps } from '../deps.ts';
-import { enqueue } from '../delivery/outbox.ts';
+import { enqueue, outboxWrite } from '../delivery/outbox.ts';
+import { writeTogether } from '../store/compiled.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { SessionService } from '../sessions/session.service.ts';
 import { normalizeEmail, type UserService } from '../users/user.service.ts';
@@ -151,10 +152,7 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
         now,
       );
       // The miss path is the hit path: no account lookup here; the dispatcher resolves it later.
-      await store.db.transaction().execute(async (trx) => {
-        await flows.insert(trx, flow);
-        await enqueue(trx, deps, { kind: RESET_REQUESTED, payload: requestJob(input, input.strategy, flow.id) });
-      });
+      await writeTogether(store.db, [flows.insert(flow), outboxWrite(deps, { kind: RESET_REQUESTED, payload: requestJob(input, input.strategy, flow.id) })]);
       return flow;
     },
 
@@ -214,7 +212,7 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
           },
           now,
         );
-        await flows.insert(store.db, flow);
+        await writeTogether(store.db, [flows.insert(flow)]);
       }
       return passFirstFactor(flow);
     },
@@ -249,9 +247,7 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
         const now = clock.now();
         const spent = await flows.spendGrant(trx, flowId, grantHash(flowId, grant), now);
         if (!spent) throw new RekeyError('grant_invalid');
-        await users.setPasswordHash(trx, user.id, passwordHash, { markEmailVerified: true });
-        await sessions.revokeAllForUser(trx, user.id, keep);
-        await resetService.queuePasswordChangedNotice(trx, user, spent.application_id, options, now);
+        await writeTogether(trx, resetService.passwordChanged(user, passwordHash, { applicationId: spent.application_id, context: options, now, keepSessionId: keep }));
         return spent;
       });
       return { flow: completed, redirectTo: completed.redirect_url };

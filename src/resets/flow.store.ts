@@ -1,13 +1,14 @@
 import type { Kysely } from 'kysely';
+import { compiled, type BoundWrite } from '../store/compiled.ts';
 import type { Database } from '../store/database.ts';
 import type { FlowStatus, ResetFlow } from './flow.ts';
 
-/** What the flow service may do to `reset_flows`, each as one statement. */
+/** What the flow service may do to `reset_flows`, each as one statement. A `BoundWrite` runs with `writeTogether`. */
 export interface FlowStore {
-  insert(executor: Kysely<Database>, flow: ResetFlow): Promise<void>;
+  insert(flow: ResetFlow): BoundWrite;
   findById(id: string): Promise<ResetFlow | undefined>;
   /** The dispatcher binds the account and, for codes, the code hash. */
-  bindAccount(executor: Kysely<Database>, id: string, fields: Pick<ResetFlow, 'user_id' | 'code_hash' | 'code_expires_at'>, now: number): Promise<void>;
+  bindAccount(id: string, fields: Pick<ResetFlow, 'user_id' | 'code_hash' | 'code_expires_at'>, now: number): BoundWrite;
   /**
    * Counts one code attempt, atomically, and returns the flow only if that attempt is within the
    * limit (SEC-17): fifty concurrent guesses evaluate at most `max`.
@@ -18,25 +19,34 @@ export interface FlowStore {
   /** Spends the grant: one conditional UPDATE, so a grant sets at most one password (SEC-37). */
   spendGrant(executor: Kysely<Database>, id: string, grantHash: string, now: number): Promise<ResetFlow | undefined>;
   /** Ends every open flow of a user except one (a new request, a password change: SEC-12/13). */
-  expireOpenForUser(executor: Kysely<Database>, userId: string, now: number, exceptFlowId?: string): Promise<void>;
+  expireOpenForUser(userId: string, now: number, exceptFlowId?: string): BoundWrite;
 }
 
 const OPEN: FlowStatus[] = ['needs_first_factor', 'needs_second_factor', 'needs_new_password'];
 
+const insertFlow = compiled<ResetFlow>((db, p) => db.insertInto('reset_flows').values(p));
+const byId = compiled<{ id: string }, ResetFlow>((db, p) => db.selectFrom('reset_flows').selectAll().where('id', '=', p.id));
+const bind = compiled<{ id: string; user_id: string | null; code_hash: string | null; code_expires_at: number | null; now: number }>((db, p) =>
+  db
+    .updateTable('reset_flows')
+    .set({ user_id: p.user_id, code_hash: p.code_hash, code_expires_at: p.code_expires_at, code_attempts: 0, updated_at: p.now })
+    .where('id', '=', p.id)
+    .where('status', '=', 'needs_first_factor'),
+);
+const expireOpen = compiled<{ userId: string; now: number; exceptFlowId: string }>((db, p) =>
+  db
+    .updateTable('reset_flows')
+    .set({ status: 'expired', code_hash: null, grant_hash: null, grant_expires_at: null, updated_at: p.now })
+    .where('user_id', '=', p.userId)
+    .where('status', 'in', OPEN)
+    .where('id', '!=', p.exceptFlowId),
+);
+
 export function createKyselyFlowStore(db: Kysely<Database>): FlowStore {
   return {
-    async insert(executor, flow) {
-      await executor.insertInto('reset_flows').values(flow).execute();
-    },
-    findById: (id) => db.selectFrom('reset_flows').selectAll().where('id', '=', id).executeTakeFirst(),
-    async bindAccount(executor, id, fields, now) {
-      await executor
-        .updateTable('reset_flows')
-        .set({ ...fields, code_attempts: 0, updated_at: now })
-        .where('id', '=', id)
-        .where('status', '=', 'needs_first_factor')
-        .execute();
-    },
+    insert: (flow) => insertFlow.bind(flow),
+    findById: (id) => byId.first(db, { id }),
+    bindAccount: (id, fields, now) => bind.bind({ id, ...fields, now }),
     countCodeAttempt: (id, max, now) =>
       db
         .updateTable('reset_flows')
@@ -72,14 +82,7 @@ export function createKyselyFlowStore(db: Kysely<Database>): FlowStore {
         .where('grant_expires_at', '>', now)
         .returningAll()
         .executeTakeFirst(),
-    async expireOpenForUser(executor, userId, now, exceptFlowId) {
-      await executor
-        .updateTable('reset_flows')
-        .set({ status: 'expired', code_hash: null, grant_hash: null, grant_expires_at: null, updated_at: now })
-        .where('user_id', '=', userId)
-        .where('status', 'in', OPEN)
-        .$if(exceptFlowId !== undefined, (q) => q.where('id', '!=', exceptFlowId!))
-        .execute();
-    },
+    // No flow id is empty, so `''` excepts none and one statement serves both cases.
+    expireOpenForUser: (userId, now, exceptFlowId = '') => expireOpen.bind({ userId, now, exceptFlowId }),
   };
 }

@@ -1,7 +1,8 @@
 import type { ApplicationService } from '../apps/app.service.ts';
 import type { PlatformDeps } from '../deps.ts';
 import { PermanentDeliveryError, type OutboxHandler } from '../delivery/dispatcher.ts';
-import { enqueue, type EmailJob } from '../delivery/outbox.ts';
+import { enqueue, outboxWrite, type EmailJob } from '../delivery/outbox.ts';
+import { writeTogether } from '../store/compiled.ts';
 import type { UserService } from '../users/user.service.ts';
 import type { FlowStrategy } from './flow.ts';
 import type { FlowStore } from './flow.store.ts';
@@ -64,24 +65,23 @@ export function createResetRequestedHandler(deps: ResetRequestedDeps): OutboxHan
       const flowId = job.flowId;
       const code = tokens.newCode(6);
       const now = clock.now();
-      await store.db.transaction().execute(async (trx) => {
-        await resetService.voidOutstanding(trx, user.id, now, flowId);
-        await flows.bindAccount(
-          trx,
+      const mail: EmailJob = {
+        template: 'password-reset',
+        to: user.email,
+        applicationId: application.id,
+        locale: job.locale ?? user.locale,
+        data: { user: { email: user.email, first_name: user.first_name }, expires_in_minutes: config.resetCodeTtlMinutes },
+        sealed: { code: tokens.seal(code) },
+      };
+      await writeTogether(store.db, [
+        ...resetService.voidOutstanding(user.id, now, flowId),
+        flows.bindAccount(
           flowId,
           { user_id: user.id, code_hash: tokens.hash(`${flowId}:${code}`, 'reset_code'), code_expires_at: now + config.resetCodeTtlMinutes * 60_000 },
           now,
-        );
-        const mail: EmailJob = {
-          template: 'password-reset',
-          to: user.email,
-          applicationId: application.id,
-          locale: job.locale ?? user.locale,
-          data: { user: { email: user.email, first_name: user.first_name }, expires_in_minutes: config.resetCodeTtlMinutes },
-          sealed: { code: tokens.seal(code) },
-        };
-        await enqueue(trx, deps, { kind: 'email', payload: mail, idempotencyKey: `${flowId}:code` });
-      });
+        ),
+        outboxWrite(deps, { kind: 'email', payload: mail, idempotencyKey: `${flowId}:code` }),
+      ]);
       return;
     }
     await resetService.issue(user, application, { flowId: job.flowId });

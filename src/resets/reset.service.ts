@@ -1,11 +1,10 @@
 import type { Application, ApplicationService } from '../apps/app.service.ts';
 import type { PlatformDeps } from '../deps.ts';
-import { enqueue, type EmailJob } from '../delivery/outbox.ts';
+import { outboxWrite, type EmailJob } from '../delivery/outbox.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { SessionService } from '../sessions/session.service.ts';
 import type { User, UserService } from '../users/user.service.ts';
-import type { Kysely } from 'kysely';
-import type { Database } from '../store/database.ts';
+import { writeTogether, type BoundWrite } from '../store/compiled.ts';
 import type { FlowStore } from './flow.store.ts';
 import { isUsable, type PasswordReset, type ResetStore } from './reset.store.ts';
 
@@ -28,6 +27,13 @@ export interface ConfirmContext {
   userAgent?: string | null;
 }
 
+export interface PasswordChange {
+  applicationId: string | null;
+  context: ConfirmContext;
+  now: number;
+  keepSessionId?: string | null;
+}
+
 export interface ResetService {
   /** Management API: the caller is trusted, so an unknown email is an error here (unlike the browser path). */
   createForEmail(email: string, application: Application): Promise<IssuedReset>;
@@ -37,10 +43,14 @@ export interface ResetService {
   get(id: string): Promise<{ reset: PasswordReset; token: string | null; url: string | null } | undefined>;
   /** `expectedEmail` binds the token to an account the caller names (Novel's `/auth/reset`, SEC-09). */
   confirm(token: string, newPassword: string, context?: ConfirmContext, options?: { expectedEmail?: string }): Promise<User>;
-  /** SEC-12/13: voids every outstanding link, code and grant of an account (but one flow). */
-  voidOutstanding(executor: Kysely<Database>, userId: string, now: number, exceptFlowId?: string): Promise<void>;
-  /** SEC-39: the "password changed" mail, queued in the transaction that changed it. */
-  queuePasswordChangedNotice(executor: Kysely<Database>, user: User, applicationId: string | null, context: ConfirmContext, now: number): Promise<void>;
+  /** SEC-12/13: the writes that void every outstanding link, code and grant of an account (but one flow). */
+  voidOutstanding(userId: string, now: number, exceptFlowId?: string): BoundWrite[];
+  /**
+   * Every write of a completed reset, for the transaction that spent its token or grant: the new hash
+   * (which voids the account's other tokens, codes and flows), every session revoked but the one the
+   * user may keep (SEC-34), and the "password changed" mail (SEC-39).
+   */
+  passwordChanged(user: User, passwordHash: string, change: PasswordChange): BoundWrite[];
 }
 
 export function createResetService(deps: ResetServiceDeps): ResetService {
@@ -56,12 +66,12 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
   };
 
   /** SEC-12/13: one place voids every outstanding link, code and grant of an account. */
-  const voidOutstanding = async (executor: Kysely<Database>, userId: string, now: number, exceptFlowId?: string) => {
-    await resets.invalidateOpenForUser(executor, userId, now);
-    await flows.expireOpenForUser(executor, userId, now, exceptFlowId);
-  };
+  const voidOutstanding = (userId: string, now: number, exceptFlowId?: string) => [
+    resets.invalidateOpenForUser(userId, now),
+    flows.expireOpenForUser(userId, now, exceptFlowId),
+  ];
   // A password change or an email change voids them too (SEC-13).
-  users.onAccountChange((executor, userId) => voidOutstanding(executor, userId, clock.now()));
+  users.onAccountChange((userId, now) => voidOutstanding(userId, now));
 
   const service: ResetService = {
     voidOutstanding,
@@ -98,12 +108,13 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
         data: { user: { email: user.email, first_name: user.first_name }, expires_in_minutes: config.resetTokenTtlMinutes },
         sealed: { link: tokens.seal(url) },
       };
-      await store.db.transaction().execute(async (trx) => {
-        await voidOutstanding(trx, user.id, now, flowId ?? undefined); // SEC-12
-        if (flowId) await flows.bindAccount(trx, flowId, { user_id: user.id, code_hash: null, code_expires_at: null }, now);
-        await resets.insert(trx, reset);
-        await enqueue(trx, deps, { kind: 'email', payload: mail, idempotencyKey: `${reset.id}:mail` });
-      });
+      // One atomic write: the older tokens void (SEC-12), the new one and its mail exist together.
+      await writeTogether(store.db, [
+        ...voidOutstanding(user.id, now, flowId ?? undefined),
+        ...(flowId ? [flows.bindAccount(flowId, { user_id: user.id, code_hash: null, code_expires_at: null }, now)] : []),
+        resets.insert(reset),
+        outboxWrite(deps, { kind: 'email', payload: mail, idempotencyKey: `${reset.id}:mail` }),
+      ]);
       return { reset, token, url };
     },
 
@@ -130,16 +141,13 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
         const at = clock.now();
         const consumed = await resets.consumeToken(trx, tokenHash, at);
         if (!consumed) throw new RekeyError('password_reset_token_invalid');
-        // Also voids the user's other tokens, codes and flows (the account-change hooks).
-        await users.setPasswordHash(trx, user.id, passwordHash, { markEmailVerified: true });
-        await sessions.revokeAllForUser(trx, user.id); // SEC-34
-        await service.queuePasswordChangedNotice(trx, user, consumed.application_id, context, at);
+        await writeTogether(trx, service.passwordChanged(user, passwordHash, { applicationId: consumed.application_id, context, now: at }));
         return at;
       });
       return { ...user, password_hash: passwordHash, password_changed_at: now, email_verified: 1, updated_at: now };
     },
 
-    async queuePasswordChangedNotice(executor, user, applicationId, context, now) {
+    passwordChanged(user, passwordHash, { applicationId, context, now, keepSessionId }) {
       const notice: EmailJob = {
         template: 'password-changed',
         to: user.email,
@@ -153,7 +161,11 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
           help_url: `${config.baseUrl}/reset`,
         },
       };
-      await enqueue(executor, deps, { kind: 'email', payload: notice });
+      return [
+        ...users.passwordChange(user.id, passwordHash, now, { markEmailVerified: true }),
+        sessions.revokeAllForUser(user.id, now, keepSessionId),
+        outboxWrite(deps, { kind: 'email', payload: notice }),
+      ];
     },
   };
   return service;

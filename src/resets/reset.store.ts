@@ -1,12 +1,13 @@
 import type { Kysely } from 'kysely';
+import { compiled, type BoundWrite } from '../store/compiled.ts';
 import type { Database } from '../store/database.ts';
 import type { PasswordResetsTable } from './reset.table.ts';
 
 export type PasswordReset = PasswordResetsTable;
 
-/** What the reset service may do to its table, each as one statement. */
+/** What the reset service may do to its table, each as one statement. A `BoundWrite` runs with `writeTogether`. */
 export interface ResetStore {
-  insert(executor: Kysely<Database>, reset: PasswordReset): Promise<void>;
+  insert(reset: PasswordReset): BoundWrite;
   findById(id: string): Promise<PasswordReset | undefined>;
   findByHash(tokenHash: string): Promise<PasswordReset | undefined>;
   /**
@@ -15,7 +16,7 @@ export interface ResetStore {
    */
   consumeToken(executor: Kysely<Database>, tokenHash: string, now: number): Promise<PasswordReset | undefined>;
   /** Voids every unused token of a user (SEC-12, SEC-13) and wipes their sealed copies. */
-  invalidateOpenForUser(executor: Kysely<Database>, userId: string, now: number): Promise<number>;
+  invalidateOpenForUser(userId: string, now: number): BoundWrite;
   /** Wipes sealed copies of tokens that expired, so nothing usable rests in the table. */
   wipeExpiredSeals(now: number): Promise<number>;
 }
@@ -23,33 +24,35 @@ export interface ResetStore {
 export const isUsable = (reset: PasswordReset, now: number): boolean =>
   reset.consumed_at === null && reset.invalidated_at === null && reset.expires_at > now;
 
+const insertReset = compiled<PasswordReset>((db, p) => db.insertInto('password_resets').values(p));
+const byId = compiled<{ id: string }, PasswordReset>((db, p) => db.selectFrom('password_resets').selectAll().where('id', '=', p.id));
+const byHash = compiled<{ hash: string }, PasswordReset>((db, p) => db.selectFrom('password_resets').selectAll().where('token_hash', '=', p.hash));
+const consume = compiled<{ hash: string; now: number }, PasswordReset>((db, p) =>
+  db
+    .updateTable('password_resets')
+    .set({ consumed_at: p.now, token_sealed: null })
+    .where('token_hash', '=', p.hash)
+    .where('consumed_at', 'is', null)
+    .where('invalidated_at', 'is', null)
+    .where('expires_at', '>', p.now)
+    .returningAll(),
+);
+const invalidateOpen = compiled<{ userId: string; now: number }>((db, p) =>
+  db
+    .updateTable('password_resets')
+    .set({ invalidated_at: p.now, token_sealed: null })
+    .where('user_id', '=', p.userId)
+    .where('consumed_at', 'is', null)
+    .where('invalidated_at', 'is', null),
+);
+
 export function createKyselyResetStore(db: Kysely<Database>): ResetStore {
   return {
-    async insert(executor, reset) {
-      await executor.insertInto('password_resets').values(reset).execute();
-    },
-    findById: (id) => db.selectFrom('password_resets').selectAll().where('id', '=', id).executeTakeFirst(),
-    findByHash: (tokenHash) => db.selectFrom('password_resets').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst(),
-    consumeToken: (executor, tokenHash, now) =>
-      executor
-        .updateTable('password_resets')
-        .set({ consumed_at: now, token_sealed: null })
-        .where('token_hash', '=', tokenHash)
-        .where('consumed_at', 'is', null)
-        .where('invalidated_at', 'is', null)
-        .where('expires_at', '>', now)
-        .returningAll()
-        .executeTakeFirst(),
-    async invalidateOpenForUser(executor, userId, now) {
-      const result = await executor
-        .updateTable('password_resets')
-        .set({ invalidated_at: now, token_sealed: null })
-        .where('user_id', '=', userId)
-        .where('consumed_at', 'is', null)
-        .where('invalidated_at', 'is', null)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows);
-    },
+    insert: (reset) => insertReset.bind(reset),
+    findById: (id) => byId.first(db, { id }),
+    findByHash: (hash) => byHash.first(db, { hash }),
+    consumeToken: (executor, hash, now) => consume.first(executor, { hash, now }),
+    invalidateOpenForUser: (userId, now) => invalidateOpen.bind({ userId, now }),
     async wipeExpiredSeals(now) {
       const result = await db
         .updateTable('password_resets')

@@ -1,9 +1,8 @@
 import { SignJWT, jwtVerify } from 'jose';
-import type { Kysely } from 'kysely';
 import type { PlatformDeps } from '../deps.ts';
 import { RekeyError } from '../errors/index.ts';
 import { paginate, type ListQuery, type Page } from '../http/pagination.ts';
-import type { Database } from '../store/database.ts';
+import { compiled, type BoundWrite } from '../store/compiled.ts';
 import type { SessionsTable } from './session.table.ts';
 
 export type Session = SessionsTable;
@@ -22,14 +21,23 @@ export interface SessionService {
   list(userId: string, query: ListQuery): Promise<Page<Session>>;
   revoke(sessionId: string): Promise<boolean>;
   /**
-   * Ends every live session of a user, in the caller's transaction (SEC-34). Returns how many.
+   * Ends every live session of a user, as a write of the caller's password change (SEC-34).
    * `keepSessionId` is the one exception SEC-34 allows: the session doing the change, on the user's opt-in.
    */
-  revokeAllForUser(executor: Kysely<Database>, userId: string, keepSessionId?: string | null): Promise<number>;
+  revokeAllForUser(userId: string, now: number, keepSessionId?: string | null): BoundWrite;
   /** An access token's session, if that session is still active. */
   verifyAccessToken(accessToken: string): Promise<Session>;
   statusOf(session: Session): SessionStatus;
 }
+
+const revokeAll = compiled<{ userId: string; now: number; keep: string }>((db, p) =>
+  db
+    .updateTable('sessions')
+    .set({ ended_at: p.now, refresh_token_hash: null, updated_at: p.now })
+    .where('user_id', '=', p.userId)
+    .where('ended_at', 'is', null)
+    .where('id', '!=', p.keep),
+);
 
 export function createSessionService(deps: PlatformDeps): SessionService {
   const { store, clock, ids, tokens, config } = deps;
@@ -95,17 +103,8 @@ export function createSessionService(deps: PlatformDeps): SessionService {
       if (Number(result.numUpdatedRows) > 0) return true;
       return (await db.selectFrom('sessions').select('id').where('id', '=', sessionId).executeTakeFirst()) !== undefined;
     },
-    async revokeAllForUser(executor, userId, keepSessionId) {
-      const now = clock.now();
-      const result = await executor
-        .updateTable('sessions')
-        .set({ ended_at: now, refresh_token_hash: null, updated_at: now })
-        .where('user_id', '=', userId)
-        .where('ended_at', 'is', null)
-        .$if(Boolean(keepSessionId), (q) => q.where('id', '!=', keepSessionId!))
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows);
-    },
+    // No session id is empty, so `''` keeps none and one statement serves both cases.
+    revokeAllForUser: (userId, now, keepSessionId) => revokeAll.bind({ userId, now, keep: keepSessionId ?? '' }),
     async verifyAccessToken(accessToken) {
       let sessionId: string;
       try {

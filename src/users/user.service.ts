@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { PlatformDeps } from '../deps.ts';
 import { RekeyError } from '../errors/index.ts';
 import { paginate, type ListQuery, type Page } from '../http/pagination.ts';
+import { compiled, writeTogether, type BoundWrite } from '../store/compiled.ts';
 import type { Database } from '../store/database.ts';
 import type { createPasswordPolicy } from './password-policy.ts';
 import type { createPasswordHasher } from './passwords.ts';
@@ -25,8 +26,8 @@ export interface CreateUserInput {
 
 export type UpdateUserInput = Partial<Omit<CreateUserInput, 'passwordHash'>>;
 
-/** Runs inside the transaction that changed a password or an email, so dependants (resets) stay consistent. */
-export type AccountChangeHook = (executor: Kysely<Database>, userId: string) => Promise<void>;
+/** Writes that go with a password or email change, in its transaction, so dependants (resets) stay consistent. */
+export type AccountChangeHook = (userId: string, now: number) => BoundWrite[];
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
@@ -43,19 +44,27 @@ export interface UserService {
   hashPassword(normalized: string): Promise<string>;
   /** Same work for an unknown email as for a wrong password, so timing tells nothing. */
   verifyCredentials(email: string, password: string): Promise<User | undefined>;
-  /** Writes a new hash and runs the account-change hooks in the caller's transaction. */
-  setPasswordHash(executor: Kysely<Database>, userId: string, hash: string, options?: { markEmailVerified?: boolean }): Promise<void>;
+  /** The writes that set a new hash, with every account-change hook's: for the caller's `writeTogether`. */
+  passwordChange(userId: string, hash: string, now: number, options?: { markEmailVerified?: boolean }): BoundWrite[];
   recordSignIn(userId: string): Promise<void>;
   onAccountChange(hook: AccountChangeHook): void;
 }
+
+const byId = compiled<{ id: string }, User>((db, p) => db.selectFrom('users').selectAll().where('id', '=', p.id));
+const byEmail = compiled<{ email: string }, User>((db, p) => db.selectFrom('users').selectAll().where('email', '=', p.email));
+const setHash = compiled<{ id: string; hash: string; now: number }>((db, p) =>
+  db.updateTable('users').set({ password_hash: p.hash, password_changed_at: p.now, updated_at: p.now }).where('id', '=', p.id),
+);
+// Resetting by email proves the address (WorkOS marks it verified too).
+const setHashAndVerify = compiled<{ id: string; hash: string; now: number }>((db, p) =>
+  db.updateTable('users').set({ password_hash: p.hash, password_changed_at: p.now, updated_at: p.now, email_verified: 1 }).where('id', '=', p.id),
+);
 
 export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy; hasher: PasswordHasher }): UserService {
   const { store, clock, ids, policy, hasher, config } = deps;
   const db = store.db;
   const hooks: AccountChangeHook[] = [];
-  const runHooks = async (executor: Kysely<Database>, userId: string) => {
-    for (const hook of hooks) await hook(executor, userId);
-  };
+  const hookWrites = (userId: string, now: number) => hooks.flatMap((hook) => hook(userId, now));
 
   const service: UserService = {
     async create(input) {
@@ -88,13 +97,13 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
       }
       return user;
     },
-    get: (id) => db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(),
+    get: (id) => byId.first(db, { id }),
     async getOrThrow(id) {
       const user = await service.get(id);
       if (!user) throw new RekeyError('user_not_found', { entity_id: id });
       return user;
     },
-    findByEmail: (email, executor = db) => executor.selectFrom('users').selectAll().where('email', '=', normalizeEmail(email)).executeTakeFirst(),
+    findByEmail: (email, executor = db) => byEmail.first(executor, { email: normalizeEmail(email) }),
     list: ({ email, ...query }) =>
       paginate(
         db.selectFrom('users').selectAll().$if(email !== undefined, (q) => q.where('email', '=', normalizeEmail(email!))),
@@ -129,7 +138,7 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
             throw error;
           });
         // SEC-13: a password or email change voids every outstanding reset token.
-        if (passwordHash || emailChanged) await runHooks(trx, id);
+        if (passwordHash || emailChanged) await writeTogether(trx, hookWrites(id, now));
       });
       return service.getOrThrow(id);
     },
@@ -152,15 +161,10 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
       }
       return (await hasher.verify(user.password_hash, normalized)) ? user : undefined;
     },
-    async setPasswordHash(executor, userId, hash, { markEmailVerified = false } = {}) {
-      const now = clock.now();
-      await executor
-        .updateTable('users')
-        .set({ password_hash: hash, password_changed_at: now, updated_at: now, ...(markEmailVerified ? { email_verified: 1 } : {}) })
-        .where('id', '=', userId)
-        .execute();
-      await runHooks(executor, userId);
-    },
+    passwordChange: (userId, hash, now, { markEmailVerified = false } = {}) => [
+      (markEmailVerified ? setHashAndVerify : setHash).bind({ id: userId, hash, now }),
+      ...hookWrites(userId, now),
+    ],
     async recordSignIn(userId) {
       await db.updateTable('users').set({ last_sign_in_at: clock.now() }).where('id', '=', userId).execute();
     },

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OutboxTable } from '../delivery/outbox.table.ts';
+import { compiled, writeTogether } from './compiled.ts';
+import { STORES, type TestStore } from './testing.ts';
+
+type Row = OutboxTable;
+
+const row = (id: string, overrides: Partial<Row> = {}): Row => ({
+  id,
+  kind: 'email',
+  payload: '{}',
+  idempotency_key: id,
+  status: 'pending',
+  attempts: 0,
+  next_attempt_at: 1,
+  lease_until: null,
+  lease_owner: null,
+  last_error: null,
+  created_at: 1,
+  sent_at: null,
+  ...overrides,
+});
+
+const insert = compiled<Row>((db, p) => db.insertInto('outbox').values(p).onConflict((oc) => oc.column('idempotency_key').doNothing()));
+const byId = compiled<{ id: string }, Row>((db, p) => db.selectFrom('outbox').selectAll().where('id', '=', p.id));
+const markSent = compiled<{ id: string; at: number }>((db, p) =>
+  db.updateTable('outbox').set({ status: 'sent', sent_at: p.at }).where('id', '=', p.id).where('status', '=', 'pending'),
+);
+
+for (const factory of STORES) {
+  describe(`${factory.name}: compiled statements`, () => {
+    let store: TestStore;
+    beforeAll(async () => {
+      store = await factory.open();
+    });
+    afterAll(() => store.close());
+
+    it('run again and again with new values, constants kept as written', async () => {
+      await insert.execute(store.db, row('a', { created_at: 10 }));
+      await insert.execute(store.db, row('b', { created_at: 20 }));
+      expect((await byId.first(store.db, { id: 'b' }))?.created_at).toBe(20);
+      expect(await markSent.affected(store.db, { id: 'a', at: 5 })).toBe(1);
+      // `status = 'pending'` is part of the statement: a second call changes nothing.
+      expect(await markSent.affected(store.db, { id: 'a', at: 6 })).toBe(0);
+      expect(await byId.first(store.db, { id: 'a' })).toMatchObject({ status: 'sent', sent_at: 5 });
+      expect(await byId.first(store.db, { id: 'nobody' })).toBeUndefined();
+    });
+
+    it('refuse an input that is missing instead of binding NULL', async () => {
+      await expect(byId.first(store.db, {} as { id: string })).rejects.toThrow(/no value for "id"/);
+    });
+
+    it('writeTogether commits every write, in one statement on PostgreSQL', async () => {
+      await writeTogether(store.db, [insert.bind(row('c')), markSent.bind({ id: 'b', at: 7 }), insert.bind(row('d'))]);
+      expect(await byId.first(store.db, { id: 'c' })).toBeDefined();
+      expect(await byId.first(store.db, { id: 'd' })).toBeDefined();
+      expect((await byId.first(store.db, { id: 'b' }))?.sent_at).toBe(7);
+    });
+
+    it('writeTogether commits nothing when one write fails', async () => {
+      // `id` is the primary key: the second write collides with row c, so the first must not stay either.
+      const failing = writeTogether(store.db, [insert.bind(row('e')), insert.bind(row('c', { idempotency_key: 'other' }))]);
+      await expect(failing).rejects.toThrow();
+      expect(await byId.first(store.db, { id: 'e' })).toBeUndefined();
+    });
+
+    it('writeTogether joins the transaction it is given', async () => {
+      await expect(
+        store.db.transaction().execute(async (trx) => {
+          await writeTogether(trx, [insert.bind(row('f')), insert.bind(row('g'))]);
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      expect(await byId.first(store.db, { id: 'f' })).toBeUndefined();
+    });
+  });
+}
