@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 
 export const resetsMigrations: Record<string, Migration> = {
   '0004_password_resets': {
@@ -52,6 +52,20 @@ export const resetsMigrations: Record<string, Migration> = {
       await db.schema.createIndex('password_resets_open').on('password_resets').columns(['user_id', 'invalidated_at', 'consumed_at']).execute();
       await db.schema.dropIndex('reset_flows_user_id').execute();
       await db.schema.createIndex('reset_flows_open').on('reset_flows').columns(['user_id', 'status']).execute();
+    },
+  },
+  '0009_partial_open_token_index': {
+    // Only open tokens are ever searched by user; a partial index holds just those (a handful, not every
+    // token ever issued), and voiding a token only removes its entry instead of rewriting it.
+    async up(db: Kysely<any>) {
+      await db.schema.dropIndex('password_resets_open').execute();
+      await db.schema
+        .createIndex('password_resets_open')
+        .on('password_resets')
+        .column('user_id')
+        .where(sql.ref('consumed_at'), 'is', null)
+        .where(sql.ref('invalidated_at'), 'is', null)
+        .execute();
     },
   },
 };

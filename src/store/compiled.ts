@@ -23,9 +23,10 @@ export interface CompiledStatement<Input, Row = unknown> {
 
 /** A write ready to run: see `writeTogether`. */
 export interface BoundWrite {
-  readonly key: number;
   /** SQL and parameters for the executor's dialect. */
   compile(executor: Kysely<Database>): { sql: string; parameters: unknown[] };
+  /** Names the statement, whatever its input. */
+  readonly key: number;
 }
 
 /** Stands for an input until the query is compiled; no real value looks like it. */
@@ -39,40 +40,65 @@ interface Template {
 
 let statementCount = 0;
 
-export function compiled<Input extends object, Row = unknown>(
-  build: (db: Kysely<Database>, p: Input) => Compilable<Row>,
-): CompiledStatement<Input, Row> {
-  const key = ++statementCount;
+class Statement<Input extends object, Row> implements CompiledStatement<Input, Row> {
+  readonly key = ++statementCount;
   // One template per Kysely instance (its adapter), as the dialect decides the SQL.
-  const templates = new WeakMap<object, Template>();
+  readonly #templates = new WeakMap<object, Template>();
+  readonly #build: (db: Kysely<Database>, p: Input) => Compilable<Row>;
 
-  const template = (executor: Kysely<Database>, input: Input): Template => {
+  constructor(build: (db: Kysely<Database>, p: Input) => Compilable<Row>) {
+    this.#build = build;
+  }
+
+  compile(executor: Kysely<Database>, input: Input): { sql: string; parameters: unknown[] } {
     const adapter = executor.getExecutor().adapter;
-    let found = templates.get(adapter);
-    if (!found) {
-      found = compileTemplate(executor, build, input);
-      templates.set(adapter, found);
+    let template = this.#templates.get(adapter);
+    if (!template) {
+      template = compileTemplate(executor, this.#build, input);
+      this.#templates.set(adapter, template);
     }
-    return found;
-  };
+    return { sql: template.sql, parameters: bindSlots(template.slots, input as Record<string, unknown>) };
+  }
 
-  const compile = (executor: Kysely<Database>, input: Input) => {
-    const { sql, slots } = template(executor, input);
-    return { sql, parameters: bindSlots(slots, input as Record<string, unknown>) };
-  };
-
-  const execute = (executor: Kysely<Database>, input: Input) => {
-    const { sql, parameters } = compile(executor, input);
+  execute(executor: Kysely<Database>, input: Input): Promise<QueryResult<Row>> {
+    const { sql, parameters } = this.compile(executor, input);
     return executor.executeQuery<Row>(CompiledQuery.raw(sql, parameters));
-  };
+  }
 
-  return {
-    execute,
-    rows: async (executor, input) => (await execute(executor, input)).rows,
-    first: async (executor, input) => (await execute(executor, input)).rows[0],
-    affected: async (executor, input) => Number((await execute(executor, input)).numAffectedRows ?? 0n),
-    bind: (input) => ({ key, compile: (executor) => compile(executor, input) }),
-  };
+  async rows(executor: Kysely<Database>, input: Input): Promise<Row[]> {
+    return (await this.execute(executor, input)).rows;
+  }
+
+  async first(executor: Kysely<Database>, input: Input): Promise<Row | undefined> {
+    return (await this.execute(executor, input)).rows[0];
+  }
+
+  async affected(executor: Kysely<Database>, input: Input): Promise<number> {
+    return Number((await this.execute(executor, input)).numAffectedRows ?? 0n);
+  }
+
+  bind(input: Input): BoundWrite {
+    return new Bound(this, input);
+  }
+}
+
+class Bound<Input extends object> implements BoundWrite {
+  constructor(
+    readonly statement: Statement<Input, unknown>,
+    readonly input: Input,
+  ) {}
+
+  get key(): number {
+    return this.statement.key;
+  }
+
+  compile(executor: Kysely<Database>): { sql: string; parameters: unknown[] } {
+    return this.statement.compile(executor, this.input);
+  }
+}
+
+export function compiled<Input extends object, Row = unknown>(build: (db: Kysely<Database>, p: Input) => Compilable<Row>): CompiledStatement<Input, Row> {
+  return new Statement(build);
 }
 
 /**
@@ -88,14 +114,15 @@ export async function writeTogether(executor: Kysely<Database>, writes: BoundWri
     await executor.executeQuery(combined(executor, writes));
     return;
   }
-  const runAll = async (trx: Kysely<Database>) => {
-    for (const write of writes) {
-      const { sql, parameters } = write.compile(trx);
-      await trx.executeQuery(CompiledQuery.raw(sql, parameters));
-    }
-  };
-  if (executor.isTransaction || writes.length === 1) await runAll(executor);
-  else await executor.transaction().execute(runAll);
+  if (executor.isTransaction || writes.length === 1) await runInOrder(executor, writes);
+  else await executor.transaction().execute((trx) => runInOrder(trx, writes));
+}
+
+async function runInOrder(executor: Kysely<Database>, writes: BoundWrite[]): Promise<void> {
+  for (const write of writes) {
+    const { sql, parameters } = write.compile(executor);
+    await executor.executeQuery(CompiledQuery.raw(sql, parameters));
+  }
 }
 
 /** Combined SQL by the statements it is made of (their keys in order), per Kysely instance. */

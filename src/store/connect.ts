@@ -66,11 +66,21 @@ export function connect(url: string, options: ConnectOptions = {}): Store {
 function prepareOnce(client: pg.PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = (config: unknown, values?: unknown, callback?: unknown) => {
-    if (typeof config === 'string' && Array.isArray(values) && /^\s*(select|insert|update|delete|with)\b/i.test(config)) {
-      return query({ name: `rekey_${createHash('sha1').update(config).digest('base64url').slice(0, 20)}`, text: config, values }, callback);
-    }
-    return query(config, values, callback);
+    const name = typeof config === 'string' && Array.isArray(values) ? statementName(config) : undefined;
+    return name ? query({ name, text: config, values }, callback) : query(config, values, callback);
   };
+}
+
+/** Statement names by SQL text, shared by every connection (Rekey has a few dozen distinct statements). */
+const statementNames = new Map<string, string | undefined>();
+
+function statementName(sql: string): string | undefined {
+  let name = statementNames.get(sql);
+  if (name === undefined && !statementNames.has(sql)) {
+    name = /^\s*(select|insert|update|delete|with)\b/i.test(sql) ? `rekey_${createHash('sha1').update(sql).digest('base64url').slice(0, 20)}` : undefined;
+    if (statementNames.size < 10_000) statementNames.set(sql, name);
+  }
+  return name;
 }
 
 /** The schema named by a URL's `options=-c search_path=…`, as libpq would apply it. */
