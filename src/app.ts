@@ -9,6 +9,7 @@ import { requireSecretKey } from './http/secret-key.ts';
 import { factorManagementRoutes } from './factors/management.routes.ts';
 import { hostedPages } from './pages/index.ts';
 import { clientIp, parseTrustedProxies } from './platform/client-ip.ts';
+import { createAccessLog, stripQuery } from './platform/logger.ts';
 import { browserResetRoutes } from './resets/browser.routes.ts';
 import { resetManagementRoutes } from './resets/management.routes.ts';
 import { authenticateRoutes } from './sessions/authenticate.routes.ts';
@@ -44,8 +45,16 @@ export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
     const forwarded = request.headers['x-forwarded-for'];
     request.clientIp = clientIp(request.socket.remoteAddress ?? '', Array.isArray(forwarded) ? forwarded.join(',') : forwarded, trustedProxies);
   });
+  const accessLog = createAccessLog(deps.logger);
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info({ req: request, res: reply, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    accessLog({
+      reqId: request.id,
+      method: request.method,
+      path: stripQuery(request.url),
+      ip: request.clientIp || request.ip,
+      statusCode: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+    });
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

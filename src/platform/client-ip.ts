@@ -68,6 +68,8 @@ const matchers = new WeakMap<readonly string[], (address: string) => boolean>();
 /** Compiles the list once per array (the config is parsed once and frozen). */
 function matcherFor(trustedProxies: readonly string[]): (address: string) => boolean {
   let match = matchers.get(trustedProxies);
+  // The default trusts no one: no address check on every request for an empty list.
+  if (!match && trustedProxies.length === 0) match = () => false;
   if (!match) {
     const list = new BlockList();
     for (const entry of trustedProxies) {

@@ -44,3 +44,24 @@ export const stripQuery = (url: string): string => {
   const at = url.indexOf('?');
   return at === -1 ? url : `${url.slice(0, at)}?…`;
 };
+
+export interface AccessEntry {
+  reqId: string;
+  method: string;
+  /** With its query cut (`stripQuery`): a link token arrives as `?token=`. */
+  path: string;
+  ip: string;
+  statusCode: number;
+  ms: number;
+}
+
+/**
+ * The one line per request, on the logger's own stream. Its fields are fixed and none can hold a secret,
+ * so it skips the redaction pass, which cost a tenth of a forgot request's CPU for fields it never has.
+ */
+export function createAccessLog(logger: Logger): (entry: AccessEntry) => void {
+  const stream = (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym];
+  const access = pino({ level: logger.level }, stream);
+  return ({ reqId, method, path, ip, statusCode, ms }) => access.info({ reqId, req: { id: reqId, method, path, ip }, res: { statusCode }, ms }, 'request');
+}
+

@@ -53,7 +53,16 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
     }
     return apps.getDefault();
   };
-  const allowedOrigins = (application: Application) => new Set([baseOrigin, ...allowedRedirects(application).map((u) => safeOrigin(u))]);
+  // Applications come from a cache that hands out the same object until it changes, so their origins are parsed once.
+  const originsOf = new WeakMap<Application, Set<string>>();
+  const allowedOrigins = (application: Application) => {
+    let origins = originsOf.get(application);
+    if (!origins) {
+      origins = new Set([baseOrigin, ...allowedRedirects(application).map((u) => safeOrigin(u))]);
+      originsOf.set(application, origins);
+    }
+    return origins;
+  };
 
   // onRequest: refused before any body is parsed, so a text/plain or form POST never reaches validation.
   app.addHook('onRequest', async (request, reply) => {
