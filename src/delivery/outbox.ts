@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../platform/clock.ts';
 import type { Ids } from '../platform/ids.ts';
-import { compiled, type BoundWrite } from '../store/compiled.ts';
+import { compiled, writeTogether, type BoundWrite } from '../store/compiled.ts';
 import type { Database } from '../store/database.ts';
 import type { OutboxTable } from './outbox.table.ts';
 
@@ -56,6 +56,6 @@ export const outboxWrite = (deps: { clock: Clock; ids: Ids }, message: OutboxMes
 /** Writes one outbox row on its own (or in the executor's transaction) and returns its id. */
 export async function enqueue(executor: Kysely<Database>, deps: { clock: Clock; ids: Ids }, message: OutboxMessage): Promise<string> {
   const row = rowOf(deps, message);
-  await insertRow.execute(executor, row);
+  await writeTogether(executor, [insertRow.bind(row)]);
   return row.id;
 }

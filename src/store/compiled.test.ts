@@ -64,6 +64,17 @@ for (const factory of STORES) {
       expect(await byId.first(store.db, { id: 'e' })).toBeUndefined();
     });
 
+    it('writeTogether callers of the same moment all commit, and a failing one fails alone', async () => {
+      const ids = Array.from({ length: 10 }, (_, i) => `group-${i}`);
+      const results = await Promise.allSettled([
+        ...ids.map((id) => writeTogether(store.db, [insert.bind(row(id)), insert.bind(row(`${id}-b`))])),
+        // Collides with row c's primary key.
+        writeTogether(store.db, [insert.bind(row('c', { idempotency_key: 'collides' }))]),
+      ]);
+      expect(results.map((r) => r.status)).toEqual([...ids.map(() => 'fulfilled'), 'rejected']);
+      for (const id of ids.flatMap((id) => [id, `${id}-b`])) expect(await byId.first(store.db, { id })).toBeDefined();
+    });
+
     it('writeTogether joins the transaction it is given', async () => {
       await expect(
         store.db.transaction().execute(async (trx) => {

@@ -102,28 +102,70 @@ export function compiled<Input extends object, Row = unknown>(build: (db: Kysely
 }
 
 /**
- * Writes that commit together or not at all, none of which needs another's result.
+ * Writes that commit together or not at all, none of which needs another's result. It resolves once
+ * they are committed.
+ *
  * On PostgreSQL they go as one statement (each but the last in a data-modifying `WITH`): one round trip
- * and one commit instead of one per write plus `BEGIN`/`COMMIT`. On SQLite they run in order in one
- * transaction (the caller's, if it is in one). Every write of a PostgreSQL statement sees the rows as
- * they were before the statement, so list them so that no write relies on an earlier one's effect.
+ * and one commit instead of one per write plus `BEGIN`/`COMMIT`. Every write of that statement sees the
+ * rows as they were before it, so list them so that no write relies on an earlier one's effect.
+ *
+ * On SQLite they run in order in one transaction: the caller's if it is in one, otherwise one shared with
+ * the other callers of the same moment (a group commit). Each commit writes every page it touched to the
+ * WAL, which cost more than the statements: ten requests' rows in one commit write those pages once.
  */
 export async function writeTogether(executor: Kysely<Database>, writes: BoundWrite[]): Promise<void> {
   if (writes.length === 0) return;
-  if (writes.length > 1 && executor.getExecutor().adapter instanceof PostgresAdapter) {
-    await executor.executeQuery(combined(executor, writes));
-    return;
+  if (executor.getExecutor().adapter instanceof PostgresAdapter) {
+    await executor.executeQuery(writes.length === 1 ? rawOf(writes[0]!.compile(executor)) : combined(executor, writes));
+  } else if (executor.isTransaction) {
+    await runInOrder(executor, writes);
+  } else {
+    await joinGroupCommit(executor, writes);
   }
-  if (executor.isTransaction || writes.length === 1) await runInOrder(executor, writes);
-  else await executor.transaction().execute((trx) => runInOrder(trx, writes));
+}
+
+interface Waiting {
+  writes: BoundWrite[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** The group being collected for each database, committed once the current I/O callbacks have run. */
+const collecting = new WeakMap<Kysely<Database>, Waiting[]>();
+
+function joinGroupCommit(db: Kysely<Database>, writes: BoundWrite[]): Promise<void> {
+  let group = collecting.get(db);
+  if (!group) {
+    const started: Waiting[] = (group = []);
+    collecting.set(db, started);
+    setImmediate(() => {
+      collecting.delete(db);
+      void commitGroup(db, started);
+    });
+  }
+  return new Promise((resolve, reject) => group.push({ writes, resolve, reject }));
+}
+
+async function commitGroup(db: Kysely<Database>, group: Waiting[]): Promise<void> {
+  try {
+    await db.transaction().execute(async (trx) => {
+      for (const waiting of group) await runInOrder(trx, waiting.writes);
+    });
+    for (const waiting of group) waiting.resolve();
+  } catch (error) {
+    if (group.length === 1) return group[0]!.reject(error);
+    // One caller's write failed and took the group down: commit each alone, so only that caller sees it.
+    for (const waiting of group) {
+      await db.transaction().execute((trx) => runInOrder(trx, waiting.writes)).then(waiting.resolve, waiting.reject);
+    }
+  }
 }
 
 async function runInOrder(executor: Kysely<Database>, writes: BoundWrite[]): Promise<void> {
-  for (const write of writes) {
-    const { sql, parameters } = write.compile(executor);
-    await executor.executeQuery(CompiledQuery.raw(sql, parameters));
-  }
+  for (const write of writes) await executor.executeQuery(rawOf(write.compile(executor)));
 }
+
+const rawOf = ({ sql, parameters }: { sql: string; parameters: unknown[] }): CompiledQuery => CompiledQuery.raw(sql, parameters);
 
 /** Combined SQL by the statements it is made of (their keys in order), per Kysely instance. */
 const combinations = new WeakMap<object, Map<string, string>>();
