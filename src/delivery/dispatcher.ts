@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../platform/clock.ts';
 import type { Ids } from '../platform/ids.ts';
+import { compiled } from '../store/compiled.ts';
 import type { Dialect } from '../store/connect.ts';
 import type { Database } from '../store/database.ts';
 import type { OutboxTable } from './outbox.table.ts';
@@ -78,37 +79,42 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   let timer: NodeJS.Timeout | undefined;
   let running = false;
 
-  async function claim(): Promise<OutboxRow[]> {
-    const now = clock.now();
-    return db
+  // Built once per dispatcher: the claim differs by dialect, and both run on every round.
+  const claimDue = compiled<{ now: number; leaseUntil: number; owner: string }, OutboxRow>((qc, p) =>
+    qc
       .updateTable('outbox')
-      .set({ lease_until: now + leaseMs, lease_owner: owner })
+      .set({ lease_until: p.leaseUntil, lease_owner: p.owner })
       .where('id', 'in', (eb) => {
         const due = eb
           .selectFrom('outbox')
           .select('id')
           .where('status', '=', 'pending')
-          .where('next_attempt_at', '<=', now)
-          .where((w) => w.or([w('lease_until', 'is', null), w('lease_until', '<', now)]))
+          .where('next_attempt_at', '<=', p.now)
+          .where((w) => w.or([w('lease_until', 'is', null), w('lease_until', '<', p.now)]))
           .orderBy('next_attempt_at')
           .limit(batchSize);
         // SQLite has one writer, so the single UPDATE is the claim; PostgreSQL needs row locks that
         // concurrent dispatchers skip instead of waiting on (and then claiming the same row twice).
         return opts.dialect === 'postgres' ? due.forUpdate().skipLocked() : due;
       })
-      .returningAll()
-      .execute();
+      .returningAll(),
+  );
+  const markSent = compiled<{ id: string; owner: string; now: number; payload: string }>((qc, p) =>
+    qc
+      .updateTable('outbox')
+      .set({ status: 'sent', sent_at: p.now, lease_until: null, lease_owner: null, payload: p.payload })
+      .where('id', '=', p.id)
+      .where('lease_owner', '=', p.owner),
+  );
+
+  async function claim(): Promise<OutboxRow[]> {
+    const now = clock.now();
+    return claimDue.rows(db, { now, leaseUntil: now + leaseMs, owner });
   }
 
   async function succeed(row: OutboxRow): Promise<void> {
-    const now = clock.now();
-    const result = await db
-      .updateTable('outbox')
-      .set({ status: 'sent', sent_at: now, lease_until: null, lease_owner: null, payload: withoutSealed(row.payload) })
-      .where('id', '=', row.id)
-      .where('lease_owner', '=', owner)
-      .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) log.warn({ id: row.id, kind: row.kind }, 'delivery.lease_lost');
+    const updated = await markSent.affected(db, { id: row.id, owner, now: clock.now(), payload: withoutSealed(row.payload) });
+    if (updated === 0) log.warn({ id: row.id, kind: row.kind }, 'delivery.lease_lost');
   }
 
   async function fail(row: OutboxRow, error: unknown, permanent: boolean): Promise<void> {

@@ -1,8 +1,12 @@
 import type { Kysely } from 'kysely';
 import { toIso, type Clock } from '../../platform/clock.ts';
 import type { Ids } from '../../platform/ids.ts';
+import { compiled, writeTogether } from '../../store/compiled.ts';
 import type { Database } from '../../store/database.ts';
 import type { Channel } from '../channel.ts';
+import type { DevMailboxTable } from '../outbox.table.ts';
+
+const insertMail = compiled<DevMailboxTable>((db, p) => db.insertInto('dev_mailbox').values(p));
 
 /** A mail as the development mailbox shows it. */
 export interface DevMail {
@@ -25,19 +29,17 @@ export function createDevMailboxChannel(deps: { db: Kysely<Database>; clock: Clo
   return {
     id: 'dev-mailbox',
     async send(mail) {
-      await deps.db
-        .insertInto('dev_mailbox')
-        .values({
-          id: deps.ids.next('mail'),
-          outbox_id: mail.outboxId ?? null,
-          to: mail.to,
-          from: mail.from,
-          subject: mail.subject,
-          text: mail.text,
-          html: mail.html,
-          created_at: deps.clock.now(),
-        })
-        .execute();
+      const row: DevMailboxTable = {
+        id: deps.ids.next('mail'),
+        outbox_id: mail.outboxId ?? null,
+        to: mail.to,
+        from: mail.from,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        created_at: deps.clock.now(),
+      };
+      await writeTogether(deps.db, [insertMail.bind(row)]);
     },
     async check() {},
   };
