@@ -346,34 +346,35 @@ async function main(): Promise<void> {
       ratios.push(`create-reset / ceiling, ${store.label}: **${pct(ratio)}** (${create.rps.toFixed(0)} / ${top.rps.toFixed(0)} req/s)`);
     }
 
-    // Confirms are compared with a raw measurement taken just before them, on the same machine state.
+    // Confirms are compared with raw measurements taken just before and just after them: a shared VM's
+    // speed drifts by several per cent within minutes, and the mean of the two brackets the confirm run.
     for (const store of want('confirm') ? stores : []) {
-      const raw = await attempt(`raw Argon2id before confirm, ${store.label}`, () => rawHashes(`before confirm, ${store.label}`));
-      if (!raw) continue;
-      raws.push(raw);
-      rows.push({
-        scenario: `raw Argon2id \`hasher.hash()\`, ${THREADPOOL} concurrent loops, just before the confirm run below`,
-        store: `(${store.label} run)`,
-        rps: raw.rate,
-        target: '—',
-      });
+      const before = await attempt(`raw Argon2id before confirm, ${store.label}`, () => rawHashes(`before confirm, ${store.label}`));
+      if (!before) continue;
+      raws.push(before);
+      rows.push({ scenario: `raw Argon2id \`hasher.hash()\`, ${THREADPOOL} concurrent loops, just before the confirm run below`, store: `(${store.label} run)`, rps: before.rate, target: '—' });
       log(`confirm, ${store.label}: ${CONFIRM_CONNECTIONS} connections, one token per request`);
-      const run = await attempt(`confirm, ${store.label}`, () => confirmResets(store, raw.rate, false));
+      const run = await attempt(`confirm, ${store.label}`, () => confirmResets(store, before.rate, false));
       if (!run) continue;
       log(`  ${describeLoad(run.confirm)}`);
       checkResponses(`confirm, ${store.label}`, run.confirm);
-      const ratio = run.confirm.rps / raw.rate;
+      const after = await attempt(`raw Argon2id after confirm, ${store.label}`, () => rawHashes(`after confirm, ${store.label}`));
+      const bracket = after ? [before, after] : [before];
+      const rawRate = bracket.reduce((sum, r) => sum + r.rate, 0) / bracket.length;
+      const rawCpuPerHash = bracket.reduce((sum, r) => sum + r.cpuPerHash, 0) / bracket.length;
+      const ratio = run.confirm.rps / rawRate;
       rows.push({
         scenario: 'confirm: `POST /user_management/password_reset/confirm`',
         store: store.label,
         summary: run.confirm,
-        target: `≥ 85 % of raw measured just before (${raw.rate.toFixed(1)} hashes/s)`,
+        target: `≥ 85 % of raw, mean of just before and just after (${rawRate.toFixed(1)} hashes/s)`,
         met: ratio >= 0.85,
         detail: pct(ratio),
       });
+      if (after) rows.push({ scenario: `raw Argon2id \`hasher.hash()\`, ${THREADPOOL} concurrent loops, just after the confirm run above`, store: `(${store.label} run)`, rps: after.rate, target: '—' });
       ratios.push(
-        `confirms / raw hashes, ${store.label}: **${pct(ratio)}** (${run.confirm.rps.toFixed(1)} confirms/s / ${raw.rate.toFixed(1)} hashes/s); ` +
-          `CPU per confirm ${ms(run.serverCpuPerConfirm)} against ${ms(raw.cpuPerHash)} per raw hash, i.e. ${pct(raw.cpuPerHash / run.serverCpuPerConfirm)} of the server's CPU goes to hashing`,
+        `confirms / raw hashes, ${store.label}: **${pct(ratio)}** (${run.confirm.rps.toFixed(1)} confirms/s / ${rawRate.toFixed(1)} hashes/s, the mean of ${bracket.map((r) => r.rate.toFixed(1)).join(' and ')}); ` +
+          `CPU per confirm ${ms(run.serverCpuPerConfirm)} against ${ms(rawCpuPerHash)} per raw hash, i.e. ${pct(rawCpuPerHash / run.serverCpuPerConfirm)} of the server's CPU goes to hashing`,
       );
     }
 
