@@ -1,3 +1,5 @@
+import type { BoundWrite } from '../store/compiled.ts';
+
 /** A fully rendered mail, ready for a channel. */
 export interface RenderedMail {
   to: string;
@@ -13,6 +15,11 @@ export interface RenderedMail {
 export interface Channel {
   readonly id: string;
   send(mail: RenderedMail): Promise<void>;
+  /**
+   * A channel that delivers into Rekey's own store (the development mailbox) gives its write instead of
+   * sending: the dispatcher commits it with the message's "sent" mark, so it is delivered exactly once.
+   */
+  write?(mail: RenderedMail): BoundWrite;
   /** Used by `rekey doctor`: can the channel reach its provider? */
   check?(): Promise<void>;
   close?(): Promise<void>;

@@ -185,6 +185,28 @@ for (const factory of STORES) {
       expect(logLines.some((line) => line.includes('delivery.lease_lost'))).toBe(true);
     });
 
+    it('commits a delivery into the store with the sent mark, and not at all once the lease is lost', async () => {
+      const channel = createDevMailboxChannel({ db: store.db, clock, ids });
+      const mail = (subject: string) => channel.write!({ to: 'lease@example.com', from: 'Rekey <no-reply@rekey.test>', subject, text: 't', html: 'h' });
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      const slow = dispatcher({ test: async () => (started(), await held, [mail('from the dispatcher that lost its lease')]) }, { leaseMs: 30_000 });
+      const fast = dispatcher({ test: async () => [mail('from the dispatcher that took over')] }, { leaseMs: 30_000 });
+      const id = await put({ to: 'lease@example.com' });
+
+      const inFlight = slow.runOnce();
+      await running;
+      clock.advance(30_001);
+      expect(await fast.runOnce()).toBe(1);
+      release();
+      await inFlight;
+      const delivered = await listDevMailbox(store.db, { limit: 10, to: 'lease@example.com' });
+      expect(delivered.map((m) => m.subject)).toEqual(['from the dispatcher that took over']);
+      expect(await row(id)).toMatchObject({ status: 'sent', lease_owner: null });
+    });
+
     it('runs in the background and stop() waits for the work in flight', async () => {
       let finished = 0;
       const d = dispatcher({ test: async () => void (await new Promise((r) => setTimeout(r, 20)), finished++) });

@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../platform/clock.ts';
 import type { Ids } from '../platform/ids.ts';
-import { compiled } from '../store/compiled.ts';
+import { compiled, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
 import type { Dialect } from '../store/connect.ts';
 import type { Database } from '../store/database.ts';
 import type { OutboxTable } from './outbox.table.ts';
@@ -10,8 +10,10 @@ import type { OutboxTable } from './outbox.table.ts';
 /**
  * Runs one outbox row. `row.attempts` counts the attempts made before this one.
  * Throw to retry with backoff; throw a `PermanentDeliveryError` when retrying cannot help.
+ * Writes it returns complete the delivery: they commit with the row's "sent" mark, and only while this
+ * dispatcher still holds the row.
  */
-export type OutboxHandler = (payload: unknown, row: { id: string; attempts: number }) => Promise<void>;
+export type OutboxHandler = (payload: unknown, row: { id: string; attempts: number }) => Promise<void | BoundWrite[]>;
 
 /** A failure that no retry can fix (a seal that does not open, an unknown template): dead-lettered at once. */
 export class PermanentDeliveryError extends Error {
@@ -104,7 +106,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       .updateTable('outbox')
       .set({ status: 'sent', sent_at: p.now, lease_until: null, lease_owner: null, payload: p.payload })
       .where('id', '=', p.id)
-      .where('lease_owner', '=', p.owner),
+      .where('lease_owner', '=', p.owner)
+      .returning('id'),
   );
 
   async function claim(): Promise<OutboxRow[]> {
@@ -112,9 +115,9 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     return claimDue.rows(db, { now, leaseUntil: now + leaseMs, owner });
   }
 
-  async function succeed(row: OutboxRow): Promise<void> {
-    const updated = await markSent.affected(db, { id: row.id, owner, now: clock.now(), payload: withoutSealed(row.payload) });
-    if (updated === 0) log.warn({ id: row.id, kind: row.kind }, 'delivery.lease_lost');
+  async function succeed(row: OutboxRow, deliveries: BoundWrite[]): Promise<void> {
+    const sent = markSent.bind({ id: row.id, owner, now: clock.now(), payload: withoutSealed(row.payload) });
+    if (!(await writeTogetherIf(db, sent, deliveries))) log.warn({ id: row.id, kind: row.kind }, 'delivery.lease_lost');
   }
 
   async function fail(row: OutboxRow, error: unknown, permanent: boolean): Promise<void> {
@@ -157,12 +160,13 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     } catch {
       return fail(row, new Error('payload is not valid JSON'), true);
     }
+    let deliveries: void | BoundWrite[];
     try {
-      await handler(payload, { id: row.id, attempts: row.attempts });
+      deliveries = await handler(payload, { id: row.id, attempts: row.attempts });
     } catch (error) {
       return fail(row, error, isPermanent(error));
     }
-    await succeed(row);
+    await succeed(row, deliveries ?? []);
   }
 
   function track<T>(work: Promise<T>): Promise<T> {

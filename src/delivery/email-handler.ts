@@ -58,7 +58,9 @@ export function createEmailHandler(deps: EmailHandlerDeps): OutboxHandler {
       // Rendering is deterministic: an unknown template or a bad variable fails the same way every time.
       throw new PermanentDeliveryError(`cannot render mail template "${job.template}": ${(error as Error).message}`);
     }
-    await deps.channel.send({ to: job.to, from: deps.mailFrom, ...rendered, outboxId: row.id });
+    const mail = { to: job.to, from: deps.mailFrom, ...rendered, outboxId: row.id };
+    if (deps.channel.write) return [deps.channel.write(mail)];
+    await deps.channel.send(mail);
   };
 }
 

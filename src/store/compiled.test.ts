@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxTable } from '../delivery/outbox.table.ts';
-import { compiled, writeTogether } from './compiled.ts';
+import { compiled, writeTogether, writeTogetherIf } from './compiled.ts';
 import { STORES, type TestStore } from './testing.ts';
 
 type Row = OutboxTable;
@@ -25,6 +25,9 @@ const insert = compiled<Row>((db, p) => db.insertInto('outbox').values(p).onConf
 const byId = compiled<{ id: string }, Row>((db, p) => db.selectFrom('outbox').selectAll().where('id', '=', p.id));
 const markSent = compiled<{ id: string; at: number }>((db, p) =>
   db.updateTable('outbox').set({ status: 'sent', sent_at: p.at }).where('id', '=', p.id).where('status', '=', 'pending'),
+);
+const claimPending = compiled<{ id: string }, { id: string; status: string }>((db, p) =>
+  db.updateTable('outbox').set({ status: 'dead' }).where('id', '=', p.id).where('status', '=', 'pending').returning(['id', 'status']),
 );
 
 for (const factory of STORES) {
@@ -73,6 +76,27 @@ for (const factory of STORES) {
       ]);
       expect(results.map((r) => r.status)).toEqual([...ids.map(() => 'fulfilled'), 'rejected']);
       for (const id of ids.flatMap((id) => [id, `${id}-b`])) expect(await byId.first(store.db, { id })).toBeDefined();
+    });
+
+    it('writeTogetherIf writes only when its guard changes a row, and returns that row', async () => {
+      await insert.execute(store.db, row('guarded'));
+      const first = await writeTogetherIf(store.db, claimPending.bind({ id: 'guarded' }), [insert.bind(row('guarded-1'))]);
+      expect(first).toEqual({ id: 'guarded', status: 'dead' });
+      // The guard's row is no longer pending: the second call changes nothing and writes nothing.
+      const second = await writeTogetherIf(store.db, claimPending.bind({ id: 'guarded' }), [insert.bind(row('guarded-2'))]);
+      expect(second).toBeUndefined();
+      expect(await byId.first(store.db, { id: 'guarded-1' })).toBeDefined();
+      expect(await byId.first(store.db, { id: 'guarded-2' })).toBeUndefined();
+    });
+
+    it('writeTogetherIf lets one of many racing callers win', async () => {
+      await insert.execute(store.db, row('raced'));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => writeTogetherIf(store.db, claimPending.bind({ id: 'raced' }), [insert.bind(row(`raced-${i}`))])),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const written = await Promise.all(Array.from({ length: 10 }, (_, i) => byId.first(store.db, { id: `raced-${i}` })));
+      expect(written.filter(Boolean)).toHaveLength(1);
     });
 
     it('writeTogether joins the transaction it is given', async () => {

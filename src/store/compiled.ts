@@ -107,7 +107,8 @@ export function compiled<Input extends object, Row = unknown>(build: (db: Kysely
  *
  * On PostgreSQL they go as one statement (each but the last in a data-modifying `WITH`): one round trip
  * and one commit instead of one per write plus `BEGIN`/`COMMIT`. Every write of that statement sees the
- * rows as they were before it, so list them so that no write relies on an earlier one's effect.
+ * rows as they were before it, and PostgreSQL keeps only one of two changes to the same row: so no write
+ * may rely on an earlier one's effect, and no two may touch the same row.
  *
  * On SQLite they run in order in one transaction: the caller's if it is in one, otherwise one shared with
  * the other callers of the same moment (a group commit). Each commit writes every page it touched to the
@@ -120,20 +121,57 @@ export async function writeTogether(executor: Kysely<Database>, writes: BoundWri
   } else if (executor.isTransaction) {
     await runInOrder(executor, writes);
   } else {
-    await joinGroupCommit(executor, writes);
+    await joinGroupCommit(executor, { writes });
   }
 }
 
-interface Waiting {
+/**
+ * `writes` together with `guard`, a conditional `UPDATE … RETURNING`, and only if the guard changed a
+ * row: resolves to the guard's first row, or undefined when it changed none (and nothing was written).
+ * The rules of `writeTogether` hold, guard included: no write may touch a row the guard changes.
+ *
+ * On PostgreSQL this is one statement too: the guard and the writes as data-modifying `WITH`s, and a
+ * main query that divides by the guard's row count. No row, and the division fails the statement, so
+ * none of it stays. On SQLite the guard runs first and the writes follow it in its transaction.
+ */
+export async function writeTogetherIf<Row>(executor: Kysely<Database>, guard: BoundWrite, writes: BoundWrite[]): Promise<Row | undefined> {
+  if (executor.getExecutor().adapter instanceof PostgresAdapter) {
+    if (writes.length === 0) return (await executor.executeQuery<Row>(rawOf(guard.compile(executor)))).rows[0];
+    try {
+      const row = (await executor.executeQuery<Row & { rekey_guard?: unknown }>(combined(executor, [guard, ...writes], GUARDED))).rows[0];
+      if (row === undefined) return undefined;
+      const { rekey_guard: _checked, ...rest } = row;
+      return rest as Row;
+    } catch (error) {
+      if ((error as { code?: string }).code === DIVISION_BY_ZERO) return undefined;
+      throw error;
+    }
+  }
+  if (executor.isTransaction) return (await runGuarded(executor, { guard, writes })) as Row | undefined;
+  return (await joinGroupCommit(executor, { guard, writes })) as Row | undefined;
+}
+
+const DIVISION_BY_ZERO = '22012';
+/**
+ * The main query of a guarded statement: the guard's rows, or a division by zero if it has none. The
+ * division is an output column of every row (and there is at least one), so the planner cannot skip it.
+ */
+const GUARDED = `select (select 1 / count(*) from "write_0") as "rekey_guard", "write_0".* from (values (1)) as "one" left join "write_0" on true`;
+
+interface Work {
+  guard?: BoundWrite;
   writes: BoundWrite[];
-  resolve(): void;
+}
+
+interface Waiting extends Work {
+  resolve(row: unknown): void;
   reject(error: unknown): void;
 }
 
 /** The group being collected for each database, committed once the current I/O callbacks have run. */
 const collecting = new WeakMap<Kysely<Database>, Waiting[]>();
 
-function joinGroupCommit(db: Kysely<Database>, writes: BoundWrite[]): Promise<void> {
+function joinGroupCommit(db: Kysely<Database>, work: Work): Promise<unknown> {
   let group = collecting.get(db);
   if (!group) {
     const started: Waiting[] = (group = []);
@@ -143,22 +181,32 @@ function joinGroupCommit(db: Kysely<Database>, writes: BoundWrite[]): Promise<vo
       void commitGroup(db, started);
     });
   }
-  return new Promise((resolve, reject) => group.push({ writes, resolve, reject }));
+  return new Promise((resolve, reject) => group.push({ ...work, resolve, reject }));
 }
 
 async function commitGroup(db: Kysely<Database>, group: Waiting[]): Promise<void> {
   try {
-    await db.transaction().execute(async (trx) => {
-      for (const waiting of group) await runInOrder(trx, waiting.writes);
+    const results = await db.transaction().execute(async (trx) => {
+      const rows: unknown[] = [];
+      for (const waiting of group) rows.push(await runGuarded(trx, waiting));
+      return rows;
     });
-    for (const waiting of group) waiting.resolve();
+    group.forEach((waiting, i) => waiting.resolve(results[i]));
   } catch (error) {
     if (group.length === 1) return group[0]!.reject(error);
     // One caller's write failed and took the group down: commit each alone, so only that caller sees it.
     for (const waiting of group) {
-      await db.transaction().execute((trx) => runInOrder(trx, waiting.writes)).then(waiting.resolve, waiting.reject);
+      await db.transaction().execute((trx) => runGuarded(trx, waiting)).then(waiting.resolve, waiting.reject);
     }
   }
+}
+
+/** The guard's first row (undefined: nothing written), or undefined after the writes when there is no guard. */
+async function runGuarded(executor: Kysely<Database>, { guard, writes }: Work): Promise<unknown> {
+  if (!guard) return runInOrder(executor, writes);
+  const row = (await executor.executeQuery(rawOf(guard.compile(executor)))).rows[0];
+  if (row !== undefined) await runInOrder(executor, writes);
+  return row;
 }
 
 async function runInOrder(executor: Kysely<Database>, writes: BoundWrite[]): Promise<void> {
@@ -170,12 +218,13 @@ const rawOf = ({ sql, parameters }: { sql: string; parameters: unknown[] }): Com
 /** Combined SQL by the statements it is made of (their keys in order), per Kysely instance. */
 const combinations = new WeakMap<object, Map<string, string>>();
 
-function combined(executor: Kysely<Database>, writes: BoundWrite[]): CompiledQuery {
+/** One statement of `writes`: each but the last in a `WITH`, or every one when a `main` query ends it. */
+function combined(executor: Kysely<Database>, writes: BoundWrite[], main?: string): CompiledQuery {
   const adapter = executor.getExecutor().adapter;
   const byKeys = combinations.get(adapter) ?? new Map<string, string>();
   combinations.set(adapter, byKeys);
   const parts = writes.map((write) => write.compile(executor));
-  const id = writes.map((write) => write.key).join(',');
+  const id = `${main ? 'guarded:' : ''}${writes.map((write) => write.key).join(',')}`;
   let sql = byKeys.get(id);
   if (!sql) {
     let offset = 0;
@@ -185,7 +234,7 @@ function combined(executor: Kysely<Database>, writes: BoundWrite[]): CompiledQue
       offset += part.parameters.length;
       return text;
     });
-    const last = renumbered.pop()!;
+    const last = main ?? renumbered.pop()!;
     sql = `with ${renumbered.map((text, i) => `"write_${i}" as (${text})`).join(', ')} ${last}`;
     byKeys.set(id, sql);
   }

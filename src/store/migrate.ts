@@ -31,7 +31,14 @@ export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise
     migrationLockTableName: 'rekey_migrations_lock',
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const result = await migrator.migrateToLatest();
-  if (result.error) throw result.error;
-  return result;
+  for (let attempt = 1; ; attempt++) {
+    const result = await migrator.migrateToLatest();
+    if (!result.error) return result;
+    // Kysely's migrator lists the tables of every schema in the database; when another deployment (or
+    // test run) drops its schema at that moment the listing fails (3F000/42P01). That is about the
+    // other schema, so try again.
+    const code = (result.error as { code?: string }).code;
+    if (attempt >= 5 || (code !== '3F000' && code !== '42P01')) throw result.error;
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+  }
 }

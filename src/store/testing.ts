@@ -52,7 +52,7 @@ export const STORES: StoreFactory[] = [
             await admin.query(`CREATE SCHEMA ${schema}`);
             await admin.end();
             const store = connect(postgresUrl, { schema, poolSize: 20 });
-            await migrateAlongsideOtherRuns(store.db, schema);
+            await migrateToLatest(store.db, schema);
             const url = `${postgresUrl}${postgresUrl.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
             return {
               ...store,
@@ -72,20 +72,3 @@ export const STORES: StoreFactory[] = [
       ]
     : []),
 ];
-
-/**
- * Kysely's migrator lists the tables of every schema in the database; when another test run drops
- * its schema at that moment the listing fails (3F000/42P01). The failure is about the other run, so retry.
- */
-async function migrateAlongsideOtherRuns(db: Store['db'], schema: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await migrateToLatest(db, schema);
-      return;
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (attempt >= 5 || (code !== '3F000' && code !== '42P01')) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
-    }
-  }
-}

@@ -3,7 +3,7 @@ import { toIso, type Clock } from '../../platform/clock.ts';
 import type { Ids } from '../../platform/ids.ts';
 import { compiled, writeTogether } from '../../store/compiled.ts';
 import type { Database } from '../../store/database.ts';
-import type { Channel } from '../channel.ts';
+import type { Channel, RenderedMail } from '../channel.ts';
 import type { DevMailboxTable } from '../outbox.table.ts';
 
 const insertMail = compiled<DevMailboxTable>((db, p) => db.insertInto('dev_mailbox').values(p));
@@ -26,20 +26,22 @@ export interface DevMail {
  * design, which is why production refuses to start without a real channel.
  */
 export function createDevMailboxChannel(deps: { db: Kysely<Database>; clock: Clock; ids: Ids }): Channel {
+  const write = (mail: RenderedMail) =>
+    insertMail.bind({
+      id: deps.ids.next('mail'),
+      outbox_id: mail.outboxId ?? null,
+      to: mail.to,
+      from: mail.from,
+      subject: mail.subject,
+      text: mail.text,
+      html: mail.html,
+      created_at: deps.clock.now(),
+    });
   return {
     id: 'dev-mailbox',
+    write,
     async send(mail) {
-      const row: DevMailboxTable = {
-        id: deps.ids.next('mail'),
-        outbox_id: mail.outboxId ?? null,
-        to: mail.to,
-        from: mail.from,
-        subject: mail.subject,
-        text: mail.text,
-        html: mail.html,
-        created_at: deps.clock.now(),
-      };
-      await writeTogether(deps.db, [insertMail.bind(row)]);
+      await writeTogether(deps.db, [write(mail)]);
     },
     async check() {},
   };
