@@ -3,7 +3,7 @@ import { allowedRedirects } from '../apps/app.service.ts';
 import { safeRedirect } from '../apps/redirects.ts';
 import type { PlatformDeps } from '../deps.ts';
 import { enqueue, outboxWrite } from '../delivery/outbox.ts';
-import { writeTogether } from '../store/compiled.ts';
+import { writeTogether, writeTogetherIf } from '../store/compiled.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { SessionService } from '../sessions/session.service.ts';
 import { normalizeEmail, type UserService } from '../users/user.service.ts';
@@ -243,13 +243,17 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
       // SEC-14: checked and hashed before the grant is spent, so a refused password costs nothing.
       const passwordHash = await users.hashPassword(users.acceptablePassword(password, user));
       const keep = options.signOutOfOtherSessions === false ? (options.currentSessionId ?? null) : null;
-      const completed = await store.db.transaction().execute(async (trx) => {
-        const now = clock.now();
-        const spent = await flows.spendGrant(trx, flowId, grantHash(flowId, grant), now);
-        if (!spent) throw new RekeyError('grant_invalid');
-        await writeTogether(trx, resetService.passwordChanged(user, passwordHash, { applicationId: spent.application_id, context: options, now, keepSessionId: keep }));
-        return spent;
+      // The grant is spent in the statement that makes the change, and only if it still can be (SEC-37).
+      const now = clock.now();
+      const changes = resetService.passwordChanged(user, passwordHash, {
+        applicationId: flow.application_id,
+        context: options,
+        now,
+        keepSessionId: keep,
+        cause: { flowId },
       });
+      const completed = await writeTogetherIf<ResetFlow>(store.db, flows.spendGrant(flowId, grantHash(flowId, grant), now), changes);
+      if (!completed) throw new RekeyError('grant_invalid');
       return { flow: completed, redirectTo: completed.redirect_url };
     },
 

@@ -17,7 +17,7 @@ export interface FlowStore {
   /** Moves `from` → `to` and sets a new grant, only if the flow is still in `from` (no double transition). */
   advance(id: string, from: FlowStatus, to: FlowStatus, grant: { hash: string; expiresAt: number } | null, now: number): Promise<ResetFlow | undefined>;
   /** Spends the grant: one conditional UPDATE, so a grant sets at most one password (SEC-37). */
-  spendGrant(executor: Kysely<Database>, id: string, grantHash: string, now: number): Promise<ResetFlow | undefined>;
+  spendGrant(id: string, grantHash: string, now: number): BoundWrite;
   /** Ends every open flow of a user except one (a new request, a password change: SEC-12/13). */
   expireOpenForUser(userId: string, now: number, exceptFlowId?: string): BoundWrite;
 }
@@ -32,6 +32,16 @@ const bind = compiled<{ id: string; user_id: string | null; code_hash: string | 
     .set({ user_id: p.user_id, code_hash: p.code_hash, code_expires_at: p.code_expires_at, code_attempts: 0, updated_at: p.now })
     .where('id', '=', p.id)
     .where('status', '=', 'needs_first_factor'),
+);
+const spend = compiled<{ id: string; grantHash: string; now: number }, ResetFlow>((db, p) =>
+  db
+    .updateTable('reset_flows')
+    .set({ status: 'complete', grant_hash: null, grant_expires_at: null, completed_at: p.now, updated_at: p.now })
+    .where('id', '=', p.id)
+    .where('status', '=', 'needs_new_password')
+    .where('grant_hash', '=', p.grantHash)
+    .where('grant_expires_at', '>', p.now)
+    .returningAll(),
 );
 const expireOpen = compiled<{ userId: string; now: number; exceptFlowId: string }>((db, p) =>
   db
@@ -72,16 +82,7 @@ export function createKyselyFlowStore(db: Kysely<Database>): FlowStore {
         .where('expires_at', '>', now)
         .returningAll()
         .executeTakeFirst(),
-    spendGrant: (executor, id, grantHash, now) =>
-      executor
-        .updateTable('reset_flows')
-        .set({ status: 'complete', grant_hash: null, grant_expires_at: null, completed_at: now, updated_at: now })
-        .where('id', '=', id)
-        .where('status', '=', 'needs_new_password')
-        .where('grant_hash', '=', grantHash)
-        .where('grant_expires_at', '>', now)
-        .returningAll()
-        .executeTakeFirst(),
+    spendGrant: (id, grantHash, now) => spend.bind({ id, grantHash, now }),
     // No flow id is empty, so `''` excepts none and one statement serves both cases.
     expireOpenForUser: (userId, now, exceptFlowId = '') => expireOpen.bind({ userId, now, exceptFlowId }),
   };

@@ -3,8 +3,8 @@ import type { PlatformDeps } from '../deps.ts';
 import { outboxWrite, type EmailJob } from '../delivery/outbox.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { SessionService } from '../sessions/session.service.ts';
-import type { User, UserService } from '../users/user.service.ts';
-import { writeTogether, type BoundWrite } from '../store/compiled.ts';
+import type { ChangeCause, User, UserService } from '../users/user.service.ts';
+import { writeTogether, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
 import type { FlowStore } from './flow.store.ts';
 import { isUsable, type PasswordReset, type ResetStore } from './reset.store.ts';
 
@@ -32,6 +32,8 @@ export interface PasswordChange {
   context: ConfirmContext;
   now: number;
   keepSessionId?: string | null;
+  /** The token or flow being spent in the same statement: its own write settles it. */
+  cause: ChangeCause;
 }
 
 export interface ResetService {
@@ -66,12 +68,12 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
   };
 
   /** SEC-12/13: one place voids every outstanding link, code and grant of an account. */
-  const voidOutstanding = (userId: string, now: number, exceptFlowId?: string) => [
-    resets.invalidateOpenForUser(userId, now),
+  const voidOutstanding = (userId: string, now: number, exceptFlowId?: string, exceptResetId?: string) => [
+    resets.invalidateOpenForUser(userId, now, exceptResetId),
     flows.expireOpenForUser(userId, now, exceptFlowId),
   ];
-  // A password change or an email change voids them too (SEC-13).
-  users.onAccountChange((userId, now) => voidOutstanding(userId, now));
+  // A password change or an email change voids them too (SEC-13), but the token or flow being spent.
+  users.onAccountChange((userId, now, cause) => voidOutstanding(userId, now, cause?.flowId, cause?.resetId));
 
   const service: ResetService = {
     voidOutstanding,
@@ -137,17 +139,15 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
       // SEC-14: the password is checked and hashed before the token is spent.
       const passwordHash = await users.hashPassword(users.acceptablePassword(newPassword, user));
 
-      const now = await store.db.transaction().execute(async (trx) => {
-        const at = clock.now();
-        const consumed = await resets.consumeToken(trx, tokenHash, at);
-        if (!consumed) throw new RekeyError('password_reset_token_invalid');
-        await writeTogether(trx, service.passwordChanged(user, passwordHash, { applicationId: consumed.application_id, context, now: at }));
-        return at;
-      });
+      // The token is spent in the statement that makes the change, and only if it still can be (SEC-10):
+      // of any number of racing requests, one spends it and the others write nothing.
+      const now = clock.now();
+      const changes = service.passwordChanged(user, passwordHash, { applicationId: candidate.application_id, context, now, cause: { resetId: candidate.id } });
+      if (!(await writeTogetherIf(store.db, resets.consumption(tokenHash, now), changes))) throw new RekeyError('password_reset_token_invalid');
       return { ...user, password_hash: passwordHash, password_changed_at: now, email_verified: 1, updated_at: now };
     },
 
-    passwordChanged(user, passwordHash, { applicationId, context, now, keepSessionId }) {
+    passwordChanged(user, passwordHash, { applicationId, context, now, keepSessionId, cause }) {
       const notice: EmailJob = {
         template: 'password-changed',
         to: user.email,
@@ -162,7 +162,7 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
         },
       };
       return [
-        ...users.passwordChange(user.id, passwordHash, now, { markEmailVerified: true }),
+        ...users.passwordChange(user.id, passwordHash, now, { markEmailVerified: true, cause }),
         sessions.revokeAllForUser(user.id, now, keepSessionId),
         outboxWrite(deps, { kind: 'email', payload: notice }),
       ];

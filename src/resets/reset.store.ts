@@ -15,8 +15,10 @@ export interface ResetStore {
    * concurrent callers with the same token, exactly one gets the row back.
    */
   consumeToken(executor: Kysely<Database>, tokenHash: string, now: number): Promise<PasswordReset | undefined>;
-  /** Voids every unused token of a user (SEC-12, SEC-13) and wipes their sealed copies. */
-  invalidateOpenForUser(userId: string, now: number): BoundWrite;
+  /** The same conditional UPDATE, as the guard of `writeTogetherIf` (with the writes of a completed reset). */
+  consumption(tokenHash: string, now: number): BoundWrite;
+  /** Voids every unused token of a user but one (SEC-12, SEC-13) and wipes their sealed copies. */
+  invalidateOpenForUser(userId: string, now: number, exceptResetId?: string): BoundWrite;
   /** Wipes sealed copies of tokens that expired, so nothing usable rests in the table. */
   wipeExpiredSeals(now: number): Promise<number>;
 }
@@ -37,13 +39,14 @@ const consume = compiled<{ hash: string; now: number }, PasswordReset>((db, p) =
     .where('expires_at', '>', p.now)
     .returningAll(),
 );
-const invalidateOpen = compiled<{ userId: string; now: number }>((db, p) =>
+const invalidateOpen = compiled<{ userId: string; now: number; exceptId: string }>((db, p) =>
   db
     .updateTable('password_resets')
     .set({ invalidated_at: p.now, token_sealed: null })
     .where('user_id', '=', p.userId)
     .where('consumed_at', 'is', null)
-    .where('invalidated_at', 'is', null),
+    .where('invalidated_at', 'is', null)
+    .where('id', '!=', p.exceptId),
 );
 
 export function createKyselyResetStore(db: Kysely<Database>): ResetStore {
@@ -52,7 +55,9 @@ export function createKyselyResetStore(db: Kysely<Database>): ResetStore {
     findById: (id) => byId.first(db, { id }),
     findByHash: (hash) => byHash.first(db, { hash }),
     consumeToken: (executor, hash, now) => consume.first(executor, { hash, now }),
-    invalidateOpenForUser: (userId, now) => invalidateOpen.bind({ userId, now }),
+    consumption: (hash, now) => consume.bind({ hash, now }),
+    // No reset id is empty, so `''` excepts none and one statement serves both cases.
+    invalidateOpenForUser: (userId, now, exceptResetId = '') => invalidateOpen.bind({ userId, now, exceptId: exceptResetId }),
     async wipeExpiredSeals(now) {
       const result = await db
         .updateTable('password_resets')

@@ -26,8 +26,17 @@ export interface CreateUserInput {
 
 export type UpdateUserInput = Partial<Omit<CreateUserInput, 'passwordHash'>>;
 
-/** Writes that go with a password or email change, in its transaction, so dependants (resets) stay consistent. */
-export type AccountChangeHook = (userId: string, now: number) => BoundWrite[];
+/**
+ * Writes that go with a password or email change, in its transaction, so dependants (resets) stay consistent.
+ * `cause` names the reset that made the change, whose own write settles it: the hook leaves it alone.
+ */
+export type AccountChangeHook = (userId: string, now: number, cause?: ChangeCause) => BoundWrite[];
+
+/** The reset token or flow that a password change completes. */
+export interface ChangeCause {
+  resetId?: string;
+  flowId?: string;
+}
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
@@ -45,7 +54,7 @@ export interface UserService {
   /** Same work for an unknown email as for a wrong password, so timing tells nothing. */
   verifyCredentials(email: string, password: string): Promise<User | undefined>;
   /** The writes that set a new hash, with every account-change hook's: for the caller's `writeTogether`. */
-  passwordChange(userId: string, hash: string, now: number, options?: { markEmailVerified?: boolean }): BoundWrite[];
+  passwordChange(userId: string, hash: string, now: number, options?: { markEmailVerified?: boolean; cause?: ChangeCause }): BoundWrite[];
   recordSignIn(userId: string): Promise<void>;
   onAccountChange(hook: AccountChangeHook): void;
 }
@@ -64,7 +73,7 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
   const { store, clock, ids, policy, hasher, config } = deps;
   const db = store.db;
   const hooks: AccountChangeHook[] = [];
-  const hookWrites = (userId: string, now: number) => hooks.flatMap((hook) => hook(userId, now));
+  const hookWrites = (userId: string, now: number, cause?: ChangeCause) => hooks.flatMap((hook) => hook(userId, now, cause));
 
   const service: UserService = {
     async create(input) {
@@ -161,9 +170,9 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
       }
       return (await hasher.verify(user.password_hash, normalized)) ? user : undefined;
     },
-    passwordChange: (userId, hash, now, { markEmailVerified = false } = {}) => [
+    passwordChange: (userId, hash, now, { markEmailVerified = false, cause } = {}) => [
       (markEmailVerified ? setHashAndVerify : setHash).bind({ id: userId, hash, now }),
-      ...hookWrites(userId, now),
+      ...hookWrites(userId, now, cause),
     ],
     async recordSignIn(userId) {
       await db.updateTable('users').set({ last_sign_in_at: clock.now() }).where('id', '=', userId).execute();
