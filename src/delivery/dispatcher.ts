@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../platform/clock.ts';
 import type { Ids } from '../platform/ids.ts';
-import { compiled, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
+import { compiled, writeAllIf, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
 import type { Dialect } from '../store/connect.ts';
 import type { Database } from '../store/database.ts';
 import type { OutboxTable } from './outbox.table.ts';
@@ -115,9 +115,19 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     return claimDue.rows(db, { now, leaseUntil: now + leaseMs, owner });
   }
 
+  const sentMark = (row: OutboxRow) => markSent.bind({ id: row.id, owner, now: clock.now(), payload: withoutSealed(row.payload) });
+
   async function succeed(row: OutboxRow, deliveries: BoundWrite[]): Promise<void> {
-    const sent = markSent.bind({ id: row.id, owner, now: clock.now(), payload: withoutSealed(row.payload) });
-    if (!(await writeTogetherIf(db, sent, deliveries))) log.warn({ id: row.id, kind: row.kind }, 'delivery.lease_lost');
+    if (!(await writeTogetherIf(db, sentMark(row), deliveries))) log.warn({ id: row.id, kind: row.kind }, 'delivery.lease_lost');
+  }
+
+  /**
+   * Marks a round's delivered rows sent in one commit: a commit per row cost PostgreSQL more than the
+   * rest of a confirm. If any row's lease was lost meanwhile, none is marked, and each is settled alone.
+   */
+  async function succeedAll(delivered: Array<{ row: OutboxRow; deliveries: BoundWrite[] }>): Promise<void> {
+    if (delivered.length > 1 && (await writeAllIf(db, delivered.map(({ row, deliveries }) => ({ guard: sentMark(row), writes: deliveries }))))) return;
+    for (const { row, deliveries } of delivered) await succeed(row, deliveries);
   }
 
   async function fail(row: OutboxRow, error: unknown, permanent: boolean): Promise<void> {
@@ -151,22 +161,22 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     }
   }
 
-  async function deliver(row: OutboxRow): Promise<void> {
+  /** Runs the row's handler; resolves to its delivery writes once it succeeded, or settles the failure. */
+  async function deliver(row: OutboxRow): Promise<BoundWrite[] | undefined> {
     const handler = Object.hasOwn(handlers, row.kind) ? handlers[row.kind] : undefined;
-    if (!handler) return fail(row, new Error('no handler'), true);
+    if (!handler) return void (await fail(row, new Error('no handler'), true));
     let payload: unknown;
     try {
       payload = JSON.parse(row.payload);
     } catch {
-      return fail(row, new Error('payload is not valid JSON'), true);
+      return void (await fail(row, new Error('payload is not valid JSON'), true));
     }
-    let deliveries: void | BoundWrite[];
     try {
-      deliveries = await handler(payload, { id: row.id, attempts: row.attempts });
+      return (await handler(payload, { id: row.id, attempts: row.attempts })) ?? [];
     } catch (error) {
-      return fail(row, error, isPermanent(error));
+      await fail(row, error, isPermanent(error));
+      return undefined;
     }
-    await succeed(row, deliveries ?? []);
   }
 
   function track<T>(work: Promise<T>): Promise<T> {
@@ -180,11 +190,14 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     track(
       (async () => {
         const rows = await claim();
-        // Each row settles on its own: one failing write must not strand the others' leases.
+        // Each row is delivered on its own: one failing send or write must not strand the others' leases.
         const results = await Promise.allSettled(rows.map((row) => deliver(row)));
-        for (const result of results) {
+        const delivered: Array<{ row: OutboxRow; deliveries: BoundWrite[] }> = [];
+        results.forEach((result, i) => {
           if (result.status === 'rejected') log.error({ err: result.reason }, 'delivery.settle_failed');
-        }
+          else if (result.value) delivered.push({ row: rows[i]!, deliveries: result.value });
+        });
+        await succeedAll(delivered).catch((error: unknown) => log.error({ err: error }, 'delivery.settle_failed'));
         return rows.length;
       })(),
     );

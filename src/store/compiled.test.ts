@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxTable } from '../delivery/outbox.table.ts';
-import { compiled, writeTogether, writeTogetherIf } from './compiled.ts';
+import { compiled, writeAllIf, writeTogether, writeTogetherIf } from './compiled.ts';
 import { STORES, type TestStore } from './testing.ts';
 
 type Row = OutboxTable;
@@ -97,6 +97,18 @@ for (const factory of STORES) {
       expect(results.filter(Boolean)).toHaveLength(1);
       const written = await Promise.all(Array.from({ length: 10 }, (_, i) => byId.first(store.db, { id: `raced-${i}` })));
       expect(written.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('writeAllIf writes every group when every guard changes a row, and nothing when one does not', async () => {
+      for (const id of ['all-a', 'all-b', 'all-c']) await insert.execute(store.db, row(id));
+      const group = (id: string) => ({ guard: claimPending.bind({ id }), writes: [insert.bind(row(`${id}-mail`))] });
+      expect(await writeAllIf(store.db, [group('all-a'), group('all-b')])).toBe(true);
+      expect(await byId.first(store.db, { id: 'all-a-mail' })).toBeDefined();
+      expect(await byId.first(store.db, { id: 'all-b-mail' })).toBeDefined();
+      // all-a is no longer pending: its guard changes nothing, so all-c's group is not written either.
+      expect(await writeAllIf(store.db, [group('all-c'), { guard: claimPending.bind({ id: 'all-a' }), writes: [] }])).toBe(false);
+      expect(await byId.first(store.db, { id: 'all-c-mail' })).toBeUndefined();
+      expect(await byId.first(store.db, { id: 'all-c' })).toMatchObject({ status: 'pending' });
     });
 
     it('writeTogether joins the transaction it is given', async () => {

@@ -151,6 +151,44 @@ export async function writeTogetherIf<Row>(executor: Kysely<Database>, guard: Bo
   return (await joinGroupCommit(executor, { guard, writes })) as Row | undefined;
 }
 
+/**
+ * Several guarded groups (`writeTogetherIf`'s guard and writes) in one commit, all or nothing: true if
+ * every guard changed a row and everything was written, false (nothing written) if any guard changed
+ * none. On PostgreSQL one statement; on SQLite one transaction.
+ */
+export async function writeAllIf(executor: Kysely<Database>, groups: Array<{ guard: BoundWrite; writes: BoundWrite[] }>): Promise<boolean> {
+  if (groups.length === 0) return true;
+  if (executor.getExecutor().adapter instanceof PostgresAdapter) {
+    const writes: BoundWrite[] = [];
+    const guards: number[] = [];
+    for (const group of groups) {
+      guards.push(writes.length);
+      writes.push(group.guard, ...group.writes);
+    }
+    // Every guard's count is divided into 1, so a guard without a row fails the whole statement.
+    const main = `select ${guards.map((i) => `(select 1 / count(*) from "write_${i}")`).join(' + ')} as "rekey_guard"`;
+    try {
+      await executor.executeQuery(combined(executor, writes, main));
+      return true;
+    } catch (error) {
+      if ((error as { code?: string }).code === DIVISION_BY_ZERO) return false;
+      throw error;
+    }
+  }
+  const all = async (trx: Kysely<Database>) => {
+    for (const group of groups) if ((await runGuarded(trx, group)) === undefined) throw new GuardMissed();
+  };
+  try {
+    await (executor.isTransaction ? all(executor) : executor.transaction().execute(all));
+    return true;
+  } catch (error) {
+    if (error instanceof GuardMissed) return false;
+    throw error;
+  }
+}
+
+class GuardMissed extends Error {}
+
 const DIVISION_BY_ZERO = '22012';
 /**
  * The main query of a guarded statement: the guard's rows, or a division by zero if it has none. The
@@ -224,7 +262,7 @@ function combined(executor: Kysely<Database>, writes: BoundWrite[], main?: strin
   const byKeys = combinations.get(adapter) ?? new Map<string, string>();
   combinations.set(adapter, byKeys);
   const parts = writes.map((write) => write.compile(executor));
-  const id = `${main ? 'guarded:' : ''}${writes.map((write) => write.key).join(',')}`;
+  const id = `${main ?? ''}|${writes.map((write) => write.key).join(',')}`;
   let sql = byKeys.get(id);
   if (!sql) {
     let offset = 0;
