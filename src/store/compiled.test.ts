@@ -42,9 +42,9 @@ for (const factory of STORES) {
       await insert.execute(store.db, row('a', { created_at: 10 }));
       await insert.execute(store.db, row('b', { created_at: 20 }));
       expect((await byId.first(store.db, { id: 'b' }))?.created_at).toBe(20);
-      expect(await markSent.affected(store.db, { id: 'a', at: 5 })).toBe(1);
+      expect((await markSent.execute(store.db, { id: 'a', at: 5 })).numAffectedRows).toBe(1n);
       // `status = 'pending'` is part of the statement: a second call changes nothing.
-      expect(await markSent.affected(store.db, { id: 'a', at: 6 })).toBe(0);
+      expect((await markSent.execute(store.db, { id: 'a', at: 6 })).numAffectedRows).toBe(0n);
       expect(await byId.first(store.db, { id: 'a' })).toMatchObject({ status: 'sent', sent_at: 5 });
       expect(await byId.first(store.db, { id: 'nobody' })).toBeUndefined();
     });

@@ -15,8 +15,6 @@ export interface CompiledStatement<Input, Row = unknown> {
   /** The rows of a `SELECT` or `… RETURNING`. */
   rows(executor: Kysely<Database>, input: Input): Promise<Row[]>;
   first(executor: Kysely<Database>, input: Input): Promise<Row | undefined>;
-  /** How many rows the statement changed. */
-  affected(executor: Kysely<Database>, input: Input): Promise<number>;
   /** This statement with its input, to be run later, alone or with others (`writeTogether`). */
   bind(input: Input): BoundWrite;
 }
@@ -71,10 +69,6 @@ class Statement<Input extends object, Row> implements CompiledStatement<Input, R
 
   async first(executor: Kysely<Database>, input: Input): Promise<Row | undefined> {
     return (await this.execute(executor, input)).rows[0];
-  }
-
-  async affected(executor: Kysely<Database>, input: Input): Promise<number> {
-    return Number((await this.execute(executor, input)).numAffectedRows ?? 0n);
   }
 
   bind(input: Input): BoundWrite {
