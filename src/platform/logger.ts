@@ -64,4 +64,3 @@ export function createAccessLog(logger: Logger): (entry: AccessEntry) => void {
   const access = pino({ level: logger.level }, stream);
   return ({ reqId, method, path, ip, statusCode, ms }) => access.info({ reqId, req: { id: reqId, method, path, ip }, res: { statusCode }, ms }, 'request');
 }
-

@@ -22,7 +22,7 @@ import {
 import type { FlowStore } from './flow.store.ts';
 import { enforce, type ResetLimits } from './limits.ts';
 import { RESET_REQUESTED, type ResetRequestedJob } from './reset-requested.job.ts';
-import { isUsable, type ResetStore } from './reset.store.ts';
+import { isUsable, type PasswordReset, type ResetStore } from './reset.store.ts';
 import type { ResetService } from './reset.service.ts';
 
 export interface StartFlowInput {
@@ -195,7 +195,7 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
     async attemptLink(token, context) {
       await enforce(limits.ipVerifications, context.ipAddress);
       const now = clock.now();
-      const consumed = await resets.consumeToken(store.db, tokens.hash(token, 'password_reset'), now);
+      const consumed = await writeTogetherIf<PasswordReset>(store.db, resets.consumeToken(tokens.hash(token, 'password_reset'), now), []);
       if (!consumed) throw new RekeyError('password_reset_token_invalid');
       let flow = consumed.flow_id ? await flows.findById(consumed.flow_id) : undefined;
       if (!flow || effectiveStatus(flow, now) !== 'needs_first_factor') {

@@ -48,7 +48,7 @@ export interface ResetService {
   /** SEC-12/13: the writes that void every outstanding link, code and grant of an account (but one flow). */
   voidOutstanding(userId: string, now: number, exceptFlowId?: string): BoundWrite[];
   /**
-   * Every write of a completed reset, for the transaction that spent its token or grant: the new hash
+   * Every write of a completed reset, for the statement that spends its token or grant: the new hash
    * (which voids the account's other tokens, codes and flows), every session revoked but the one the
    * user may keep (SEC-34), and the "password changed" mail (SEC-39).
    */
@@ -143,7 +143,7 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
       // of any number of racing requests, one spends it and the others write nothing.
       const now = clock.now();
       const changes = service.passwordChanged(user, passwordHash, { applicationId: candidate.application_id, context, now, cause: { resetId: candidate.id } });
-      if (!(await writeTogetherIf(store.db, resets.consumption(tokenHash, now), changes))) throw new RekeyError('password_reset_token_invalid');
+      if (!(await writeTogetherIf(store.db, resets.consumeToken(tokenHash, now), changes))) throw new RekeyError('password_reset_token_invalid');
       return { ...user, password_hash: passwordHash, password_changed_at: now, email_verified: 1, updated_at: now };
     },
 

@@ -11,12 +11,11 @@ export interface ResetStore {
   findById(id: string): Promise<PasswordReset | undefined>;
   findByHash(tokenHash: string): Promise<PasswordReset | undefined>;
   /**
-   * Single use under concurrency (SEC-10): one conditional UPDATE … RETURNING. Of any number of
-   * concurrent callers with the same token, exactly one gets the row back.
+   * Single use under concurrency (SEC-10): one conditional UPDATE … RETURNING, run with `writeTogetherIf`
+   * (alone, or as the guard of a completed reset's writes). Of any number of concurrent callers with the
+   * same token, exactly one gets the row back.
    */
-  consumeToken(executor: Kysely<Database>, tokenHash: string, now: number): Promise<PasswordReset | undefined>;
-  /** The same conditional UPDATE, as the guard of `writeTogetherIf` (with the writes of a completed reset). */
-  consumption(tokenHash: string, now: number): BoundWrite;
+  consumeToken(tokenHash: string, now: number): BoundWrite;
   /** Voids every unused token of a user but one (SEC-12, SEC-13) and wipes their sealed copies. */
   invalidateOpenForUser(userId: string, now: number, exceptResetId?: string): BoundWrite;
   /** Wipes sealed copies of tokens that expired, so nothing usable rests in the table. */
@@ -54,8 +53,7 @@ export function createKyselyResetStore(db: Kysely<Database>): ResetStore {
     insert: (reset) => insertReset.bind(reset),
     findById: (id) => byId.first(db, { id }),
     findByHash: (hash) => byHash.first(db, { hash }),
-    consumeToken: (executor, hash, now) => consume.first(executor, { hash, now }),
-    consumption: (hash, now) => consume.bind({ hash, now }),
+    consumeToken: (hash, now) => consume.bind({ hash, now }),
     // No reset id is empty, so `''` excepts none and one statement serves both cases.
     invalidateOpenForUser: (userId, now, exceptResetId = '') => invalidateOpen.bind({ userId, now, exceptId: exceptResetId }),
     async wipeExpiredSeals(now) {
