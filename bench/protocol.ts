@@ -42,6 +42,8 @@ export type Command =
 export interface WindowUsage {
   /** CPU seconds of the whole process (user + system, every thread) during the window. */
   cpuSeconds: number;
+  /** Of those, the main thread's (the event loop: HTTP, JSON, store drivers, the kernel's share of their sockets). */
+  mainThreadCpuSeconds: number;
   seconds: number;
 }
 

@@ -113,7 +113,7 @@ async function measured<T extends Load>(
     const ok = Math.max(1, main.ok);
     const serverCpuPerOk = usage.cpuSeconds / ok;
     const cost =
-      `${label}: server ${ms(serverCpuPerOk)} CPU per 2xx (all threads; ${(usage.cpuSeconds / usage.seconds).toFixed(2)} cores busy)` +
+      `${label}: server ${ms(serverCpuPerOk)} CPU per 2xx (all threads, of which the main thread ${ms(usage.mainThreadCpuSeconds / ok)}; ${(usage.cpuSeconds / usage.seconds).toFixed(2)} cores busy)` +
       (databaseSeconds !== undefined ? `, PostgreSQL processes ${ms(databaseSeconds / ok)}` : '') +
       `, load generator ${ms((own.user + own.system) / 1e6 / ok)}`;
     if (profilePath) log(`  profile of the run: ${profilePath}`);

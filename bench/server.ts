@@ -9,7 +9,7 @@
  * - `hash`: no server; N concurrent `hasher.hash()` loops for a fixed time (the Argon2id ceiling).
  */
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Session as InspectorConnection } from 'node:inspector/promises';
 import Database from 'better-sqlite3';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -21,6 +21,9 @@ import { isPostgresUrl } from '../src/store/connect.ts';
 import { createPasswordHasher } from '../src/users/passwords.ts';
 import type { User } from '../src/users/user.service.ts';
 import { BENCH_SECRET, emailOf, passwordOf, type Command, type ReadyMessage, type Reply, type Request, type ServerSpec, type WindowUsage } from './protocol.ts';
+
+/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
+const CLOCK_TICKS = 100;
 
 const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as ServerSpec;
 
@@ -217,9 +220,20 @@ async function runHashLoops(): Promise<void> {
   send({ type: 'hashed', hashes, seconds: elapsed, loops, threadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4), cpuSeconds });
 }
 
+/** CPU seconds (user + system) the main thread has used so far; 0 where /proc is missing. */
+function mainThreadCpuSeconds(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
 /** CPU time and, on request, a V8 profile of the main thread for exactly the measured run. */
 function measurementWindow() {
-  let started: { cpu: NodeJS.CpuUsage; at: number } | undefined;
+  let started: { cpu: NodeJS.CpuUsage; main: number; at: number } | undefined;
   let inspector: InspectorConnection | undefined;
   return async (command: Extract<Command, { cmd: 'window' }>): Promise<WindowUsage | undefined> => {
     if (command.action === 'start') {
@@ -230,12 +244,16 @@ function measurementWindow() {
         await inspector.post('Profiler.setSamplingInterval', { interval: 500 });
         await inspector.post('Profiler.start');
       }
-      started = { cpu: process.cpuUsage(), at: performance.now() };
+      started = { cpu: process.cpuUsage(), main: mainThreadCpuSeconds(), at: performance.now() };
       return undefined;
     }
     if (!started) throw new Error('window stop without start');
     const cpu = process.cpuUsage(started.cpu);
-    const usage = { cpuSeconds: (cpu.user + cpu.system) / 1e6, seconds: (performance.now() - started.at) / 1000 };
+    const usage: WindowUsage = {
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      mainThreadCpuSeconds: mainThreadCpuSeconds() - started.main,
+      seconds: (performance.now() - started.at) / 1000,
+    };
     if (inspector && command.profile) {
       const { profile } = await inspector.post('Profiler.stop');
       writeFileSync(command.profile, JSON.stringify(profile));

@@ -33,8 +33,10 @@ const consume = compiled<{ hash: string; now: number }, PasswordReset>((db, p) =
     .updateTable('password_resets')
     .set({ consumed_at: p.now, token_sealed: null })
     .where('token_hash', '=', p.hash)
-    .where('consumed_at', 'is', null)
-    .where('invalidated_at', 'is', null)
+    // "Neither consumed nor voided", spelled so that it does not imply the predicate of the partial index
+    // of open tokens: PostgreSQL's generic plan would otherwise walk that whole index (every open token
+    // of every user) instead of looking the token up by its hash.
+    .where((eb) => eb(eb.fn.coalesce('consumed_at', 'invalidated_at'), 'is', null))
     .where('expires_at', '>', p.now)
     .returningAll(),
 );
