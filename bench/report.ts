@@ -45,7 +45,7 @@ function line(row: Row): string {
   const rps = row.summary ? rate(row.summary.rps) : row.rps !== undefined ? rate(row.rps) : '—';
   const p50 = row.summary ? String(row.summary.p50) : '—';
   const p99 = row.summary ? String(row.summary.p99) : '—';
-  const met = row.met === undefined ? '—' : `${row.met ? 'yes' : '**no**'}${row.detail ? ` (${row.detail})` : ''}`;
+  const met = row.met === undefined ? (row.detail ?? '—') : `${row.met ? 'yes' : '**no**'}${row.detail ? ` (${row.detail})` : ''}`;
   return `| ${row.scenario} | ${row.store} | ${rps} | ${p50} | ${p99} | ${row.target} | ${met} |`;
 }
 
@@ -76,7 +76,7 @@ export function renderReport(report: Report): string {
     `- Ceiling: a bare Fastify 5 app (no logger, no schema validation) whose \`POST /insert\` inserts one row with the driver itself: a prepared better-sqlite3 statement (WAL, \`synchronous = NORMAL\`, as in \`src/store/connect.ts\`) or a \`pg\` pool of 10 (Rekey's default). ${report.connections} connections, ${report.warmupSeconds} s warm-up.`,
     `- create-reset: ${report.users.toLocaleString('en')} users inserted directly with one precomputed Argon2id hash, requested in rotation over ${report.connections} connections with a \`sk_\` key. **The outbox dispatcher is off** (config \`dispatcher: false\`): the request only writes the reset row (voiding older ones) and its outbox row in one transaction; no mail is rendered or stored.`,
     ...(report.raw
-      ? [`- raw Argon2id: ${report.raw.loops} concurrent \`hasher.hash()\` loops (m = 19456 KiB, t = 2, p = 1, Rekey's defaults) for ${report.seconds} s in a fresh process, measured right before and right after each confirm run; each confirm is judged against the mean of the two, so a drift of the machine's speed during the run counts half each way.`]
+      ? [`- raw Argon2id: ${report.raw.loops} concurrent \`hasher.hash()\` loops (m = 19456 KiB, t = 2, p = 1, Rekey's defaults) for ${report.seconds} s in a fresh process, measured right before and right after each confirm run; each confirm is judged against the mean of the two, so a drift of the machine's speed during the run counts half each way. Each store gets three confirm runs between four raw runs, and the median of the three ratios is the figure judged.`]
       : []),
     `- confirm: one token per user, issued beforehand through the reset service (their reset mails delivered before the run); each request spends a different token with a new valid password, ${report.confirmConnections} connections. The dispatcher is **on**, as by default, so each confirm's "password changed" mail is rendered and stored in the development mailbox during the run.`,
     `- healthz: 1 connection at ${report.healthzRate} req/s (autocannon \`overallRate\`), first alone, then alongside a fresh confirm load on SQLite.`,
