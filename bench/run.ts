@@ -165,8 +165,8 @@ async function withServer<T>(server: ServerProcess, body: (server: ServerProcess
   }
 }
 
-async function ceiling(store: StoreTarget): Promise<LoadSummary> {
-  const db = await store.fresh('ceiling');
+async function ceiling(store: StoreTarget, name = 'ceiling'): Promise<LoadSummary> {
+  const db = await store.fresh(name);
   const server = await startServer({ role: 'ceiling', ...db });
   return withServer(server, async () => {
     const bodies = Array.from({ length: USERS }, (_, i) => ({ email: emailOf('ceiling', i) }));
@@ -323,30 +323,39 @@ async function main(): Promise<void> {
   const raws: HashResult[] = [];
 
   try {
+    // create-reset is judged against the ceiling measured just before and just after it (their mean), as
+    // the confirms are against raw hashing: the machine's speed drifts between runs.
     for (const store of want('ceiling') || want('create-reset') ? stores : []) {
-      log(`ceiling, ${store.label}: bare Fastify POST /insert, ${CONNECTIONS} connections, ${SECONDS} s`);
-      const top = await attempt(`ceiling, ${store.label}`, () => ceiling(store));
-      if (!top) continue;
-      log(`  ${describeLoad(top)}`);
-      checkResponses(`ceiling, ${store.label}`, top);
-      rows.push({ scenario: 'ceiling: bare Fastify `POST /insert`, one row', store: store.label, summary: top, target: '—' });
-      if (!want('create-reset')) continue;
+      const measureCeiling = async (when: 'before' | 'after') => {
+        log(`ceiling ${when}, ${store.label}: bare Fastify POST /insert, ${CONNECTIONS} connections, ${SECONDS} s`);
+        const top = await attempt(`ceiling ${when}, ${store.label}`, () => ceiling(store, `ceiling_${when}`));
+        if (!top) return undefined;
+        log(`  ${describeLoad(top)}`);
+        checkResponses(`ceiling ${when}, ${store.label}`, top);
+        rows.push({ scenario: `ceiling: bare Fastify \`POST /insert\`, one row, ${when === 'before' ? 'just before' : 'just after'} create-reset`, store: store.label, summary: top, target: '—' });
+        return top;
+      };
+      const before = await measureCeiling('before');
+      if (!before || !want('create-reset')) continue;
 
       log(`create-reset, ${store.label}: ${USERS} users in rotation, dispatcher off`);
       const create = await attempt(`create-reset, ${store.label}`, () => createReset(store));
       if (!create) continue;
       log(`  ${describeLoad(create)}`);
       checkResponses(`create-reset, ${store.label}`, create);
-      const ratio = top.rps > 0 ? create.rps / top.rps : 0;
-      rows.push({
-        scenario: 'create-reset: `POST /user_management/password_reset`',
-        store: store.label,
-        summary: create,
-        target: `≥ 30 % of ceiling (${Math.round(top.rps * 0.3)} req/s)`,
+      const createRow = rows.push({ scenario: 'create-reset: `POST /user_management/password_reset`', store: store.label, summary: create, target: '' }) - 1;
+      const after = await measureCeiling('after');
+      const brackets = after ? [before, after] : [before];
+      const top = brackets.reduce((sum, r) => sum + r.rps, 0) / brackets.length;
+      const ratio = top > 0 ? create.rps / top : 0;
+      Object.assign(rows[createRow]!, {
+        target: `≥ 30 % of the ceiling, mean of just before and just after (${Math.round(top * 0.3)} req/s)`,
         met: ratio >= 0.3,
         detail: pct(ratio),
       });
-      ratios.push(`create-reset / ceiling, ${store.label}: **${pct(ratio)}** (${create.rps.toFixed(0)} / ${top.rps.toFixed(0)} req/s)`);
+      ratios.push(
+        `create-reset / ceiling, ${store.label}: **${pct(ratio)}** (${create.rps.toFixed(0)} / ${top.toFixed(0)} req/s, the mean of ${brackets.map((r) => r.rps.toFixed(0)).join(' and ')})`,
+      );
     }
 
     // Confirms are compared with raw measurements taken just before and just after them: a shared VM's
