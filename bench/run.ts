@@ -165,14 +165,14 @@ async function withServer<T>(server: ServerProcess, body: (server: ServerProcess
   }
 }
 
-async function ceiling(store: StoreTarget, name = 'ceiling'): Promise<LoadSummary> {
-  const db = await store.fresh(name);
+async function ceiling(store: StoreTarget, when: 'before' | 'after'): Promise<LoadSummary> {
+  const db = await store.fresh(`ceiling_${when}`);
   const server = await startServer({ role: 'ceiling', ...db });
   return withServer(server, async () => {
     const bodies = Array.from({ length: USERS }, (_, i) => ({ email: emailOf('ceiling', i) }));
     const load = (duration: number): LoadOptions => ({ url: server.url, connections: CONNECTIONS, duration, request: rotatingPost('/insert', {}, bodies).request });
     await fire(load(WARMUP_SECONDS));
-    return measured(`ceiling, ${store.label}`, server, store, () => fire(load(SECONDS)));
+    return measured(`ceiling ${when}, ${store.label}`, server, store, () => fire(load(SECONDS)));
   });
 }
 
@@ -328,7 +328,7 @@ async function main(): Promise<void> {
     for (const store of want('ceiling') || want('create-reset') ? stores : []) {
       const measureCeiling = async (when: 'before' | 'after') => {
         log(`ceiling ${when}, ${store.label}: bare Fastify POST /insert, ${CONNECTIONS} connections, ${SECONDS} s`);
-        const top = await attempt(`ceiling ${when}, ${store.label}`, () => ceiling(store, `ceiling_${when}`));
+        const top = await attempt(`ceiling ${when}, ${store.label}`, () => ceiling(store, when));
         if (!top) return undefined;
         log(`  ${describeLoad(top)}`);
         checkResponses(`ceiling ${when}, ${store.label}`, top);
