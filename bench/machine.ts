@@ -2,6 +2,17 @@ import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** Linux's USER_HZ, the unit of CPU times in /proc (100 on every mainstream Linux). */
+export const CLOCK_TICKS = 100;
+
+/** utime + stime, in ticks, from a `/proc/<pid>/stat` or `/proc/<pid>/task/<tid>/stat` file. Throws if it is gone. */
+export function cpuTicksOf(statPath: string): number {
+  // Fields after the `(comm)`: utime is field 14 and stime 15 of the whole line.
+  const stat = readFileSync(statPath, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 /**
  * CPU accounting from /proc (Linux), so a run can say how much of the machine other processes took
  * while it was measured. Elsewhere every figure is undefined and the checks are skipped.
@@ -22,10 +33,7 @@ function readSnapshot(pids: number[]): Snapshot | undefined {
     const processes = new Map<number, number>();
     for (const pid of pids) {
       try {
-        // Fields after the `(comm)`: utime is field 14 and stime 15 of the whole line.
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        processes.set(pid, Number(fields[11]) + Number(fields[12]));
+        processes.set(pid, cpuTicksOf(`/proc/${pid}/stat`));
       } catch {
         // The process has exited.
       }
@@ -43,7 +51,7 @@ export interface CpuShare {
   ours: number;
   /** Share used by everything else: interference with the measurement. */
   others: number;
-  /** CPU seconds of the watched processes (USER_HZ assumed to be 100, as on every mainstream Linux). */
+  /** CPU seconds of the watched processes. */
   oursSeconds: number;
 }
 
@@ -62,7 +70,7 @@ export function cpuMeter(pids: number[] | (() => number[])): () => CpuShare | un
     let used = 0;
     for (const [pid, jiffies] of end.processes) used += jiffies - (start.processes.get(pid) ?? 0);
     const ours = Math.min(busy, used / total);
-    return { busy, ours, others: Math.max(0, busy - ours), oursSeconds: used / 100 };
+    return { busy, ours, others: Math.max(0, busy - ours), oursSeconds: used / CLOCK_TICKS };
   };
 }
 

@@ -9,7 +9,7 @@
  * - `hash`: no server; N concurrent `hasher.hash()` loops for a fixed time (the Argon2id ceiling).
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Session as InspectorConnection } from 'node:inspector/promises';
 import Database from 'better-sqlite3';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -20,10 +20,9 @@ import { startServer } from '../src/main.ts';
 import { isPostgresUrl } from '../src/store/connect.ts';
 import { createPasswordHasher } from '../src/users/passwords.ts';
 import type { User } from '../src/users/user.service.ts';
+import { CLOCK_TICKS, cpuTicksOf } from './machine.ts';
 import { BENCH_SECRET, emailOf, passwordOf, type Command, type ReadyMessage, type Reply, type Request, type ServerSpec, type WindowUsage } from './protocol.ts';
 
-/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
-const CLOCK_TICKS = 100;
 
 const spec = JSON.parse(process.env.BENCH_SPEC ?? '{}') as ServerSpec;
 
@@ -223,9 +222,7 @@ async function runHashLoops(): Promise<void> {
 /** CPU seconds (user + system) the main thread has used so far; 0 where /proc is missing. */
 function mainThreadCpuSeconds(): number {
   try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return cpuTicksOf(`/proc/self/task/${process.pid}/stat`) / CLOCK_TICKS;
   } catch {
     return 0;
   }

@@ -1,10 +1,9 @@
 import { CompiledQuery } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STORES, type TestStore } from '../store/testing.ts';
 import { writeTogetherIf } from '../store/compiled.ts';
-import type { PasswordReset } from './reset.store.ts';
-import { createKyselyResetStore } from './reset.store.ts';
+import { STORES, type TestStore } from '../store/testing.ts';
+import { createKyselyResetStore, type PasswordReset } from './reset.store.ts';
 
 const OPEN_TOKENS = 400;
 const now = 1_800_000_000_000;
