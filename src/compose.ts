@@ -78,12 +78,12 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
   const resetStore = createKyselyResetStore(store.db);
   const flowStore = createKyselyFlowStore(store.db);
   const resets = createResetService({ ...deps, applications: apps, resets: resetStore, flows: flowStore, users, sessions });
-  const factors = createFactorService(deps);
   const rateLimits = createRateLimits({
     redisUrl: config.redisUrl,
     keyPrefix: options.rateLimitPrefix ?? 'rekey',
     onError: (error) => deps.logger.warn({ err: error }, 'rate-limit store error; using per-process limits'),
   });
+  const factors = createFactorService({ ...deps, rateLimits });
   const limits = createResetLimits(rateLimits, config);
   const flows = createFlowService({
     ...deps,

@@ -108,6 +108,11 @@ export const configSchema = z.strictObject({
   /** @default 20 */
   codeFailuresPerDay: setting(positiveInt().default(20), 'REKEY_CODE_FAILURES_PER_DAY',
     'Wrong codes per account per 24 hours across re-issued codes; then codes are refused until the window passes.'),
+  /** @default 5 */
+  totpFailuresPer15Minutes: setting(positiveInt().default(5), 'REKEY_TOTP_FAILURES_PER_15_MINUTES',
+    'Wrong authenticator codes per account per 15 minutes, sign-in and recovery together; then every code is refused until the window passes.'),
+  /** @default 20 */
+  totpFailuresPerDay: setting(positiveInt().default(20), 'REKEY_TOTP_FAILURES_PER_DAY', 'Wrong authenticator codes per account per 24 hours, sign-in and recovery together.'),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

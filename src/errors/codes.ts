@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   mfa_required: { status: 403, message: 'Confirm with your authenticator app first.' },
   mfa_challenge: { status: 403, message: 'A second factor is required to sign in.' },
   totp_incorrect: { status: 422, message: 'That authenticator code is not correct.' },
+  totp_attempts_exceeded: { status: 429, message: 'Too many wrong authenticator codes. Try again later.' },
   csrf_invalid: { status: 403, message: 'The form has expired or did not come from this site. Reload the page and try again.' },
   cross_origin_forbidden: { status: 403, message: 'Cross-origin requests are not allowed here.' },
   // platform

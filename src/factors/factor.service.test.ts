@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import { generate } from 'otplib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PlatformDeps } from '../deps.ts';
 import type { ManualClock } from '../platform/clock.ts';
 import { STORES, type TestStore } from '../store/testing.ts';
 import { createFactorService, MFA_MAX_ATTEMPTS, PENDING_AUTHENTICATION_TTL_MS, type FactorService } from './factor.service.ts';
@@ -13,7 +12,7 @@ const STEP_MS = 30_000;
 for (const factory of STORES) {
   describe(`${factory.name}: factors`, () => {
     let store: TestStore;
-    let deps: PlatformDeps;
+    let deps: Awaited<ReturnType<typeof factorTestDeps>>;
     let clock: ManualClock;
     let factors: FactorService;
     let user: { id: string; email: string };
@@ -90,6 +89,8 @@ for (const factory of STORES) {
 
     /** @see SECURITY.md SEC-38 */
     it('SEC-38 a replayed TOTP is refused', async () => {
+      // A budget that the eleven refusals below do not exhaust: this is about replays, not the limit.
+      factors = createFactorService({ ...deps, config: { ...deps.config, totpFailuresPer15Minutes: 50, totpFailuresPerDay: 50 } });
       const { secret } = await factors.enrollTotp(user);
       const code = await codeAt(secret);
       expect(await factors.verifyTotp(user.id, code)).toBe(true);
@@ -140,6 +141,8 @@ for (const factory of STORES) {
       });
 
       it(`SEC-38 dies after ${MFA_MAX_ATTEMPTS} wrong codes, even for the right one`, async () => {
+        // An account budget above the token's, to see the token's own limit.
+        factors = createFactorService({ ...deps, config: { ...deps.config, totpFailuresPer15Minutes: 50, totpFailuresPerDay: 50 } });
         const { secret } = await factors.enrollTotp(user);
         const { pendingAuthenticationToken } = await factors.beginMfaLogin(user, null, ctx);
         const wrong = await wrongCode(secret);
@@ -148,6 +151,39 @@ for (const factory of STORES) {
         // The code itself was never spent: a new login can still use it.
         const again = await factors.beginMfaLogin(user, null, ctx);
         expect(await factors.completeMfaLogin(again.pendingAuthenticationToken, await codeAt(secret))).toEqual({ userId: user.id, applicationId: null });
+      });
+
+      /** @see SECURITY.md SEC-38 */
+      it('SEC-38 sign-in and recovery spend one budget of wrong codes per account', async () => {
+        const { secret } = await factors.enrollTotp(user);
+        const wrong = await wrongCode(secret);
+        // Three wrong codes at sign-in, over two logins, and two in recovery (which asks verifyTotp directly)…
+        const first = await factors.beginMfaLogin(user, null, ctx);
+        expect(await factors.completeMfaLogin(first.pendingAuthenticationToken, wrong)).toBeUndefined();
+        expect(await factors.completeMfaLogin(first.pendingAuthenticationToken, wrong)).toBeUndefined();
+        const second = await factors.beginMfaLogin(user, null, ctx);
+        expect(await factors.completeMfaLogin(second.pendingAuthenticationToken, wrong)).toBeUndefined();
+        expect(await factors.verifyTotp(user.id, wrong)).toBe(false);
+        expect(await factors.verifyTotp(user.id, wrong)).toBe(false);
+        // …and the account's five are spent: now even the right code is refused on either path, with a wait.
+        const right = await codeAt(secret);
+        const throttled = { code: 'totp_attempts_exceeded', status: 429 };
+        await expect(factors.verifyTotp(user.id, right)).rejects.toMatchObject(throttled);
+        const third = await factors.beginMfaLogin(user, null, ctx);
+        await expect(factors.completeMfaLogin(third.pendingAuthenticationToken, right)).rejects.toMatchObject(throttled);
+        await expect(factors.verifyTotp(user.id, right)).rejects.toMatchObject({ context: { retryAfterSeconds: expect.any(Number) } });
+        // Another account is not affected.
+        const other = await insertUser(deps, 'other-mfa@example.com');
+        const otherFactor = await factors.enrollTotp(other);
+        expect(await factors.verifyTotp(other.id, await codeAt(otherFactor.secret))).toBe(true);
+      });
+
+      it('an accepted code gives its attempt back: a user who types the code right is never locked out', async () => {
+        const { secret } = await factors.enrollTotp(user);
+        for (let step = 0; step < 8; step++) {
+          clock.advance(STEP_MS);
+          expect(await factors.verifyTotp(user.id, await codeAt(secret))).toBe(true);
+        }
       });
 
       it('counts parallel guesses against the same limit', async () => {

@@ -1,5 +1,7 @@
 import { generateSecret, generateURI, verify } from 'otplib';
 import type { PlatformDeps } from '../deps.ts';
+import { RekeyError } from '../errors/index.ts';
+import { windowed, type RateLimits } from '../platform/ratelimit.ts';
 import type { AuthFactorsTable, FactorTables } from './factor.table.ts';
 
 /** A factor as the rest of Rekey sees it: never the secret, sealed or not. */
@@ -25,7 +27,11 @@ export interface FactorService {
   get(id: string): Promise<AuthFactor | undefined>;
   delete(id: string): Promise<boolean>;
   hasSecondFactor(userId: string): Promise<boolean>;
-  /** True once per accepted code: the current 30 s step ±1, never a step at or before the last one used (SEC-38). */
+  /**
+   * True once per accepted code: the current 30 s step ±1, never a step at or before the last one used (SEC-38).
+   * Every attempt spends one of the account's wrong-code budget first, whether it comes from sign-in or from
+   * recovery, and an accepted code gives it back; with the budget spent it throws `totp_attempts_exceeded`.
+   */
   verifyTotp(userId: string, code: string): Promise<boolean>;
   /** After the first factor: a token that only a second factor can turn into a login. */
   beginMfaLogin(user: { id: string }, applicationId: string | null, ctx: MfaLoginContext): Promise<{ pendingAuthenticationToken: string }>;
@@ -43,12 +49,61 @@ const SIX_DIGITS = /^[0-9]{6}$/;
 
 const FACTOR_COLUMNS = ['id', 'user_id', 'type', 'totp_issuer', 'totp_user', 'created_at', 'updated_at'] as const;
 
-export function createFactorService(deps: PlatformDeps): FactorService {
+export function createFactorService(deps: PlatformDeps & { rateLimits: RateLimits }): FactorService {
   const { clock, ids, tokens, config, logger } = deps;
+  // SEC-38: one budget of wrong codes per account, shared by sign-in and recovery, so neither path is a way
+  // around the other's limit (a fresh sign-in or a fresh reset flow gets no fresh guesses).
+  const totpFailures = windowed(deps.rateLimits, 'totp_failures', [
+    { points: config.totpFailuresPer15Minutes, durationSeconds: 15 * 60 },
+    { points: config.totpFailuresPerDay, durationSeconds: 24 * 3600 },
+  ]);
   // The store's Database type learns these tables when store/database.ts lists them; until then, add them here.
   const db = deps.store.db.withTables<FactorTables>();
   // The 'identifier' purpose is shared, so the prefix keeps these hashes apart from every other identifier.
   const hashPending = (token: string) => tokens.hash(`pending:${token}`, 'identifier');
+
+  /** Whether `code` is a new step of one of the account's TOTP factors; records the step it matched. */
+  async function matchTotp(userId: string, code: string): Promise<boolean> {
+    const factors = await db
+      .selectFrom('auth_factors')
+      .select(['id', 'secret_sealed', 'last_used_step'])
+      .where('user_id', '=', userId)
+      .where('type', '=', 'totp')
+      .orderBy('id')
+      .execute();
+    const epoch = Math.floor(clock.now() / 1000);
+    const latestStep = Math.floor((epoch + TOLERANCE_SECONDS) / PERIOD_SECONDS);
+    for (const factor of factors) {
+      // Every step in the window is already used: nothing this factor accepts can be new.
+      if (factor.last_used_step !== null && factor.last_used_step >= latestStep) continue;
+      const secret = tokens.unseal(factor.secret_sealed);
+      if (secret === undefined) {
+        logger.error({ factorId: factor.id }, 'auth factor secret cannot be unsealed (server secret changed?)');
+        continue;
+      }
+      const result = await verify({
+        secret,
+        token: code,
+        epoch,
+        period: PERIOD_SECONDS,
+        epochTolerance: TOLERANCE_SECONDS,
+        afterTimeStep: factor.last_used_step ?? undefined,
+      });
+      // The functional API also covers HOTP; only a TOTP match carries the step it matched.
+      if (!result.valid || !('timeStep' in result)) continue;
+      // SEC-38: one conditional UPDATE records the step. Two requests with the same code both get here,
+      // but only one changes the row; the other sees a step that is no longer newer and is refused.
+      const step = result.timeStep;
+      const recorded = await db
+        .updateTable('auth_factors')
+        .set({ last_used_step: step })
+        .where('id', '=', factor.id)
+        .where((eb) => eb.or([eb('last_used_step', 'is', null), eb('last_used_step', '<', step)]))
+        .executeTakeFirst();
+      if (Number(recorded.numUpdatedRows) > 0) return true;
+    }
+    return false;
+  }
 
   const service: FactorService = {
     async enrollTotp(user, opts = {}) {
@@ -85,46 +140,14 @@ export function createFactorService(deps: PlatformDeps): FactorService {
     },
 
     async verifyTotp(userId, code) {
+      // Not six digits is no guess at the secret, so it costs nothing.
       if (!SIX_DIGITS.test(code)) return false;
-      const factors = await db
-        .selectFrom('auth_factors')
-        .select(['id', 'secret_sealed', 'last_used_step'])
-        .where('user_id', '=', userId)
-        .where('type', '=', 'totp')
-        .orderBy('id')
-        .execute();
-      const epoch = Math.floor(clock.now() / 1000);
-      const latestStep = Math.floor((epoch + TOLERANCE_SECONDS) / PERIOD_SECONDS);
-      for (const factor of factors) {
-        // Every step in the window is already used: nothing this factor accepts can be new.
-        if (factor.last_used_step !== null && factor.last_used_step >= latestStep) continue;
-        const secret = tokens.unseal(factor.secret_sealed);
-        if (secret === undefined) {
-          logger.error({ factorId: factor.id }, 'auth factor secret cannot be unsealed (server secret changed?)');
-          continue;
-        }
-        const result = await verify({
-          secret,
-          token: code,
-          epoch,
-          period: PERIOD_SECONDS,
-          epochTolerance: TOLERANCE_SECONDS,
-          afterTimeStep: factor.last_used_step ?? undefined,
-        });
-        // The functional API also covers HOTP; only a TOTP match carries the step it matched.
-        if (!result.valid || !('timeStep' in result)) continue;
-        // SEC-38: one conditional UPDATE records the step. Two requests with the same code both get here,
-        // but only one changes the row; the other sees a step that is no longer newer and is refused.
-        const step = result.timeStep;
-        const recorded = await db
-          .updateTable('auth_factors')
-          .set({ last_used_step: step })
-          .where('id', '=', factor.id)
-          .where((eb) => eb.or([eb('last_used_step', 'is', null), eb('last_used_step', '<', step)]))
-          .executeTakeFirst();
-        if (Number(recorded.numUpdatedRows) > 0) return true;
-      }
-      return false;
+      // Spent before comparing, so parallel guesses cannot share one attempt.
+      const attempt = await totpFailures.consume(userId);
+      if (!attempt.allowed) throw new RekeyError('totp_attempts_exceeded', { retryAfterSeconds: attempt.retryAfterSeconds });
+      const accepted = await matchTotp(userId, code);
+      if (accepted) await totpFailures.reward(userId);
+      return accepted;
     },
 
     async beginMfaLogin(user, applicationId, ctx) {

@@ -4,12 +4,13 @@ import type { PlatformDeps } from '../deps.ts';
 import { manualClock, type ManualClock } from '../platform/clock.ts';
 import { createIds } from '../platform/ids.ts';
 import { createLogger } from '../platform/logger.ts';
+import { createRateLimits, type RateLimits } from '../platform/ratelimit.ts';
 import { createTokens } from '../platform/tokens.ts';
 import type { TestStore } from '../store/testing.ts';
 import { factorsMigrations } from './migrations.ts';
 
 /** Platform deps over a test store, with the factor tables in place and a clock 10 s into a TOTP step. */
-export async function factorTestDeps(store: TestStore): Promise<PlatformDeps & { clock: ManualClock }> {
+export async function factorTestDeps(store: TestStore): Promise<PlatformDeps & { clock: ManualClock; rateLimits: RateLimits }> {
   // Once store/migrate.ts lists this module's migration the store already has the tables.
   const migrated = await sql`select 1 from auth_factors`.execute(store.db).then(
     () => true,
@@ -23,6 +24,8 @@ export async function factorTestDeps(store: TestStore): Promise<PlatformDeps & {
     ids: createIds(),
     tokens: createTokens('factor-test-secret-that-is-long-enough-0123'),
     logger: createLogger('silent'),
+    // In this process only, and fresh for every caller: no test inherits another's wrong codes.
+    rateLimits: createRateLimits(),
   };
 }
 

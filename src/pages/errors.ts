@@ -36,7 +36,7 @@ export function unlessGone(error: RekeyError): RekeyError {
 
 export function setRetryAfter(reply: FastifyReply, error: RekeyError): void {
   const seconds = error.context.retryAfterSeconds;
-  if (error.code === 'rate_limited' && (typeof seconds === 'number' || typeof seconds === 'string')) reply.header('retry-after', String(seconds));
+  if (error.status === 429 && (typeof seconds === 'number' || typeof seconds === 'string')) reply.header('retry-after', String(seconds));
 }
 
 const TITLES: Record<PageError['kind'], MessageId> = {

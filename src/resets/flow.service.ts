@@ -227,11 +227,8 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
       await enforce(limits.ipVerifications, context.ipAddress);
       const flow = await loadOpenFlow(flowId, 'needs_second_factor');
       checkGrant(flow, grant);
-      if ((await limits.codeFailures.peek(flow.user_id!)) >= config.codeFailuresPerDay) throw new RekeyError('code_attempts_exceeded');
-      if (!(await factors.verifyTotp(flow.user_id!, code))) {
-        await limits.codeFailures.consume(flow.user_id!);
-        throw new RekeyError('totp_incorrect');
-      }
+      // Wrong codes count against the account's authenticator budget, the same one sign-in spends (SEC-38).
+      if (!(await factors.verifyTotp(flow.user_id!, code))) throw new RekeyError('totp_incorrect');
       return advanceWithGrant(flowId, 'needs_second_factor', 'needs_new_password');
     },
 

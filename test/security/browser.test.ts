@@ -260,6 +260,45 @@ for (const factory of STORES) {
       expect(finish.statusCode).toBe(200);
     });
 
+    it('SEC-38 wrong authenticator codes at sign-in and in recovery share one limit per account', async () => {
+      const address = email('mfa');
+      const original = password();
+      const user = await api.createUser(address, original);
+      const enrolled = await api.call('POST', `/user_management/users/${user.id}/auth_factors`, { type: 'totp' });
+      const secret: string = enrolled.json().authentication_factor.totp.secret;
+      const right = () => totpAt(secret, h.clock.now());
+      const valid = new Set([await totpAt(secret, h.clock.now() - 30_000), await right(), await totpAt(secret, h.clock.now() + 30_000)]);
+      const wrong = ['000000', '111111', '222222', '333333'].find((code) => !valid.has(code))!;
+      const mfaLogin = async (code: string) => {
+        const login = await api.login(address, original);
+        expect(login.json().code).toBe('mfa_challenge');
+        return h.app.inject({
+          method: 'POST',
+          url: '/user_management/authenticate',
+          payload: {
+            grant_type: 'urn:workos:oauth:grant-type:mfa-totp',
+            client_id: h.clientId,
+            client_secret: h.secretKey,
+            pending_authentication_token: login.json().pending_authentication_token,
+            code,
+          },
+        });
+      };
+
+      // Three wrong codes at sign-in, each with a fresh login, then two in a recovery flow…
+      for (let i = 0; i < 3; i++) expect((await mfaLogin(wrong)).statusCode).toBe(422);
+      const flow = await verifiedFlow(address);
+      for (let i = 0; i < 2; i++) expect((await web.secondFactor(flow.id, flow.grant, wrong)).json().error.code).toBe('totp_incorrect');
+      // …spend the account's five: the right code is refused on both paths, with a Retry-After.
+      const recovery = await web.secondFactor(flow.id, flow.grant, await right());
+      expect(recovery.statusCode).toBe(429);
+      expect(recovery.json().error.code).toBe('totp_attempts_exceeded');
+      expect(Number(recovery.headers['retry-after'])).toBeGreaterThan(0);
+      const signIn = await mfaLogin(await right());
+      expect(signIn.statusCode).toBe(429);
+      expect(signIn.body).not.toMatch(/access_token/);
+    });
+
     it('SEC-37 the grant sets this password and nothing else, once, for at most ten minutes', async () => {
       const address = email();
       await api.createUser(address, password());

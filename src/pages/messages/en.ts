@@ -88,6 +88,7 @@ export const en = {
     grant_invalid: 'Your confirmation has expired or was already used. Start again.',
     mfa_required: 'Confirm with your authenticator app first.',
     totp_incorrect: 'That authenticator code is not correct.',
+    totp_attempts_exceeded: 'Too many wrong authenticator codes. Wait a few minutes, then try again.',
     csrf_invalid: 'The form has expired or did not come from this site. Reload the page and try again.',
     cross_origin_forbidden: 'This form was sent from another site and was refused.',
     rate_limited: 'Too many attempts. Wait a few minutes, then try again.',
