@@ -246,17 +246,7 @@ for (const factory of STORES) {
       expect(login.statusCode).toBe(403);
       expect(login.json().code).toBe('mfa_challenge');
       h.clock.advance(30_000);
-      const finish = await h.app.inject({
-        method: 'POST',
-        url: '/user_management/authenticate',
-        payload: {
-          grant_type: 'urn:workos:oauth:grant-type:mfa-totp',
-          client_id: h.clientId,
-          client_secret: h.secretKey,
-          pending_authentication_token: login.json().pending_authentication_token,
-          code: await totpAt(secret, h.clock.now()),
-        },
-      });
+      const finish = await api.completeMfa(login.json().pending_authentication_token, await totpAt(secret, h.clock.now()));
       expect(finish.statusCode).toBe(200);
     });
 
@@ -272,17 +262,7 @@ for (const factory of STORES) {
       const mfaLogin = async (code: string) => {
         const login = await api.login(address, original);
         expect(login.json().code).toBe('mfa_challenge');
-        return h.app.inject({
-          method: 'POST',
-          url: '/user_management/authenticate',
-          payload: {
-            grant_type: 'urn:workos:oauth:grant-type:mfa-totp',
-            client_id: h.clientId,
-            client_secret: h.secretKey,
-            pending_authentication_token: login.json().pending_authentication_token,
-            code,
-          },
-        });
+        return api.completeMfa(login.json().pending_authentication_token, code);
       };
 
       // Three wrong codes at sign-in, each with a fresh login, then two in a recovery flow…
