@@ -86,6 +86,7 @@ export class FakeFlows implements FlowService {
   async attemptSecondFactor(flowId: string, grant: string, code: string) {
     this.calls.push('attemptSecondFactor');
     const flow = this.grantFor(flowId, grant);
+    if (code === '999999') throw new RekeyError('totp_attempts_exceeded', { retryAfterSeconds: 840 });
     if (code !== '654321') throw new RekeyError('totp_incorrect');
     return this.advance(flow, 'needs_new_password');
   }
