@@ -91,7 +91,6 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
     resets: resetStore,
     resetService: resets,
     users,
-    sessions,
     factors,
     limits,
     defaultApplicationId: async () => (await apps.getDefault()).id,

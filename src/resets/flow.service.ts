@@ -5,7 +5,6 @@ import type { PlatformDeps } from '../deps.ts';
 import { enqueue, outboxWrite } from '../delivery/outbox.ts';
 import { writeTogether, writeTogetherIf } from '../store/compiled.ts';
 import { RekeyError } from '../errors/index.ts';
-import type { SessionService } from '../sessions/session.service.ts';
 import { normalizeEmail, type UserService } from '../users/user.service.ts';
 import {
   effectiveStatus,
@@ -82,13 +81,12 @@ export interface FlowServiceDeps extends PlatformDeps {
   resets: ResetStore;
   resetService: ResetService;
   users: UserService;
-  sessions: SessionService;
   factors: SecondFactors;
   limits: ResetLimits;
 }
 
 export function createFlowService(deps: FlowServiceDeps): FlowService {
-  const { store, clock, ids, tokens, config, flows, resets, resetService, users, sessions, factors, limits } = deps;
+  const { store, clock, ids, tokens, config, flows, resets, resetService, users, factors, limits } = deps;
   const codeHash = (flowId: string, code: string) => tokens.hash(`${flowId}:${code}`, 'reset_code');
   const grantHash = (flowId: string, grant: string) => tokens.hash(`${flowId}:${grant}`, 'reset_grant');
 
