@@ -26,7 +26,7 @@ export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
-    genReqId: () => deps.ids.next('req'),
+    genReqId: () => deps.ids.opaque('req'),
     requestIdHeader: false,
     trustProxy: false,
     // One line per request, written when it completes (below), instead of Fastify's two.
