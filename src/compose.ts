@@ -134,6 +134,7 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
     dispatcher,
     async close() {
       await dispatcher.stop();
+      await apps.close();
       await channel.close?.();
       await rateLimits.close();
       if (ownsStore) await store.close();

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import type { PlatformDeps } from '../deps.ts';
 import { RekeyError } from '../errors/index.ts';
+import type { Database } from '../store/database.ts';
 import type { ApiKeysTable, ApplicationsTable } from './app.table.ts';
 
 export type Application = ApplicationsTable;
@@ -8,6 +11,11 @@ export type ApiKeyRecord = Omit<ApiKeysTable, 'key_hash'>;
 
 /** Secret-key lookups are cached so authenticating a request is not a database read each time. */
 const KEY_CACHE_MS = 30_000;
+/**
+ * While any key lookup is cached, the revocations in the store are checked this often: a key revoked by
+ * another process (the CLI, another server) is refused here within about this long, not KEY_CACHE_MS.
+ */
+export const REVOCATION_CHECK_MS = 1_000;
 
 export interface ApplicationService {
   ensureDefault(): Promise<Application>;
@@ -27,12 +35,20 @@ export interface ApplicationService {
   revokeKey(id: string): Promise<boolean>;
   /** The application a secret key belongs to, or undefined for an unknown or revoked key. */
   authenticate(secretKey: string): Promise<Application | undefined>;
+  /**
+   * Forgets every cached key lookup if a key was revoked since the last check (by any process). Runs on
+   * its own every REVOCATION_CHECK_MS while lookups are cached; tests call it directly.
+   */
+  checkRevocations(): Promise<void>;
+  /** Stops the revocation check and waits for one in flight. */
+  close(): Promise<void>;
 }
 
 export function createApplicationService(deps: PlatformDeps): ApplicationService {
-  const { store, clock, ids, tokens, config } = deps;
+  const { store, clock, ids, tokens, config, logger } = deps;
   const db = store.db;
   const cache = new Map<string, { application: Application | undefined; until: number }>();
+  const revocations = watchRevocations(db, { cacheInUse: () => cache.size > 0, dropCache: () => cache.clear(), logger });
   // Applications are read on every browser request and every mail, and change rarely: keep them briefly.
   // A change made by another process (the CLI) shows within KEY_CACHE_MS.
   const applications = new Map<string, { value: Promise<Application | undefined>; until: number }>();
@@ -133,7 +149,7 @@ export function createApplicationService(deps: PlatformDeps): ApplicationService
         .execute(),
     async revokeKey(id) {
       const result = await db.updateTable('api_keys').set({ revoked_at: clock.now() }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
-      cache.clear();
+      revocations.forget();
       return Number(result.numUpdatedRows) > 0;
     },
     async authenticate(secretKey) {
@@ -141,6 +157,7 @@ export function createApplicationService(deps: PlatformDeps): ApplicationService
       const now = clock.now();
       const hit = cache.get(hash);
       if (hit && hit.until > now) return hit.application;
+      const generation = revocations.generation;
       const row = await db
         .selectFrom('api_keys')
         .innerJoin('applications', 'applications.id', 'api_keys.application_id')
@@ -151,12 +168,88 @@ export function createApplicationService(deps: PlatformDeps): ApplicationService
       // The index lookup finds the row; the comparison that decides is constant-time.
       const valid = row !== undefined && row.revoked_at === null && tokens.equal(row.key_hash, hash);
       const application = valid ? stripKeyFields(row) : undefined;
+      // A revocation seen while this lookup was in flight may postdate the row it read: keep nothing.
+      if (generation !== revocations.generation) return application;
       if (cache.size > 10_000) cache.clear();
       cache.set(hash, { application, until: now + (valid ? KEY_CACHE_MS : 2_000) });
+      revocations.watch();
       return application;
     },
+    checkRevocations: () => revocations.check(),
+    close: () => revocations.stop(),
   };
   return service;
+}
+
+/**
+ * How a revocation made by another process reaches this one's key cache: a poll of one cheap aggregate
+ * (`count(*)` and `max(revoked_at)` of the revoked keys, a handful of rows) every REVOCATION_CHECK_MS,
+ * and only while something is cached. A poll rather than PostgreSQL's LISTEN/NOTIFY: SQLite (CLI and
+ * server on one file) needs it anyway, it holds no connection outside the pool (LISTEN does not survive
+ * PgBouncer's transaction pooling), and it cannot miss a notification across a reconnect. A revocation
+ * only ever adds to the count, so any change of the pair means "drop the cache".
+ */
+function watchRevocations(db: Kysely<Database>, { cacheInUse, dropCache, logger }: { cacheInUse: () => boolean; dropCache: () => void; logger: Logger }) {
+  let seen: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  // Checks run one after another, so a check asked for now reads the table after it is asked for.
+  let queue: Promise<void> = Promise.resolve();
+
+  const state = {
+    /** Bumped at each change, so a lookup that read the table before it is not cached after it. */
+    generation: 0,
+    /** This process revoked a key itself: drop the cache without waiting for the next check. */
+    forget(): void {
+      state.generation++;
+      dropCache();
+    },
+    check(): Promise<void> {
+      queue = queue.then(readRevocations);
+      return queue;
+    },
+    /** Starts the periodic check if it is not running: called whenever a lookup is cached. */
+    watch(): void {
+      if (timer || closed) return;
+      timer = setTimeout(tick, REVOCATION_CHECK_MS);
+      // The check never keeps a process (a CLI command, a test) alive on its own.
+      timer.unref();
+    },
+    async stop(): Promise<void> {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await queue;
+    },
+  };
+
+  async function readRevocations(): Promise<void> {
+    try {
+      const row = await db
+        .selectFrom('api_keys')
+        .select((eb) => [eb.fn.countAll<number | string>().as('revoked'), eb.fn.max('revoked_at').as('latest')])
+        .where('revoked_at', 'is not', null)
+        .executeTakeFirst();
+      const now = `${Number(row?.revoked ?? 0)}:${Number(row?.latest ?? 0)}`;
+      // With no earlier reading to compare with, what is cached may predate a revocation: it goes too.
+      if (now !== seen) state.forget();
+      seen = now;
+    } catch (error) {
+      // Fail closed: while the store cannot be read, no cached key is vouched for.
+      seen = undefined;
+      state.forget();
+      logger.warn({ err: error }, 'api_keys.revocation_check_failed');
+    }
+  }
+
+  async function tick(): Promise<void> {
+    timer = undefined;
+    // Nothing cached, nothing to vouch for: the next cached lookup starts the check again.
+    if (closed || !cacheInUse()) return;
+    await state.check();
+    state.watch();
+  }
+  return state;
 }
 
 function stripKeyFields<T extends { key_hash: string; revoked_at: number | null }>(row: T): Application {

@@ -57,8 +57,8 @@ export function registerKeysCommands(program: Command, ctx: CliContext): void {
       if (!revoked) throw new CliError(`no active key with id ${id}`);
       if (ctx.json()) return printJson({ id, revoked: true });
       process.stdout.write(`revoked ${id}\n`);
-      // A running server caches key lookups briefly (app.service KEY_CACHE_MS).
-      note('Running servers stop accepting it within 30 seconds.');
+      // Running servers check for revocations every REVOCATION_CHECK_MS while they cache key lookups (app.service).
+      note('Running servers stop accepting it within about a second.');
     });
 }
 

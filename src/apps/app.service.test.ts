@@ -1,0 +1,104 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { loadConfig } from '../config/load.ts';
+import type { PlatformDeps } from '../deps.ts';
+import { manualClock } from '../platform/clock.ts';
+import { createIds } from '../platform/ids.ts';
+import { createLogger } from '../platform/logger.ts';
+import { createTokens } from '../platform/tokens.ts';
+import { STORES, type TestStore } from '../store/testing.ts';
+import { createApplicationService, REVOCATION_CHECK_MS, type ApplicationService } from './app.service.ts';
+
+const SECRET = 'app-service-test-secret-that-is-long-enough-01';
+
+/** One service per server process; every one of them reads and writes the same store. */
+function processOn(store: TestStore): ApplicationService {
+  const deps: PlatformDeps = {
+    config: loadConfig({ env: {}, overrides: { env: 'test', secret: SECRET, dataDir: '/nonexistent-rekey-test' } }),
+    store,
+    clock: manualClock(Date.UTC(2026, 10, 25, 12)),
+    ids: createIds(),
+    tokens: createTokens(SECRET),
+    logger: createLogger('silent'),
+  };
+  return createApplicationService(deps);
+}
+
+for (const factory of STORES) {
+  describe(`${factory.name}: secret keys across processes`, () => {
+    let store: TestStore;
+    let a: ApplicationService;
+    let b: ApplicationService;
+    beforeEach(async () => {
+      store = await factory.open();
+      a = processOn(store);
+      b = processOn(store);
+    });
+    afterEach(async () => {
+      await a.close();
+      await b.close();
+      await store.close();
+    });
+
+    const keyOf = async (service: ApplicationService) => {
+      const application = await service.ensureDefault();
+      return { application, ...(await service.createKey(application.id, 'ci')) };
+    };
+
+    it('SEC-41 a key revoked by another process is refused at the next revocation check, not after the 30 s cache', async () => {
+      const { application, key, record } = await keyOf(a);
+      expect((await a.authenticate(key))?.id).toBe(application.id);
+      await a.checkRevocations(); // the reading later checks compare with
+      expect((await a.authenticate(key))?.id).toBe(application.id); // cached again
+
+      expect(await b.revokeKey(record.id)).toBe(true);
+      expect(await b.authenticate(key)).toBeUndefined();
+      await a.checkRevocations();
+      expect(await a.authenticate(key)).toBeUndefined();
+    });
+
+    it('SEC-41 the revocation check runs by itself while keys are cached: the other process refuses the key within seconds', async () => {
+      const { key, record } = await keyOf(a);
+      expect(await a.authenticate(key)).toBeDefined();
+      await b.revokeKey(record.id);
+      // Waits on the outcome, with a deadline far below the 30 s cache.
+      await vi.waitFor(async () => expect(await a.authenticate(key)).toBeUndefined(), { timeout: 4 * REVOCATION_CHECK_MS, interval: 20 });
+    });
+
+    it('keeps its cache when nothing was revoked', async () => {
+      const { application, key, record } = await keyOf(a);
+      await a.authenticate(key);
+      await a.checkRevocations();
+      expect(await a.authenticate(key)).toBeDefined();
+      // Out of band, so only a cached lookup still knows the key: a check that drops the cache for nothing would lose it.
+      await store.db.deleteFrom('api_keys').where('id', '=', record.id).execute();
+      await a.checkRevocations();
+      expect((await a.authenticate(key))?.id).toBe(application.id);
+    });
+  });
+}
+
+describe('revocation check', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('runs only while keys are cached and stops on close: no timer outlives the service', async () => {
+    const store = await STORES[0]!.open();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const service = processOn(store);
+      const application = await service.ensureDefault();
+      const { key } = await service.createKey(application.id, 'ci');
+      expect(vi.getTimerCount()).toBe(0);
+      await service.authenticate(key);
+      expect(vi.getTimerCount()).toBe(1);
+      await vi.advanceTimersByTimeAsync(REVOCATION_CHECK_MS);
+      expect(vi.getTimerCount()).toBe(1); // rescheduled: a lookup is still cached
+      await service.close();
+      expect(vi.getTimerCount()).toBe(0);
+      await service.authenticate(`${key}x`);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+      await store.close();
+    }
+  });
+});
