@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { ensurePrivateDir, restrictToOwner } from '../platform/private-files.ts';
 import { configSchema, settingsTable, type Config, type ConfigInput } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -70,11 +71,17 @@ function readConfigFile(path: string, required: boolean): Record<string, unknown
   }
 }
 
-/** Outside production the secret is generated once and kept in the data dir, so restarts keep tokens valid. */
+/**
+ * Outside production the secret is generated once and kept in the data dir, so restarts keep tokens valid.
+ * It keys every token HMAC and seal: the directory is created 0700, the file is 0600 (SEC-49).
+ */
 function developmentSecret(dataDir: string): string {
   const path = join(dataDir, 'secret');
-  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
-  mkdirSync(dataDir, { recursive: true });
+  if (existsSync(path)) {
+    restrictToOwner(path);
+    return readFileSync(path, 'utf8').trim();
+  }
+  ensurePrivateDir(dataDir);
   const secret = randomBytes(32).toString('base64url');
   writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
   return secret;

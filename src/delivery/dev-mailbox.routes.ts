@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
+import { RekeyError } from '../errors/index.ts';
 import type { Database } from '../store/database.ts';
 import { listDevMailbox, type DevMail } from './channels/dev-mailbox.ts';
 
@@ -21,11 +22,38 @@ const devMail = z.object({
   created_at: z.string(),
 });
 
+export interface DevMailboxOptions {
+  db: Kysely<Database>;
+  /** The configured `baseUrl`: its host may read the mailbox too. Without it, loopback names only. */
+  baseUrl?: string;
+}
+
+/** Names that can only mean this machine, whatever a DNS server says. */
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+/** A Host header's name and optional port; anything else (userinfo, a path, spaces) is refused. */
+const HOST_HEADER = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i;
+
+/**
+ * SEC-49: a page on a hostile site whose name is made to resolve to 127.0.0.1 (DNS rebinding) can send
+ * requests to a development server and read the answers, reset links included; but its requests carry
+ * the hostile name in `Host`. So development routes answer only for loopback names and the base URL's host.
+ */
+export function isDevelopmentHost(hostHeader: string | undefined, baseUrlHost?: string): boolean {
+  const match = hostHeader ? HOST_HEADER.exec(hostHeader) : null;
+  if (!match) return false;
+  const name = match[1]!.toLowerCase();
+  return LOOPBACK_HOSTS.includes(name) || name === baseUrlHost;
+}
+
 /**
  * The development mailbox: what Rekey would have sent, readable in a browser and by tests.
  * Registered only outside production. Its pages hold live reset links, so nothing is cached.
  */
-export const devMailboxRoutes: FastifyPluginAsyncZod<{ db: Kysely<Database> }> = async (app, opts) => {
+export const devMailboxRoutes: FastifyPluginAsyncZod<DevMailboxOptions> = async (app, opts) => {
+  const baseUrlHost = opts.baseUrl ? new URL(opts.baseUrl).hostname.toLowerCase() : undefined;
+  app.addHook('onRequest', async (request) => {
+    if (!isDevelopmentHost(request.headers.host, baseUrlHost)) throw new RekeyError('dev_host_not_allowed');
+  });
   const list = (query: z.infer<typeof mailboxQuery>) =>
     listDevMailbox(opts.db, { limit: query.limit, ...(query.to?.trim() ? { to: query.to.trim() } : {}) });
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type LogConfig } from 'kysely';
 import pg from 'pg';
+import { ensurePrivateDir, ensurePrivateFile, restrictToOwner } from '../platform/private-files.ts';
 import type { Database } from './database.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -42,7 +42,14 @@ export function connect(url: string, options: ConnectOptions = {}): Store {
     return { db, dialect: 'postgres', schema, close: () => db.destroy() };
   }
   const path = url.replace(/^sqlite:(\/\/)?/, '');
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    // SEC-49: the file holds password hashes and sealed tokens. SQLite creates its -wal and -shm files
+    // with the database file's mode, so a 0600 database keeps them 0600 too; older ones are tightened.
+    ensurePrivateDir(dirname(path));
+    ensurePrivateFile(path);
+    restrictToOwner(`${path}-wal`);
+    restrictToOwner(`${path}-shm`);
+  }
   const sqlite = new SQLite(path);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
