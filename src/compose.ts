@@ -119,6 +119,12 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
     maxAttempts: config.deliveryMaxAttempts,
     backoffMs: config.deliveryBackoffMs,
     intervalMs: config.dispatcherIntervalMs,
+    sweep: {
+      retentionMs: config.outboxRetentionDays * 86_400_000,
+      // A sealed link or code is useless once its token or code has expired (see delivery/sweeper.ts).
+      sealedLifetimeMs: Math.max(config.resetTokenTtlMinutes, config.resetCodeTtlMinutes) * 60_000,
+      steps: { 'password_resets.seals_wiped': (now) => resetStore.wipeExpiredSeals(now) },
+    },
   });
 
   return {

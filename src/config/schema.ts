@@ -76,6 +76,9 @@ export const configSchema = z.strictObject({
   /** @default true */
   dispatcher: setting(z.union([z.boolean(), z.stringbool()]).default(true), 'REKEY_DISPATCHER',
     'Run the outbox dispatcher inside the server process. Set `false` on API-only nodes.'),
+  /** @default 7 */
+  outboxRetentionDays: setting(positiveInt().max(3650).default(7), 'REKEY_OUTBOX_RETENTION_DAYS',
+    'Days a sent or dead outbox row (recipient, IP and user agent included) is kept after its last attempt; the dispatcher then deletes it. Its idempotency key goes with it.'),
   /** @default 10 */
   resetCodeTtlMinutes: setting(positiveInt().max(10).default(10), 'REKEY_RESET_CODE_TTL_MINUTES', 'Lifetime of an emailed reset code (at most 10 minutes).'),
   /** @default false */

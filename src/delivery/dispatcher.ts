@@ -6,6 +6,7 @@ import { compiled, writeAllIf, writeTogetherIf, type BoundWrite } from '../store
 import type { Dialect } from '../store/connect.ts';
 import type { Database } from '../store/database.ts';
 import type { OutboxTable } from './outbox.table.ts';
+import { createSweeper, type SweeperOptions } from './sweeper.ts';
 
 /**
  * Runs one outbox row. `row.attempts` counts the attempts made before this one.
@@ -46,6 +47,8 @@ export interface DispatcherOptions {
   maxBackoffMs?: number;
   /** Jitter source in [0, 1). @default Math.random */
   random?: () => number;
+  /** Upkeep that runs on its own timer while the dispatcher runs, and stops with it (see sweeper.ts). */
+  sweep?: Omit<SweeperOptions, 'db' | 'dialect' | 'clock' | 'logger'>;
 }
 
 export interface DeliveryStats {
@@ -64,6 +67,8 @@ export interface Dispatcher {
   /** Runs rounds until none is due (rows waiting for their backoff are not due). */
   drain(timeoutMs?: number): Promise<void>;
   stats(): Promise<DeliveryStats>;
+  /** Runs the upkeep once (nothing without `sweep` options); resolves to the rows each step changed. */
+  sweep(): Promise<Record<string, number>>;
 }
 
 type OutboxRow = Selectable<OutboxTable>;
@@ -76,6 +81,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const random = opts.random ?? Math.random;
   const owner = opts.ids.next('dsp');
   const log = logger.child({ dispatcher: owner });
+  const sweeper = opts.sweep ? createSweeper({ ...opts.sweep, db, dialect: opts.dialect, clock, logger: log }) : undefined;
 
   const inFlight = new Set<Promise<unknown>>();
   let timer: NodeJS.Timeout | undefined;
@@ -227,13 +233,16 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       if (running) return;
       running = true;
       schedule(0);
+      sweeper?.start();
     },
     async stop() {
       running = false;
       if (timer) clearTimeout(timer);
       timer = undefined;
+      await sweeper?.stop();
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
+    sweep: () => sweeper?.sweep() ?? Promise.resolve({}),
     runOnce,
     async drain(timeoutMs = 10_000) {
       // Wall time, not the injected clock: a manual clock stands still while the rounds run.
