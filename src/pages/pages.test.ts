@@ -286,6 +286,19 @@ describe('hosted pages', () => {
     expect((await browser.get('/reset/new')).statusCode).toBe(404);
   });
 
+  it('the sent and code pages state the lifetimes the service is configured with, in either language', async () => {
+    const { browser } = await setup({ settings: { resetTokenTtlMinutes: 60, resetCodeTtlMinutes: 5 } });
+    await browser.get('/reset');
+    await browser.post('/reset', { email: 'known@example.com', method: 'email_link' });
+    expect((await browser.get('/reset/sent')).body).toContain('expires in 60 minutes');
+    expect((await browser.get('/reset/sent?lang=fr')).body).toContain('expire dans 60 minutes');
+    await browser.get('/reset');
+    await browser.post('/reset', { email: 'known@example.com', method: 'email_code' });
+    const code = await browser.get('/reset/code');
+    expect(code.body).toContain('It expires in 5 minutes');
+    expect(code.body).not.toMatch(/expires in (10|30) minutes/);
+  });
+
   it('serves its stylesheet and the bundled strength meter from its own origin', async () => {
     const { app } = await setup();
     const css = await app.inject('/assets/rekey.css');

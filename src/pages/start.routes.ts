@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { allowedRedirects, type Application } from '../apps/app.service.ts';
 import { safeRedirect } from '../apps/redirects.ts';
-import { FIRST_FACTOR_TTL_MS, FLOW_STRATEGIES, type FlowStrategy } from '../resets/flow.ts';
+import type { Config } from '../config/schema.ts';
+import { FLOW_STRATEGIES, type FlowStrategy } from '../resets/flow.ts';
 import { findApplication, loadFlow, pageModel, pathFor, readForm, requestContext, sendPage, type PagesDeps } from './context.ts';
 import { asRekeyError, fieldError, serviceFieldError, setRetryAfter, unlessGone } from './errors.ts';
 import { checkDigits, checkEmail, MAX_EMAIL_LENGTH, queryString } from './form.ts';
@@ -10,7 +11,9 @@ import { askPage, codePage, sentPage } from './views.ts';
 
 export const PAGE_ROUTE = { config: { surface: 'browser' as const }, schema: { hide: true } };
 
-const minutes = (strategy: FlowStrategy) => Math.round(FIRST_FACTOR_TTL_MS[strategy] / 60_000);
+/** What the page promises is what the mail says and the token does: both read these settings. */
+const minutes = (config: Config, strategy: FlowStrategy): number =>
+  strategy === 'email_code' ? config.resetCodeTtlMinutes : config.resetTokenTtlMinutes;
 const isStrategy = (value: unknown): value is FlowStrategy => (FLOW_STRATEGIES as readonly unknown[]).includes(value);
 
 /** A return address is carried only if the application allows it (SEC-23); the service checks it again. */
@@ -69,7 +72,7 @@ export function startRoutes(app: FastifyInstance, deps: PagesDeps): void {
     const flow = cookie ? await deps.flows.get(cookie.flowId) : undefined;
     const application = flow ? await deps.apps.get(flow.application_id) : undefined;
     const page = await pageModel(deps, request, reply, application ? { application } : { clientId: queryString(request.query, 'client_id', 200) });
-    return sendPage(reply, 200, sentPage(page, minutes('email_link')));
+    return sendPage(reply, 200, sentPage(page, minutes(deps.config, 'email_link')));
   });
 
   app.get('/reset/code', PAGE_ROUTE, async (request, reply) => {
@@ -77,7 +80,7 @@ export function startRoutes(app: FastifyInstance, deps: PagesDeps): void {
     const path = pathFor(flow, deps.clock.now());
     if (path !== '/reset/code') return reply.redirect(path, 303);
     const page = await pageModel(deps, request, reply, { application, withCsrf: true });
-    return sendPage(reply, 200, codePage(page, minutes('email_code')));
+    return sendPage(reply, 200, codePage(page, minutes(deps.config, 'email_code')));
   });
 
   app.post('/reset/code', PAGE_ROUTE, async (request, reply) => {
@@ -87,7 +90,7 @@ export function startRoutes(app: FastifyInstance, deps: PagesDeps): void {
     if (path !== '/reset/code') return reply.redirect(path, 303);
     const page = await pageModel(deps, request, reply, { application, form, withCsrf: true });
     const code = checkDigits(form.get('code'), [6, 7, 8], 'code_required', 'code_format');
-    if (!code.ok) return sendPage(reply, 422, codePage(page, minutes('email_code'), [fieldError(page.tr, 'code', code.code)]));
+    if (!code.ok) return sendPage(reply, 422, codePage(page, minutes(deps.config, 'email_code'), [fieldError(page.tr, 'code', code.code)]));
 
     try {
       const result = await deps.flows.attemptCode(flow.id, code.code, requestContext(deps, request));
@@ -99,7 +102,7 @@ export function startRoutes(app: FastifyInstance, deps: PagesDeps): void {
       if (error.code === 'flow_state_invalid') return reply.redirect('/reset/code', 303);
       setRetryAfter(reply, error);
       const field = error.code === 'code_incorrect' ? 'code' : undefined;
-      return sendPage(reply, error.status, codePage(page, minutes('email_code'), [serviceFieldError(page.tr, field, error)]));
+      return sendPage(reply, error.status, codePage(page, minutes(deps.config, 'email_code'), [serviceFieldError(page.tr, field, error)]));
     }
   });
 }

@@ -113,16 +113,17 @@ export function fakeApps(apps: Application[]): ApplicationService {
     ensureDefault: async () => apps[0]!, getDefault: async () => apps[0]!, list: async () => apps, get: async (id) => apps.find((a) => a.id === id),
     findByClientId: async (clientId) => apps.find((a) => a.client_id === clientId),
     create: notUsed, configure: notUsed, createKey: notUsed, listKeys: notUsed, revokeKey: notUsed, authenticate: notUsed,
+    checkRevocations: async () => {}, close: async () => {},
   };
 }
 
 const BASE = 'http://127.0.0.1:8080';
 
 /** The pages plugin on a bare Fastify instance (with the app's JSON error handling around it), over the fakes. */
-export async function buildPages(options: { baseUrl?: string; apps?: Application[] } = {}) {
+export async function buildPages(options: { baseUrl?: string; apps?: Application[]; settings?: Record<string, unknown> } = {}) {
   const baseUrl = options.baseUrl ?? BASE;
   const secret = 's'.repeat(40);
-  const config = { ...configSchema.parse({ baseUrl, secret }), baseUrl, secret, databaseUrl: ':memory:' } as Config;
+  const config = { ...configSchema.parse({ ...options.settings, baseUrl, secret }), baseUrl, secret, databaseUrl: ':memory:' } as Config;
   const clock = manualClock(Date.UTC(2025, 0, 1));
   const flows = new FakeFlows(clock.now);
   const app = Fastify();
