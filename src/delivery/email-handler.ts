@@ -53,7 +53,8 @@ export function createEmailHandler(deps: EmailHandlerDeps): OutboxHandler {
 
     let rendered: Awaited<ReturnType<MailTemplates['render']>>;
     try {
-      rendered = await deps.templates.render(job.template, vars);
+      // The job's locale (the hosted page's language, else the user's) picks the mail's language.
+      rendered = await deps.templates.render(job.template, vars, job.locale);
     } catch (error) {
       // Rendering is deterministic: an unknown template or a bad variable fails the same way every time.
       throw new PermanentDeliveryError(`cannot render mail template "${job.template}": ${(error as Error).message}`);
