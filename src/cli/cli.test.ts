@@ -99,6 +99,28 @@ for (const factory of STORES) {
       expect(user.password_hash).toMatch(/^\$argon2id\$/);
     });
 
+    test('users create, users list and reset refuse the input the API refuses, say why, and create nothing', async () => {
+      const refused = async (args: string[], reason: RegExp, input?: string) => {
+        const result = await rekey(args, env, input);
+        expect(result.code, args.join(' ')).not.toBe(0);
+        expect(result.stderr, args.join(' ')).toMatch(reason);
+        expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+        expect(result.stdout).toBe('');
+      };
+      const invalidEmail = /argument 'email'\. Invalid email address/;
+      await refused(['users', 'create', 'not-an-email'], invalidEmail);
+      await refused(['users', 'create', `${'a'.repeat(320)}@example.test`], /Too big: expected string to have <=320 characters/);
+      await refused(['users', 'create', 'long.name@example.test', '--first-name', 'x'.repeat(201)], /option '--first-name <name>'.*Too big/);
+      await refused(['users', 'create', 'long.password@example.test', '--password-stdin'], /invalid password: Too big/, `${'p'.repeat(4097)}\n`);
+      await refused(['users', 'list', '--email', 'not-an-email'], /option '--email <email>'.*Invalid email address/);
+      await refused(['users', 'list', '--limit', '0'], /option '--limit <n>'.*Too small/);
+      await refused(['reset', 'not-an-email'], invalidEmail);
+
+      const users = await store.db.selectFrom('users').select('email').execute();
+      expect(users.map((u) => u.email)).not.toEqual(expect.arrayContaining([expect.stringMatching(/not-an-email|long\.(name|password)@|a{320}/)]));
+      expect(users.filter((u) => !u.email.includes('@'))).toEqual([]);
+    });
+
     test('reset EMAIL prints a one-time link under REKEY_BASE_URL and queues the mail', async () => {
       const result = await rekey(['reset', 'ada@example.test'], env);
       expect(result.code, result.stderr).toBe(0);

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { RekeyError } from '../errors/index.ts';
+import { emailField } from '../http/schemas.ts';
 import { CliError, iso, note, printJson, type CliContext } from './output.ts';
+import { parsedBy } from './validate.ts';
 
 /** How long `--send-now` waits for the outbox before leaving the rest to the server's dispatcher. */
 const SEND_NOW_TIMEOUT_MS = 15_000;
@@ -14,7 +16,7 @@ export function registerResetCommand(program: Command, ctx: CliContext): void {
   program
     .command('reset')
     .description('start a password reset for a user: queues the reset mail and prints the link')
-    .argument('<email>', "the user's email address")
+    .argument('<email>', "the user's email address", parsedBy(emailField))
     .option('--app <id>', 'application whose reset page and branding to use (default: the default application)')
     .option('--send-now', 'deliver queued mail from this process instead of waiting for the server')
     .action(async (email: string, opts: { app?: string; sendNow?: boolean }) => {

@@ -1,7 +1,14 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { listQuery } from '../http/pagination.ts';
+import { emailField, passwordField } from '../http/schemas.ts';
 import { toWireUser } from '../users/user.wire.ts';
 import type { User } from '../users/user.service.ts';
 import { CliError, iso, note, printJson, printRecord, printTable, type CliContext } from './output.ts';
+import { checkedBy, parsedBy } from './validate.ts';
+
+/** The bound `POST /user_management/users` puts on `first_name` and `last_name`. */
+const nameField = z.string().max(200);
 
 /** `rekey users create|list`. */
 export function registerUsersCommands(program: Command, ctx: CliContext): void {
@@ -10,14 +17,15 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
   users
     .command('create')
     .description('create a user (without a password unless --password-stdin is given)')
-    .argument('<email>', 'email address, the login and reset identifier')
+    // The same fields as `POST /user_management/users`: what the API refuses, the CLI refuses.
+    .argument('<email>', 'email address, the login and reset identifier', parsedBy(emailField))
     // Never a --password flag: argv is visible to every local user through `ps` and lands in shell history.
     .option('--password-stdin', 'read the password from standard input (hidden prompt on a terminal)')
-    .option('--first-name <name>', 'first name')
-    .option('--last-name <name>', 'last name')
+    .option('--first-name <name>', 'first name', parsedBy(nameField))
+    .option('--last-name <name>', 'last name', parsedBy(nameField))
     .option('--verified', 'mark the email address as verified')
     .action(async (email: string, opts: { passwordStdin?: boolean; firstName?: string; lastName?: string; verified?: boolean }) => {
-      const password = opts.passwordStdin ? await readPassword() : undefined;
+      const password = opts.passwordStdin ? checkedBy(passwordField, 'password', await readPassword()) : undefined;
       const user = await ctx.withRekey((rekey) =>
         rekey.users.create({
           email,
@@ -34,9 +42,9 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
   users
     .command('list')
     .description('list users, newest first')
-    .option('--limit <n>', 'how many (1–100)', parseLimit, 20)
-    .option('--email <email>', 'only the user with this email address')
-    .option('--after <id>', 'continue after this user id (from the previous page)')
+    .option('--limit <n>', 'how many (1–100)', parsedBy(listQuery.shape.limit), 20)
+    .option('--email <email>', 'only the user with this email address', parsedBy(emailField))
+    .option('--after <id>', 'continue after this user id (from the previous page)', parsedBy(listQuery.shape.after))
     .action(async (opts: { limit: number; email?: string; after?: string }) => {
       const page = await ctx.withRekey((rekey) =>
         rekey.users.list({ limit: opts.limit, order: 'desc', ...(opts.email ? { email: opts.email } : {}), ...(opts.after ? { after: opts.after } : {}) }),
@@ -60,12 +68,6 @@ export function registerUsersCommands(program: Command, ctx: CliContext): void {
 }
 
 const fullName = (user: User): string => [user.first_name, user.last_name].filter(Boolean).join(' ');
-
-function parseLimit(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError('must be an integer from 1 to 100');
-  return n;
-}
 
 /** The whole of stdin minus one trailing newline (`echo` adds it); a hidden prompt when stdin is a terminal. */
 async function readPassword(): Promise<string> {
