@@ -3,6 +3,7 @@ import { buildApp } from './app.ts';
 import { createRekey, type Rekey } from './compose.ts';
 import type { Config } from './config/schema.ts';
 import { lowerHashingPriority } from './users/hash-priority.ts';
+import { createPasswordHasher } from './users/passwords.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -15,8 +16,10 @@ export interface RunningServer {
 export async function startServer(config: Config): Promise<RunningServer> {
   const rekey = await createRekey({ config });
   if (config.hashThreadNice > 0) {
-    // One hash per pool thread, at once, so every thread of the pool shows itself by burning CPU.
-    const warm = () => Promise.all(Array.from({ length: config.threadPoolSize }, (_, i) => rekey.users.hashPassword(`warm-up ${i}`)));
+    // One hash per pool thread, at once, so every thread of the pool shows itself by burning CPU. Not
+    // through the users' hashing gate: it admits fewer than the pool size and would leave a thread out.
+    const hasher = createPasswordHasher({ memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost });
+    const warm = () => Promise.all(Array.from({ length: config.threadPoolSize }, (_, i) => hasher.hash(`warm-up ${i}`)));
     await lowerHashingPriority(warm, config.hashThreadNice);
   }
   const app = await buildApp(rekey);

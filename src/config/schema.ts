@@ -60,7 +60,13 @@ export const configSchema = z.strictObject({
     'Linux: the niceness given to the threads that hash passwords, so health checks and cheap requests stay fast while Argon2 saturates the CPU. 0 leaves them alone.'),
   /** @default 4 — Node's own default */
   threadPoolSize: setting(z.coerce.number().int().min(1).max(1024).default(4), 'UV_THREADPOOL_SIZE',
-    "Node's libuv thread pool size, which bounds how many passwords hash at once. Read by Node itself at start; Rekey only needs to know it."),
+    "Node's libuv thread pool size, shared by Argon2, WebCrypto, fs and DNS. Read by Node itself at start; Rekey derives its hashing limits from it."),
+  /** @default 0 — derived: `threadPoolSize − 1` (at least 1) */
+  hashConcurrency: setting(z.coerce.number().int().min(0).max(1024).default(0), 'REKEY_HASH_CONCURRENCY',
+    'Password hashes and verifications run at once. 0: one less than `threadPoolSize`, so a pool thread always stays free for token signatures and file I/O. Keep it below `threadPoolSize`.'),
+  /** @default 0 — derived: `16 × threadPoolSize` */
+  hashQueue: setting(z.coerce.number().int().min(0).max(100_000).default(0), 'REKEY_HASH_QUEUE',
+    'Requests allowed to wait for a hashing slot; beyond them a 503 `server_busy` with Retry-After. 0: 16 × `threadPoolSize` (about a second or two of hashing).'),
   /** @default 300 */
   accessTokenTtlSeconds: setting(positiveInt().max(3600).default(300), 'REKEY_ACCESS_TOKEN_TTL_SECONDS', 'Lifetime of an access token (JWT).'),
   /** @default 720 (30 days) */

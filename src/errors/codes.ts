@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   // platform
   rate_limited: { status: 429, message: 'Too many requests. Try again later.' },
   service_unavailable: { status: 503, message: 'The service is not ready.' },
+  server_busy: { status: 503, message: 'The server is busy. Try again shortly.' },
   dev_host_not_allowed: { status: 403, message: 'Development routes answer only on loopback names and the configured base URL’s host.' },
   internal_error: { status: 500, message: 'Something went wrong.' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -56,7 +56,7 @@ export function installErrorHandling(app: FastifyInstance): void {
 
 function send(request: FastifyRequest, reply: FastifyReply, error: RekeyError, issues: FieldIssue[] = [], status = error.status) {
   const surface = request.routeOptions.config?.surface ?? (request.url.startsWith('/user_management') ? 'management' : 'browser');
-  if (status === 429 && error.context.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.context.retryAfterSeconds));
+  if ((status === 429 || status === 503) && error.context.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.context.retryAfterSeconds));
   reply.code(status).type('application/json; charset=utf-8');
   if (surface === 'browser') {
     return reply.send({ error: { code: error.code, message: error.message, context: issues.length ? { issues } : error.context } });

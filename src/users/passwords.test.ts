@@ -1,6 +1,7 @@
+import argon2 from 'argon2';
 import { describe, expect, it } from 'vitest';
 import { normalizePassword } from './password-policy.ts';
-import { createPasswordHasher } from './passwords.ts';
+import { createPasswordHasher, verifyLimits } from './passwords.ts';
 
 const hasher = createPasswordHasher({ memoryKib: 19456, timeCost: 2 });
 const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
@@ -56,6 +57,39 @@ describe('password hashing', () => {
     }
   });
 
+  it('SEC-33 verify refuses a hash whose cost is beyond the ceiling, even with the right password', async () => {
+    const password = 'maple orbit jar';
+    const cheap = { type: argon2.argon2id, memoryCost: 64, timeCost: 1, parallelism: 1 } as const;
+    const withinCeiling = await argon2.hash(password, { ...cheap, timeCost: 10, parallelism: 4 });
+    expect(await hasher.verify(withinCeiling, password)).toBe(true);
+    for (const beyond of [await argon2.hash(password, { ...cheap, timeCost: 11 }), await argon2.hash(password, { ...cheap, parallelism: 5 })]) {
+      expect(hasher.accepts(beyond), beyond).toBe(false);
+      expect(await hasher.verify(beyond, password), beyond).toBe(false);
+    }
+  });
+
+  it('SEC-33 the memory ceiling is 4× the configured memory or 256 MiB, whichever is more; costs Argon2 cannot verify are refused too', () => {
+    expect(verifyLimits(19456)).toEqual({ memoryKib: 262144, timeCost: 10, parallelism: 4 });
+    expect(verifyLimits(131072).memoryKib).toBe(524288);
+    const phc = (params: string, type = 'id', version = 'v=19$') => `$argon2${type}$${version}${params}$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g`;
+    expect(hasher.accepts(phc('m=262144,t=10,p=4'))).toBe(true);
+    expect(hasher.accepts(phc('m=8,t=1,p=1', 'd'))).toBe(true); // weak, but upgraded at the next sign-in
+    expect(hasher.accepts(phc('m=8,t=1,p=1', 'i', ''))).toBe(true); // Argon2 1.0 strings carry no version
+    for (const refused of [
+      phc('m=262145,t=1,p=1'),
+      phc('m=1048576,t=64,p=1'),
+      phc('m=19456,t=0,p=1'),
+      phc('m=19456,t=2,p=0'),
+      phc('m=7,t=2,p=1'),
+      phc('m=19456,t=2,p=1', 'id', 'v=20$'),
+    ]) {
+      expect(hasher.accepts(refused), refused).toBe(false);
+    }
+    const larger = createPasswordHasher({ memoryKib: 131072, timeCost: 2 });
+    expect(larger.accepts(phc('m=524288,t=2,p=1'))).toBe(true);
+    expect(larger.accepts(phc('m=524289,t=2,p=1'))).toBe(false);
+  });
+
   it('needsRehash is true for other costs, other argon2 types and garbage', async () => {
     const stored = await hasher.hash('maple orbit jar');
     expect(hasher.needsRehash(stored)).toBe(false);
@@ -63,6 +97,8 @@ describe('password hashing', () => {
     expect(createPasswordHasher({ memoryKib: 19456, timeCost: 3 }).needsRehash(stored)).toBe(true);
     expect(hasher.needsRehash(stored.replace('$argon2id$', '$argon2i$'))).toBe(true);
     expect(hasher.needsRehash('garbage')).toBe(true);
+    const weak = await argon2.hash('maple orbit jar', { type: argon2.argon2d, memoryCost: 8, timeCost: 1, parallelism: 1 });
+    expect(hasher.needsRehash(weak)).toBe(true);
   });
 
   it('dummyVerify resolves false after doing a real verification', async () => {

@@ -14,6 +14,11 @@ export interface PasswordHasher {
   /** True when the hash is not argon2id with exactly the configured cost (rehash after a login). */
   needsRehash(hash: string): boolean;
   /**
+   * True for an Argon2 PHC string this server will verify: well formed, and its cost within the
+   * ceiling (`verifyLimits`). An import is refused otherwise, rather than stored and never matched.
+   */
+  accepts(hash: string): boolean;
+  /**
    * Verifies a random guess against a dummy hash made with the same cost, so a login for an
    * unknown email spends the same time as one for a known email with a wrong password.
    */
@@ -29,10 +34,28 @@ export interface PasswordHasherOptions {
 
 const PARALLELISM = 1;
 const PHC = /^\$argon2(id|i|d)\$(?:v=(\d+)\$)?([a-z]+=[^$,]+(?:,[a-z]+=[^$,]+)*)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
-// A stored hash may come from an import; refuse parameters that would let one row eat the server.
-const MAX_VERIFY_MEMORY_KIB = 1024 * 1024;
-const MAX_VERIFY_TIME_COST = 64;
-const MAX_VERIFY_PARALLELISM = 16;
+
+/** The most a stored hash may ask of one verification. */
+export interface VerifyLimits {
+  memoryKib: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+/**
+ * A stored hash may come from an import, and its parameters decide what a sign-in costs: `m=1048576,t=64`
+ * would make each attempt take a GiB and seconds of a pool thread, a denial of service by one row (SEC-33).
+ * The ceiling leaves room for hashes stronger than ours (another system's, or ours before an operator
+ * lowered the cost): 4× the configured memory or 256 MiB, whichever is more; 10 passes; 4 lanes. RFC 9106's
+ * second recommendation (m = 64 MiB, t = 3, p = 4) fits; its first (m = 2 GiB) does not, as a few of
+ * those verified at once would exhaust a normal host's memory. At the ceiling one verification costs
+ * about 67× a default one, once per account: the first successful sign-in rehashes it at the configured cost.
+ * There is no floor: a weak import (`$argon2d$…m=8,t=1`) is accepted, since refusing it would lock its
+ * user out, and the first successful sign-in upgrades it.
+ */
+export function verifyLimits(memoryKib: number): VerifyLimits {
+  return { memoryKib: Math.max(4 * memoryKib, 256 * 1024), timeCost: 10, parallelism: 4 };
+}
 
 interface ParsedPhc {
   type: string;
@@ -67,13 +90,21 @@ function canonicalPhc(hash: string): string {
 
 export function createPasswordHasher({ memoryKib, timeCost }: PasswordHasherOptions): PasswordHasher {
   const options = { type: argon2id, memoryCost: memoryKib, timeCost, parallelism: PARALLELISM } as const;
+  const limits = verifyLimits(memoryKib);
   let dummyHash: Promise<string> | undefined;
 
-  async function verify(hash: string, normalized: string): Promise<boolean> {
+  function accepts(hash: string): boolean {
     const phc = parsePhc(hash);
     if (!phc) return false;
-    const cost = (key: string) => Number(phc.params.get(key));
-    if (cost('m') > MAX_VERIFY_MEMORY_KIB || cost('t') > MAX_VERIFY_TIME_COST || cost('p') > MAX_VERIFY_PARALLELISM) return false;
+    if (phc.version !== undefined && phc.version !== '16' && phc.version !== '19') return false;
+    const [m, t, p] = ['m', 't', 'p'].map((key) => Number(phc.params.get(key))) as [number, number, number];
+    // Argon2's own floor (m ≥ 8 KiB per lane, t ≥ 1, p ≥ 1): below it the hash can never verify.
+    if (p < 1 || t < 1 || m < 8 * p) return false;
+    return m <= limits.memoryKib && t <= limits.timeCost && p <= limits.parallelism;
+  }
+
+  async function verify(hash: string, normalized: string): Promise<boolean> {
+    if (!accepts(hash)) return false;
     try {
       return await argon2Verify(hash, normalized);
     } catch {
@@ -84,6 +115,7 @@ export function createPasswordHasher({ memoryKib, timeCost }: PasswordHasherOpti
   return {
     hash: async (normalized) => canonicalPhc(await argon2Hash(normalized, options)),
     verify,
+    accepts,
     needsRehash(hash) {
       const phc = parsePhc(hash);
       if (!phc || phc.type !== 'id') return true;

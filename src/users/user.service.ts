@@ -4,6 +4,7 @@ import { RekeyError } from '../errors/index.ts';
 import { paginate, type ListQuery, type Page } from '../http/pagination.ts';
 import { compiled, writeTogether, type BoundWrite } from '../store/compiled.ts';
 import type { Database } from '../store/database.ts';
+import { hashPoolFor } from './hash-pool.ts';
 import type { createPasswordPolicy } from './password-policy.ts';
 import type { createPasswordHasher } from './passwords.ts';
 import type { UsersTable } from './user.table.ts';
@@ -79,7 +80,8 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
     async create(input) {
       const email = normalizeEmail(input.email);
       if (input.password !== undefined && input.passwordHash !== undefined) throw new RekeyError('password_and_password_hash_provided');
-      if (input.passwordHash !== undefined && !/^\$argon2(id|i|d)\$/.test(input.passwordHash)) throw new RekeyError('invalid_password_hash');
+      // SEC-33: a hash whose cost is beyond what verify accepts would be stored and never match.
+      if (input.passwordHash !== undefined && !hasher.accepts(input.passwordHash)) throw new RekeyError('invalid_password_hash');
       const passwordHash =
         input.password !== undefined ? await service.hashPassword(service.acceptablePassword(input.password, { email })) : (input.passwordHash ?? null);
       const now = clock.now();
@@ -160,15 +162,36 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
       if (!result.ok) throw new RekeyError(result.code, result.details ?? {}, result.message);
       return result.normalized;
     },
-    hashPassword: (normalized) => hasher.hash(normalized),
+    // SEC-48: every Argon2 call waits at one bounded gate; a full queue is a 503 `server_busy`.
+    hashPassword: (normalized) => hashPoolFor(config).run(() => hasher.hash(normalized)),
     async verifyCredentials(email, password) {
       const user = await service.findByEmail(email);
       const normalized = password.normalize('NFKC');
+      const gate = hashPoolFor(config);
+      // The unknown email meets the same gate as the known one: under saturation both get the same 503.
       if (!user?.password_hash || user.disabled_at !== null) {
-        await hasher.dummyVerify();
+        await gate.run(() => hasher.dummyVerify());
         return undefined;
       }
-      return (await hasher.verify(user.password_hash, normalized)) ? user : undefined;
+      const stored = user.password_hash;
+      if (!(await gate.run(() => hasher.verify(stored, normalized)))) return undefined;
+      if (!hasher.needsRehash(stored)) return user;
+      // SEC-33: an imported or older hash is brought to the configured cost while we hold the password.
+      // Not a password change (no revocation, no notice, password_changed_at kept), and conditional on
+      // the old hash, so a reset committed meanwhile wins. With the hashing queue full, a later sign-in upgrades it.
+      try {
+        const upgraded = await service.hashPassword(normalized);
+        const { numUpdatedRows } = await db
+          .updateTable('users')
+          .set({ password_hash: upgraded })
+          .where('id', '=', user.id)
+          .where('password_hash', '=', stored)
+          .executeTakeFirst();
+        return Number(numUpdatedRows) > 0 ? { ...user, password_hash: upgraded } : user;
+      } catch (error) {
+        if (error instanceof RekeyError && error.code === 'server_busy') return user;
+        throw error;
+      }
     },
     passwordChange: (userId, hash, now, { markEmailVerified = false, cause } = {}) => [
       (markEmailVerified ? setHashAndVerify : setHash).bind({ id: userId, hash, now }),
