@@ -12,7 +12,8 @@
  *                   emails in random order: difference of the medians          target < 1 ms (Rekey)
  *
  * Writes its section between `<!-- forgot:start -->` and `<!-- forgot:end -->` in bench/results.md
- * (appended when the markers are absent) and prints it.
+ * (appended when the markers are absent) and prints it; `--quick` or `--only=…` only prints it, and
+ * `--only=…` without `forgot` skips this half.
  * `--profile` starts the Rekey throughput server under `node --cpu-prof` and prints where the profile is
  * (summarise it with bench/profile-summary.ts).
  */
@@ -32,6 +33,8 @@ import { passwordOf } from './protocol.ts';
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 const profile = args.has('--profile');
+/** `--only=…` (shared with bench/run.ts) runs this half only when it names `forgot`. */
+const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 
 const SECONDS = quick ? 2 : 10;
 const WARMUP_SECONDS = 2;
@@ -541,6 +544,7 @@ function writeSection(section: string): void {
 // ---------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  if (only && !only.includes('forgot')) return;
   const started = new Date();
   const code = revision();
   const tmp = mkdtempSync(join(os.tmpdir(), 'rekey-bench-forgot-'));
@@ -718,9 +722,10 @@ async function main(): Promise<void> {
       ...(conditions.length ? ['', '### Machine during each run', '', ...conditions.map((c) => `- ${c}`)] : []),
     ].join('\n');
 
-    writeSection(section);
+    // A partial or quick run is printed only: results.md keeps the last full measurement.
+    if (!only && !quick) writeSection(section);
     process.stdout.write(`\n${START_MARKER}\n${section}\n${END_MARKER}\n`);
-    log(`written to ${RESULTS}`);
+    if (!only && !quick) log(`written to ${RESULTS}`);
     if (profileDir) log(`CPU profile of the Rekey throughput server in ${profileDir} (summarise with: node --import tsx bench/profile-summary.ts <file>)`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });

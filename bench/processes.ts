@@ -44,6 +44,8 @@ export interface ServerProcess {
   pid: number;
   url: string;
   secretKey?: string;
+  /** The default application's client id (Rekey role), for the password grant. */
+  clientId?: string;
   call<T = unknown>(command: Command): Promise<T>;
   /** Brackets a measured run; `stop` answers with the process's CPU time over it. */
   window(action: 'start', profile?: string): Promise<void>;
@@ -78,6 +80,7 @@ export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
     pid: child.pid!,
     url: ready.url,
     secretKey: ready.secretKey,
+    clientId: ready.clientId,
     call,
     window: ((action: 'start' | 'stop', profile?: string) => call({ cmd: 'window', action, profile })) as ServerProcess['window'],
     async stop() {

@@ -23,7 +23,7 @@ export interface ServerSpec {
 
 /** Sent once the server listens (or, for `hash`, once the measurement is done). */
 export type ReadyMessage =
-  | { type: 'ready'; url: string; secretKey?: string }
+  | { type: 'ready'; url: string; secretKey?: string; clientId?: string }
   | { type: 'hashed'; hashes: number; seconds: number; loops: number; threadpool: number; cpuSeconds: number };
 
 export type Command =

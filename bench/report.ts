@@ -25,7 +25,8 @@ export interface Report {
   confirmConnections: number;
   users: number;
   threadpool: number;
-  healthzRate: number;
+  probeRate: number;
+  stormConnections: number;
   postgres: string;
   rows: Row[];
   ratios: string[];
@@ -79,7 +80,7 @@ export function renderReport(report: Report): string {
       ? [`- raw Argon2id: ${report.raw.loops} concurrent \`hasher.hash()\` loops (m = 19456 KiB, t = 2, p = 1, Rekey's defaults) for ${report.seconds} s in a fresh process, measured right before and right after each confirm run; each confirm is judged against the mean of the two, so a drift of the machine's speed during the run counts half each way. Each store gets three confirm runs between four raw runs, and the median of the three ratios is the figure judged.`]
       : []),
     `- confirm: one token per user, issued beforehand through the reset service (their reset mails delivered before the run); each request spends a different token with a new valid password, ${report.confirmConnections} connections. The dispatcher is **on**, as by default, so each confirm's "password changed" mail is rendered and stored in the development mailbox during the run.`,
-    `- healthz: 1 connection at ${report.healthzRate} req/s (autocannon \`overallRate\`), first alone, then alongside a fresh confirm load on SQLite.`,
+    `- probes (SEC-48): \`GET /v1/session\` with an access token from the password grant (jose verifies its HMAC on libuv's thread pool, which Argon2 shares), \`GET /user_management/users/:id\` with the secret key, and \`GET /healthz\`; each on 1 connection at ${report.probeRate} req/s (autocannon \`overallRate\`), first alone, then alongside a fresh confirm load of ${report.stormConnections} connections, on each store. Password hashing passes a gate of \`threadPoolSize − 1\` slots with a bounded queue (\`src/users/hash-pool.ts\`), so a pool thread stays free for the probes' HMAC.`,
     `- The machine is shared: before each measured run the runner waits (at most ${report.quietWaitSeconds} s) for it to be ≥ 85 % idle, and a run during which other processes took more than 15 % of it is repeated (at most ${report.attempts} attempts; the least disturbed one is kept). CPU use during each kept run, read from /proc, is listed below.`,
     ...(report.issues.length ? ['', '### Problems seen', '', ...report.issues.map((i) => `- ${i}`)] : []),
     ...(report.cpuCosts.length ? ['', '### CPU per request', '', ...report.cpuCosts.map((c) => `- ${c}`)] : []),

@@ -68,6 +68,7 @@ async function pooled<T>(count: number, limit: number, task: (i: number) => Prom
 interface Running {
   url: string;
   secretKey?: string;
+  clientId?: string;
   handle(command: Command): Promise<unknown>;
   close(): Promise<void>;
 }
@@ -188,6 +189,7 @@ async function startRekey(databaseUrl: string): Promise<Running> {
   return {
     url,
     secretKey: key,
+    clientId: application.client_id,
     handle,
     close: () => server.close(),
   };
@@ -290,7 +292,7 @@ async function main(): Promise<void> {
   process.on('disconnect', () => {
     void close().catch(() => undefined);
   });
-  send({ type: 'ready', url: running.url, secretKey: running.secretKey });
+  send({ type: 'ready', url: running.url, secretKey: running.secretKey, clientId: running.clientId });
 }
 
 main().catch((error: unknown) => {
