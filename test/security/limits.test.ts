@@ -1,14 +1,19 @@
 import { performance } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { LightMyRequestResponse } from 'fastify';
 import type { Channel } from '../../src/delivery/channel.ts';
 import { STORES } from '../../src/store/testing.ts';
 import { managementApi } from '../support/api.ts';
 import { browserApi, comparable } from '../support/browser-api.ts';
 import { createHarness, GOOD_PASSWORD, type Harness } from '../support/harness.ts';
-import { mannWhitneyP, median, shuffled } from '../support/stats.ts';
+import { median, shuffled } from '../support/stats.ts';
 
 const redisUrl = process.env.REKEY_TEST_REDIS_URL;
 const BACKENDS = [{ name: 'memory', redisUrl: undefined }, ...(redisUrl ? [{ name: 'redis', redisUrl }] : [])];
+
+/** Two addresses of one length, so their sealed identifiers are the same size too. */
+const KNOWN = 'known@example.com';
+const UNKNOWN = 'nobdy@example.com';
 
 /** A channel as slow as a bad SMTP server: 2 s per message. */
 const slowChannel = (): Channel => ({ id: 'slow', send: () => new Promise((resolve) => setTimeout(resolve, 2000)) });
@@ -21,34 +26,63 @@ for (const factory of STORES) {
         channel: slowChannel(),
         config: { rateLimitIpRequests: 100_000, rateLimitIdentifierRequests: 100_000, dispatcherIntervalMs: 5 },
       });
-      await managementApi(h).createUser('known@example.com', `${GOOD_PASSWORD} timing`);
+      await managementApi(h).createUser(KNOWN, `${GOOD_PASSWORD} timing`);
     });
     afterAll(() => h.close());
 
+    it('SEC-02 by construction: known and unknown addresses get the same bytes, write the same row and look up no account', async () => {
+      const web = browserApi(h);
+      const users = h.rekey.users as unknown as Record<string, unknown>;
+      const lookups = Object.keys(users)
+        .filter((name) => typeof users[name] === 'function')
+        .map((name) => ({ name, spy: vi.spyOn(users as Record<string, (...args: unknown[]) => unknown>, name) }));
+      try {
+        const known = await requestAndDiff(h, () => web.forgot(KNOWN));
+        const unknown = await requestAndDiff(h, () => web.forgot(UNKNOWN));
+
+        expect(comparable(unknown.response)).toEqual(comparable(known.response));
+        expect(known.response.statusCode).toBe(204);
+        // The same tables grow by the same rows: one `reset.requested` job, alike but for its id and sealed identifier.
+        expect(unknown.grown).toEqual(known.grown);
+        expect(known.grown).toEqual({ outbox: 1 });
+        expect(unknown.jobs).toEqual(known.jobs);
+        expect(known.jobs).toEqual([expect.objectContaining({ kind: 'reset.requested', status: 'pending', attempts: 0 })]);
+        // Whether the account exists is first asked by the dispatcher, off the request path.
+        expect(lookups.filter(({ spy }) => spy.mock.calls.length > 0).map(({ name }) => name)).toEqual([]);
+      } finally {
+        for (const { spy } of lookups) spy.mockRestore();
+      }
+    });
+
     const measure = async () => {
       const web = browserApi(h);
-      for (let i = 0; i < 30; i++) await web.forgot(i % 2 ? 'known@example.com' : 'unknown@example.com'); // warm-up
-      const order = shuffled([...Array<string>(200).fill('known@example.com'), ...Array<string>(200).fill('unknown@example.com')], Date.now());
-      const times: Record<string, number[]> = { 'known@example.com': [], 'unknown@example.com': [] };
+      const first = comparable(await web.forgot(UNKNOWN));
+      for (let i = 0; i < 30; i++) await web.forgot(i % 2 ? KNOWN : UNKNOWN); // warm-up
+      const order = shuffled([...Array<string>(200).fill(KNOWN), ...Array<string>(200).fill(UNKNOWN)], Date.now());
+      const times: Record<string, number[]> = { [KNOWN]: [], [UNKNOWN]: [] };
       for (const address of order) {
         const started = performance.now();
         const res = await web.forgot(address);
         times[address]!.push(performance.now() - started);
-        expect(res.statusCode).toBe(204);
+        expect(comparable(res)).toEqual(first);
       }
-      return { known: times['known@example.com']!, unknown: times['unknown@example.com']! };
+      return { known: median(times[KNOWN]!), unknown: median(times[UNKNOWN]!) };
     };
 
-    it('SEC-02 200 interleaved requests each: medians within 5 ms and no significant difference, even with a 2 s mail server', async () => {
+    // The guarantee is the test above; this bound only catches a regression as gross as a lookup or a send on the
+    // request path. Medians of 200 interleaved requests differ by well under a millisecond on a busy machine, so
+    // 5 ms is a margin the machine's noise does not cross, unlike a significance test, which fails one run in ~50.
+    it('SEC-02 200 interleaved requests each: medians within 5 ms, also while a 2 s mail server is sending', async () => {
       const quiet = await measure();
-      expect(Math.abs(median(quiet.known) - median(quiet.unknown))).toBeLessThan(5);
-      expect(mannWhitneyP(quiet.known, quiet.unknown)).toBeGreaterThan(0.01);
+      expect(Math.abs(quiet.known - quiet.unknown)).toBeLessThan(5);
 
       h.rekey.dispatcher.start(); // mail now goes out, 2 s per message, while requests keep coming
-      const busy = await measure();
-      await h.rekey.dispatcher.stop();
-      expect(Math.abs(median(busy.known) - median(busy.unknown))).toBeLessThan(5);
-      expect(mannWhitneyP(busy.known, busy.unknown)).toBeGreaterThan(0.01);
+      try {
+        const busy = await measure();
+        expect(Math.abs(busy.known - busy.unknown)).toBeLessThan(5);
+      } finally {
+        await h.rekey.dispatcher.stop();
+      }
     }, 120_000);
   });
 
@@ -113,4 +147,37 @@ for (const factory of STORES) {
       expect(firstRefusal).toBeLessThan(1000);
     });
   });
+}
+
+/**
+ * Sends one request and reports what it wrote: how many rows each table gained, and the new outbox rows with
+ * what must differ between two requests (ids, the sealed identifier's bytes) masked.
+ */
+async function requestAndDiff(h: Harness, send: () => Promise<LightMyRequestResponse>) {
+  // PostgreSQL lists every schema's tables; this store's are in its own.
+  const tables = (await h.store.db.introspection.getTables())
+    .filter((table) => !h.store.schema || table.schema === h.store.schema)
+    .map((table) => table.name)
+    .filter((name) => !name.startsWith('kysely_'));
+  const count = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        tables.map(async (name) => {
+          const { n } = await h.store.db.selectFrom(name as 'outbox').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
+          return [name, Number(n)] as const;
+        }),
+      ),
+    );
+  const before = await count();
+  const seen = new Set((await h.store.db.selectFrom('outbox').select('id').execute()).map((row) => row.id));
+  const response = await send();
+  const after = await count();
+  const grown = Object.fromEntries(tables.filter((name) => after[name] !== before[name]).map((name) => [name, after[name]! - before[name]!]));
+  const jobs = (await h.store.db.selectFrom('outbox').selectAll().execute())
+    .filter((row) => !seen.has(row.id))
+    .map(({ id: _id, idempotency_key: _key, payload, ...row }) => {
+      const { sealed, ...job } = JSON.parse(payload) as { sealed: { identifier: string } };
+      return { ...row, payload: { ...job, sealedIdentifierLength: sealed.identifier.length }, payloadLength: payload.length };
+    });
+  return { response, grown, jobs };
 }
