@@ -62,6 +62,15 @@ for (const factory of STORES) {
       expect(code!.text).toMatch(/Saisissez ce code sur la page de réinitialisation\u00a0:\n\n\d{6}\n/);
       expect(code!.html).toContain('<html lang="fr">');
 
+      // A link asked for on the French pages comes in French too, whatever the account's own locale.
+      const frenchLink = await newUser();
+      const linkPage = browser();
+      await linkPage.get('/reset?lang=fr');
+      await linkPage.post('/reset', { email: frenchLink.email, method: 'email_link', lang: 'fr' });
+      const [frenchLinkMail] = await mailsTo(frenchLink.email);
+      expect(frenchLinkMail!.subject).toBe('Réinitialisez votre mot de passe Rekey');
+      expect(frenchLinkMail!.html).toContain('<html lang="fr">');
+
       const api = managementApi(h);
       const canadian = await newUser();
       const german = await newUser();
@@ -84,6 +93,12 @@ for (const factory of STORES) {
       expect((await linkPage.post('/reset', { email: linkUser.email, method: 'email_link' })).headers.location).toBe('/reset/sent');
       expect((await linkPage.get('/reset/sent')).body).toContain('expires in 60 minutes');
       expect((await mailsTo(linkUser.email))[0]!.text).toContain('expires in 60 minutes');
+      // The flow waits as long as its link lives: still open at 45 minutes, over after 60.
+      const flow = (await browserApi(h).startFlow(linkUser.email, 'email_link')).json();
+      h.clock.advance(45 * 60_000);
+      expect((await browserApi(h).getFlow(flow.id)).json().status).toBe('needs_first_factor');
+      h.clock.advance(15 * 60_000);
+      expect((await browserApi(h).getFlow(flow.id)).json().status).toBe('expired');
 
       const codeUser = await newUser();
       const codePage = browser();
