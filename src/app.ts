@@ -21,7 +21,7 @@ const BODY_LIMIT = 64 * 1024;
 
 /** A Fastify instance with every module registered. Tests call `inject()` on it; only main.ts listens. */
 export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
-  const { deps, apps, users, sessions, resets, flows, factors } = rekey;
+  const { deps, apps, users, sessions, signIn, resets, flows, factors } = rekey;
   const trustedProxies = parseTrustedProxies(deps.config.trustedProxies);
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -74,7 +74,7 @@ export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { store: deps.store });
-  await app.register(authenticateRoutes, { apps, users, sessions, factors });
+  await app.register(authenticateRoutes, { apps, users, sessions, signIn });
   await app.register(async (management) => {
     requireSecretKey(management, apps);
     await management.register(userManagementRoutes, { users });

@@ -21,6 +21,7 @@ import { createResetRequestedHandler, RESET_REQUESTED } from './resets/reset-req
 import { createKyselyResetStore } from './resets/reset.store.ts';
 import { createResetService, type ResetService } from './resets/reset.service.ts';
 import { createSessionService, type SessionService } from './sessions/session.service.ts';
+import { createSignInService, type SignInService } from './sessions/sign-in.ts';
 import { connect, type Store } from './store/connect.ts';
 import { migrateToLatest } from './store/migrate.ts';
 import { loadBlocklist } from './users/blocklist.ts';
@@ -33,6 +34,7 @@ export interface Rekey {
   apps: ApplicationService;
   users: UserService;
   sessions: SessionService;
+  signIn: SignInService;
   resets: ResetService;
   flows: FlowService;
   factors: FactorService;
@@ -84,6 +86,7 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
     onError: (error) => deps.logger.warn({ err: error }, 'rate-limit store error; using per-process limits'),
   });
   const factors = createFactorService({ ...deps, rateLimits });
+  const signIn = createSignInService({ ...deps, users, sessions, factors, rateLimits });
   const limits = createResetLimits(rateLimits, config);
   const flows = createFlowService({
     ...deps,
@@ -132,6 +135,7 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
     apps,
     users,
     sessions,
+    signIn,
     resets,
     flows,
     factors,

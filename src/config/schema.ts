@@ -122,6 +122,16 @@ export const configSchema = z.strictObject({
     'Wrong authenticator codes per account per 15 minutes, sign-in and recovery together; then every code is refused until the window passes.'),
   /** @default 20 */
   totpFailuresPerDay: setting(positiveInt().default(20), 'REKEY_TOTP_FAILURES_PER_DAY', 'Wrong authenticator codes per account per 24 hours, sign-in and recovery together.'),
+  /** @default 10 */
+  signInFailuresPerAccount: setting(positiveInt().default(10), 'REKEY_SIGN_IN_FAILURES_PER_ACCOUNT',
+    'Wrong passwords per email address per window, counted the same for unknown addresses; then every sign-in of that address, right password included, gets a 429 with Retry-After until the window passes.'),
+  /** @default 900 */
+  signInAccountWindowSeconds: setting(positiveInt().default(900), 'REKEY_SIGN_IN_ACCOUNT_WINDOW_SECONDS', 'Window of the per-address sign-in limit.'),
+  /** @default 100 */
+  signInFailuresPerIp: setting(positiveInt().default(100), 'REKEY_SIGN_IN_FAILURES_PER_IP',
+    "Wrong passwords per client IP per window: the `ip_address` an application passes to `authenticate`, or else the caller's address (behind `trustedProxies`). Then every sign-in from it gets a 429."),
+  /** @default 3600 */
+  signInIpWindowSeconds: setting(positiveInt().default(3600), 'REKEY_SIGN_IN_IP_WINDOW_SECONDS', 'Window of the per-IP sign-in limit.'),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

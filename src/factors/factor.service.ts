@@ -33,10 +33,22 @@ export interface FactorService {
    * recovery, and an accepted code gives it back; with the budget spent it throws `totp_attempts_exceeded`.
    */
   verifyTotp(userId: string, code: string): Promise<boolean>;
-  /** After the first factor: a token that only a second factor can turn into a login. */
-  beginMfaLogin(user: { id: string }, applicationId: string | null, ctx: MfaLoginContext): Promise<{ pendingAuthenticationToken: string }>;
-  /** At most `MFA_MAX_ATTEMPTS` codes per token, and one success; `undefined` for any failure. */
-  completeMfaLogin(pendingAuthenticationToken: string, code: string): Promise<{ userId: string; applicationId: string | null } | undefined>;
+  /**
+   * After the first factor: a token that only a second factor can turn into a login. It records which password
+   * `user.password_hash` names (an HMAC of it), so the login cannot outlive that password (SEC-47).
+   */
+  beginMfaLogin(user: { id: string; password_hash?: string | null }, applicationId: string | null, ctx: MfaLoginContext): Promise<{ pendingAuthenticationToken: string }>;
+  /**
+   * At most `MFA_MAX_ATTEMPTS` codes per token, and one success; `undefined` for any failure.
+   * `currentPasswordHash` reads the account's password hash now: if it is not the one the login began with,
+   * the token is spent and `invalid_credentials` thrown before any code is compared. Without it, only a login
+   * that began with no password can complete.
+   */
+  completeMfaLogin(
+    pendingAuthenticationToken: string,
+    code: string,
+    currentPasswordHash?: (userId: string) => Promise<string | null | undefined>,
+  ): Promise<{ userId: string; applicationId: string | null } | undefined>;
 }
 
 /** RFC 6238 defaults, which every authenticator app understands. */
@@ -61,6 +73,8 @@ export function createFactorService(deps: PlatformDeps & { rateLimits: RateLimit
   const db = deps.store.db.withTables<FactorTables>();
   // The 'identifier' purpose is shared, so the prefix keeps these hashes apart from every other identifier.
   const hashPending = (token: string) => tokens.hash(`pending:${token}`, 'identifier');
+  // Names a password without keeping its hash in a second table.
+  const passwordStamp = (passwordHash: string | null | undefined) => (passwordHash ? tokens.hash(`pending-password:${passwordHash}`, 'identifier') : null);
 
   /** Whether `code` is a new step of one of the account's TOTP factors; records the step it matched. */
   async function matchTotp(userId: string, code: string): Promise<boolean> {
@@ -160,6 +174,7 @@ export function createFactorService(deps: PlatformDeps & { rateLimits: RateLimit
           token_hash: hashPending(token),
           user_id: user.id,
           application_id: applicationId,
+          password_stamp: passwordStamp(user.password_hash),
           ip_address: ctx.ipAddress,
           user_agent: ctx.userAgent,
           attempts: 0,
@@ -171,7 +186,7 @@ export function createFactorService(deps: PlatformDeps & { rateLimits: RateLimit
       return { pendingAuthenticationToken: token };
     },
 
-    async completeMfaLogin(pendingAuthenticationToken, code) {
+    async completeMfaLogin(pendingAuthenticationToken, code, currentPasswordHash) {
       const now = clock.now();
       const tokenHash = hashPending(pendingAuthenticationToken);
       // Spend an attempt before comparing, in one statement: parallel guesses cannot share an attempt.
@@ -182,9 +197,17 @@ export function createFactorService(deps: PlatformDeps & { rateLimits: RateLimit
         .where('consumed_at', 'is', null)
         .where('expires_at', '>', now)
         .where('attempts', '<', MFA_MAX_ATTEMPTS)
-        .returning(['id', 'user_id', 'application_id'])
+        .returning(['id', 'user_id', 'application_id', 'password_stamp'])
         .executeTakeFirst();
       if (!pending) return undefined;
+      // SEC-47: a login that began with a password that has since changed is over; it costs no code.
+      if (pending.password_stamp !== null || currentPasswordHash) {
+        const current = currentPasswordHash ? passwordStamp(await currentPasswordHash(pending.user_id)) : undefined;
+        if (current === undefined || current !== pending.password_stamp) {
+          await db.updateTable('pending_authentications').set({ consumed_at: now }).where('id', '=', pending.id).where('consumed_at', 'is', null).execute();
+          throw new RekeyError('invalid_credentials');
+        }
+      }
       if (!(await service.verifyTotp(pending.user_id, code))) return undefined;
       // Single use: of two completions that both verified a code, only one consumes the token.
       const consumed = await db

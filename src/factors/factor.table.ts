@@ -23,6 +23,11 @@ export interface PendingAuthenticationsTable {
   application_id: string | null;
   ip_address: string | null;
   user_agent: string | null;
+  /**
+   * Which password the first factor was checked against: an HMAC of that password's hash (never the hash),
+   * null when no password was involved. Completion is refused once the account's password is another (SEC-47).
+   */
+  password_stamp: string | null;
   /** Second-factor attempts spent on this token; incremented before each comparison. */
   attempts: number;
   expires_at: number;

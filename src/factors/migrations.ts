@@ -33,4 +33,11 @@ export const factorsMigrations: Record<string, Migration> = {
       await db.schema.createIndex('pending_authentications_user_id').on('pending_authentications').column('user_id').execute();
     },
   },
+  '0011_pending_authentication_password_stamp': {
+    async up(db: Kysely<any>) {
+      // Rows from before have none, and a sign-in then compares null with the account's current password: they
+      // are refused, and the user signs in again (a pending sign-in lives ten minutes).
+      await db.schema.alterTable('pending_authentications').addColumn('password_stamp', 'text').execute();
+    },
+  },
 };

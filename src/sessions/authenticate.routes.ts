@@ -4,11 +4,11 @@ import { z } from 'zod';
 import type { ApplicationService } from '../apps/app.service.ts';
 import { RekeyError } from '../errors/index.ts';
 import { emailField, passwordField } from '../http/schemas.ts';
-import type { FactorService } from '../factors/factor.service.ts';
 import type { User, UserService } from '../users/user.service.ts';
 import { toWireUser, userObject } from '../users/user.wire.ts';
-import type { SessionService } from './session.service.ts';
+import type { IssuedSession, SessionService } from './session.service.ts';
 import { sessionObject, toWireSession } from './session.wire.ts';
+import type { SignInService } from './sign-in.ts';
 
 const client = { client_id: z.string().min(1).max(200), client_secret: z.string().min(1).max(500) };
 const signal = { ip_address: z.string().max(100).optional(), user_agent: z.string().max(1000).optional() };
@@ -43,23 +43,20 @@ const authenticateResponse = z
 /**
  * `POST /user_management/authenticate` (the client secret travels in the body, as WorkOS does) and
  * `GET /v1/session`, which tells an application whether an access token's session is still alive.
+ * The grants themselves are the sign-in service's; this only speaks the WorkOS wire shape.
  */
-export const authenticateRoutes: FastifyPluginAsync<{ apps: ApplicationService; users: UserService; sessions: SessionService; factors: FactorService }> = async (
+export const authenticateRoutes: FastifyPluginAsync<{ apps: ApplicationService; users: UserService; sessions: SessionService; signIn: SignInService }> = async (
   app,
-  { apps, users, sessions, factors },
+  { apps, users, sessions, signIn },
 ) => {
   const r = app.withTypeProvider<ZodTypeProvider>();
 
-  const signIn = async (user: User, applicationId: string, ipAddress: string | null, userAgent: string | null, method: string) => {
-    const issued = await sessions.issue({ userId: user.id, applicationId, ipAddress, userAgent });
-    await users.recordSignIn(user.id);
-    return {
-      user: toWireUser({ ...user, last_sign_in_at: issued.session.created_at }),
-      access_token: issued.accessToken,
-      refresh_token: issued.refreshToken,
-      authentication_method: method,
-    };
-  };
+  const toWire = ({ user, issued }: { user: User; issued: IssuedSession }, method?: string) => ({
+    user: toWireUser(user),
+    access_token: issued.accessToken,
+    refresh_token: issued.refreshToken,
+    ...(method ? { authentication_method: method } : {}),
+  });
 
   r.post(
     '/user_management/authenticate',
@@ -68,26 +65,21 @@ export const authenticateRoutes: FastifyPluginAsync<{ apps: ApplicationService; 
       const body = request.body;
       const application = await apps.authenticate(body.client_secret);
       if (!application || application.client_id !== body.client_id) throw new RekeyError('invalid_client');
-      if (body.grant_type === 'refresh_token') {
-        const issued = await sessions.refresh(body.refresh_token);
-        const user = await users.getOrThrow(issued.session.user_id);
-        return { user: toWireUser(user), access_token: issued.accessToken, refresh_token: issued.refreshToken };
-      }
-      const ipAddress = body.ip_address ?? request.clientIp;
-      const userAgent = body.user_agent ?? request.headers['user-agent'] ?? null;
+      if (body.grant_type === 'refresh_token') return toWire(await signIn.withRefreshToken(body.refresh_token, application.id));
+      const context = {
+        applicationId: application.id,
+        ipAddress: body.ip_address ?? request.clientIp,
+        userAgent: body.user_agent ?? request.headers['user-agent'] ?? null,
+        callerIp: request.clientIp,
+      };
       if (body.grant_type === 'urn:workos:oauth:grant-type:mfa-totp') {
-        const completed = await factors.completeMfaLogin(body.pending_authentication_token, body.code);
-        if (!completed || (completed.applicationId !== null && completed.applicationId !== application.id)) throw new RekeyError('totp_incorrect');
-        return signIn(await users.getOrThrow(completed.userId), application.id, ipAddress, userAgent, 'Password');
+        return toWire(await signIn.withTotp(body.pending_authentication_token, body.code, context), 'Password');
       }
-      const user = await users.verifyCredentials(body.email, body.password);
-      if (!user) throw new RekeyError('invalid_credentials');
-      // SEC-35/36: a password alone never signs in an account that has a second factor, reset or not.
-      if (await factors.hasSecondFactor(user.id)) {
-        const { pendingAuthenticationToken } = await factors.beginMfaLogin(user, application.id, { ipAddress, userAgent });
-        throw new RekeyError('mfa_challenge', { user: toWireUser(user), pending_authentication_token: pendingAuthenticationToken });
+      const outcome = await signIn.withPassword(body.email, body.password, context);
+      if (outcome.kind === 'second_factor_required') {
+        throw new RekeyError('mfa_challenge', { user: toWireUser(outcome.user), pending_authentication_token: outcome.pendingAuthenticationToken });
       }
-      return signIn(user, application.id, ipAddress, userAgent, 'Password');
+      return toWire(outcome, 'Password');
     },
   );
 
