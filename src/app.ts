@@ -79,12 +79,12 @@ export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
     requireSecretKey(management, apps);
     await management.register(userManagementRoutes, { users });
     await management.register(sessionManagementRoutes, { sessions, users });
-    await management.register(resetManagementRoutes, { resetService: resets });
+    await management.register(resetManagementRoutes, { resetService: resets, flows, users });
     await management.register(factorManagementRoutes, { factors, users });
   });
   await app.register(browserResetRoutes, { flows, apps, sessions, config: deps.config });
   await app.register(hostedPages, { flows, apps, tokens: deps.tokens, config: deps.config, clock: deps.clock });
-  if (deps.config.env !== 'production') await app.register(devMailboxRoutes, { db: deps.store.db });
+  if (deps.config.env !== 'production') await app.register(devMailboxRoutes, { db: deps.store.db, baseUrl: deps.config.baseUrl });
   return app;
 }
 

@@ -15,7 +15,7 @@ import { createTokens } from './platform/tokens.ts';
 import { createFactorService, type FactorService } from './factors/factor.service.ts';
 import { createRateLimits, type RateLimits } from './platform/ratelimit.ts';
 import { createKyselyFlowStore } from './resets/flow.store.ts';
-import { createFlowService, type FlowService } from './resets/flow.service.ts';
+import { createFlowService, type FlowService, type ManagementFlows } from './resets/flow.service.ts';
 import { createResetLimits } from './resets/limits.ts';
 import { createResetRequestedHandler, RESET_REQUESTED } from './resets/reset-requested.job.ts';
 import { createKyselyResetStore } from './resets/reset.store.ts';
@@ -36,7 +36,7 @@ export interface Rekey {
   sessions: SessionService;
   signIn: SignInService;
   resets: ResetService;
-  flows: FlowService;
+  flows: FlowService & ManagementFlows;
   factors: FactorService;
   rateLimits: RateLimits;
   channel: Channel;
@@ -79,7 +79,6 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
   const sessions = createSessionService(deps);
   const resetStore = createKyselyResetStore(store.db);
   const flowStore = createKyselyFlowStore(store.db);
-  const resets = createResetService({ ...deps, applications: apps, resets: resetStore, flows: flowStore, users, sessions });
   const rateLimits = createRateLimits({
     redisUrl: config.redisUrl,
     keyPrefix: options.rateLimitPrefix ?? 'rekey',
@@ -87,6 +86,7 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
   });
   const factors = createFactorService({ ...deps, rateLimits });
   const signIn = createSignInService({ ...deps, users, sessions, factors, rateLimits });
+  const resets = createResetService({ ...deps, applications: apps, resets: resetStore, flows: flowStore, users, sessions, factors });
   const limits = createResetLimits(rateLimits, config);
   const flows = createFlowService({
     ...deps,

@@ -124,15 +124,25 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const sentMark = (row: OutboxRow) => markSent.bind({ id: row.id, owner, now: clock.now(), payload: withoutSealed(row.payload) });
 
   async function succeed(row: OutboxRow, deliveries: BoundWrite[]): Promise<void> {
-    if (!(await writeTogetherIf(db, sentMark(row), deliveries))) log.warn({ id: row.id, kind: row.kind }, 'delivery.lease_lost');
+    try {
+      if (!(await writeTogetherIf(db, sentMark(row), deliveries))) log.warn({ id: row.id, kind: row.kind }, 'delivery.lease_lost');
+    } catch (error) {
+      // The handler's writes could not commit (another commit won a constraint they check): nothing of
+      // them stays, so run the job again after the backoff rather than leave the row leased.
+      await fail(row, error, false);
+    }
   }
 
   /**
    * Marks a round's delivered rows sent in one commit: a commit per row cost PostgreSQL more than the
-   * rest of a confirm. If any row's lease was lost meanwhile, none is marked, and each is settled alone.
+   * rest of a confirm. If that cannot be — a row's lease was lost meanwhile, or two rows' writes cannot
+   * commit together (two tokens for one account) — each row is settled alone.
    */
   async function succeedAll(delivered: Array<{ row: OutboxRow; deliveries: BoundWrite[] }>): Promise<void> {
-    if (delivered.length > 1 && (await writeAllIf(db, delivered.map(({ row, deliveries }) => ({ guard: sentMark(row), writes: deliveries }))))) return;
+    if (delivered.length > 1) {
+      const together = await writeAllIf(db, delivered.map(({ row, deliveries }) => ({ guard: sentMark(row), writes: deliveries }))).catch(() => false);
+      if (together) return;
+    }
     for (const { row, deliveries } of delivered) await succeed(row, deliveries);
   }
 

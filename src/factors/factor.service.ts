@@ -2,6 +2,7 @@ import { generateSecret, generateURI, verify } from 'otplib';
 import type { PlatformDeps } from '../deps.ts';
 import { RekeyError } from '../errors/index.ts';
 import { windowed, type RateLimits } from '../platform/ratelimit.ts';
+import { compiled, writeTogether, type BoundWrite } from '../store/compiled.ts';
 import type { AuthFactorsTable, FactorTables } from './factor.table.ts';
 
 /** A factor as the rest of Rekey sees it: never the secret, sealed or not. */
@@ -27,6 +28,8 @@ export interface FactorService {
   get(id: string): Promise<AuthFactor | undefined>;
   delete(id: string): Promise<boolean>;
   hasSecondFactor(userId: string): Promise<boolean>;
+  /** Runs with every enrollment and removal, in its statement: what was earned before the change must not outlive it. */
+  onFactorChange(hook: FactorChangeHook): void;
   /**
    * True once per accepted code: the current 30 s step ±1, never a step at or before the last one used (SEC-38).
    * Every attempt spends one of the account's wrong-code budget first, whether it comes from sign-in or from
@@ -50,6 +53,12 @@ export interface FactorService {
     currentPasswordHash?: (userId: string) => Promise<string | null | undefined>,
   ): Promise<{ userId: string; applicationId: string | null } | undefined>;
 }
+
+/** Writes that must commit with a change of an account's factors (resets void outstanding tokens: SEC-13). */
+export type FactorChangeHook = (userId: string, now: number) => BoundWrite[];
+
+const insertFactor = compiled<AuthFactorsTable>((db, p) => db.insertInto('auth_factors').values(p));
+const deleteFactor = compiled<{ id: string }>((db, p) => db.deleteFrom('auth_factors').where('id', '=', p.id));
 
 /** RFC 6238 defaults, which every authenticator app understands. */
 const PERIOD_SECONDS = 30;
@@ -119,6 +128,9 @@ export function createFactorService(deps: PlatformDeps & { rateLimits: RateLimit
     return false;
   }
 
+  const changeHooks: FactorChangeHook[] = [];
+  const changeWrites = (userId: string, now: number) => changeHooks.flatMap((hook) => hook(userId, now));
+
   const service: FactorService = {
     async enrollTotp(user, opts = {}) {
       const now = clock.now();
@@ -134,7 +146,7 @@ export function createFactorService(deps: PlatformDeps & { rateLimits: RateLimit
         created_at: now,
         updated_at: now,
       };
-      await db.insertInto('auth_factors').values(row).execute();
+      await writeTogether(deps.store.db, [insertFactor.bind(row), ...changeWrites(user.id, now)]);
       const uri = generateURI({ issuer: row.totp_issuer, label: row.totp_user, secret });
       const { secret_sealed: _sealed, last_used_step: _step, ...factor } = row;
       return { factor, secret, uri };
@@ -145,9 +157,13 @@ export function createFactorService(deps: PlatformDeps & { rateLimits: RateLimit
     get: (id) => db.selectFrom('auth_factors').select(FACTOR_COLUMNS).where('id', '=', id).executeTakeFirst(),
 
     async delete(id) {
-      const result = await db.deleteFrom('auth_factors').where('id', '=', id).executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
+      const factor = await db.selectFrom('auth_factors').select('user_id').where('id', '=', id).executeTakeFirst();
+      if (!factor) return false;
+      await writeTogether(deps.store.db, [deleteFactor.bind({ id }), ...changeWrites(factor.user_id, clock.now())]);
+      return true;
     },
+
+    onFactorChange: (hook) => void changeHooks.push(hook),
 
     async hasSecondFactor(userId) {
       return (await db.selectFrom('auth_factors').select('id').where('user_id', '=', userId).limit(1).executeTakeFirst()) !== undefined;
@@ -170,7 +186,7 @@ export function createFactorService(deps: PlatformDeps & { rateLimits: RateLimit
       await db
         .insertInto('pending_authentications')
         .values({
-          id: ids.next('pending_auth'),
+          id: ids.opaque('pending_auth'),
           token_hash: hashPending(token),
           user_id: user.id,
           application_id: applicationId,

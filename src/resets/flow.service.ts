@@ -8,7 +8,7 @@ import { RekeyError } from '../errors/index.ts';
 import { normalizeEmail, type UserService } from '../users/user.service.ts';
 import {
   effectiveStatus,
-  FIRST_FACTOR_TTL_MS,
+  firstFactorTtlMs,
   GRANT_TTL_MS,
   MAX_CODE_ATTEMPTS,
   openFlow,
@@ -40,6 +40,13 @@ export interface RequestContext {
   userAgent?: string | null;
 }
 
+/** What the management confirm hands back for an account with a second factor: WorkOS's pending token. */
+export interface PendingSecondFactor {
+  flow: ResetFlow;
+  /** `<flow id>.<grant>`: completes the reset with the factor's code and nothing else (SEC-37). */
+  pendingAuthenticationToken: string;
+}
+
 /**
  * The browser-facing reset: every method is safe to expose to an anonymous caller.
  * Errors are RekeyErrors with codes from `errors/codes.ts` (flow_*, code_*, grant_invalid, mfa_required…).
@@ -66,8 +73,27 @@ export interface FlowService {
     password: string,
     options: RequestContext & { signOutOfOtherSessions?: boolean; currentSessionId?: string | null },
   ): Promise<{ flow: ResetFlow; redirectTo: string | null }>;
-  /** Novel's one-step `POST /auth/reset {email, password, token}`; the token must belong to that email (SEC-09). */
+  /**
+   * Novel's one-step `POST /auth/reset {email, password, token}`; the token must belong to that email (SEC-09).
+   * An account with a second factor gets `mfa_required` and keeps its token for the flow API (SEC-36).
+   */
   resetWithToken(input: RequestContext & { email: string; token: string; password: string }): Promise<{ redirectTo: string | null }>;
+}
+
+/** What the management confirm needs of flows for an account with a second factor (SEC-36); not for browsers. */
+export interface ManagementFlows {
+  /**
+   * Spends the emailed token into a flow waiting for the second factor. The caller is a server holding a
+   * secret key, so no per-IP limit applies.
+   */
+  awaitSecondFactor(token: string): Promise<PendingSecondFactor>;
+  /** Completes `awaitSecondFactor`'s flow: the factor's code, then the new password (checked before either is spent). */
+  completeWithSecondFactor(
+    pendingAuthenticationToken: string,
+    code: string,
+    password: string,
+    context: { ipAddress?: string | null; userAgent?: string | null },
+  ): Promise<ResetFlow>;
 }
 
 export interface SecondFactors {
@@ -85,7 +111,7 @@ export interface FlowServiceDeps extends PlatformDeps {
   limits: ResetLimits;
 }
 
-export function createFlowService(deps: FlowServiceDeps): FlowService {
+export function createFlowService(deps: FlowServiceDeps): FlowService & ManagementFlows {
   const { store, clock, ids, tokens, config, flows, resets, resetService, users, factors, limits } = deps;
   const codeHash = (flowId: string, code: string) => tokens.hash(`${flowId}:${code}`, 'reset_code');
   const grantHash = (flowId: string, grant: string) => tokens.hash(`${flowId}:${grant}`, 'reset_grant');
@@ -100,10 +126,14 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
     sealed: { identifier: tokens.seal(normalizeEmail(input.identifier)) },
   });
 
+  const identifierHash = (identifier: string) => tokens.hash(normalizeEmail(identifier), 'identifier');
+  // Stands in for a flow that has no code (unknown address, not yet delivered), so a guess costs the same (SEC-02).
+  const NO_CODE = tokens.hash('no code', 'reset_code');
+
   // Both request paths run the same limits, whether or not the address has an account (SEC-03).
   const admitRequest = async (input: Omit<StartFlowInput, 'strategy'>) => {
     await enforce(limits.ipRequests, input.ipAddress);
-    await enforce(limits.identifierRequests, tokens.hash(normalizeEmail(input.identifier), 'identifier'));
+    await enforce(limits.identifierRequests, identifierHash(input.identifier));
   };
 
   const loadOpenFlow = async (flowId: string, expected: FlowStatus): Promise<ResetFlow> => {
@@ -133,30 +163,93 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
     return { flow: advanced, grant };
   };
 
-  const service: FlowService = {
+  /** Spends a link token and returns its flow past the first factor, opening one if the link has none open. */
+  const spendLink = async (token: string): Promise<{ flow: ResetFlow; grant: string }> => {
+    const now = clock.now();
+    const consumed = await writeTogetherIf<PasswordReset>(store.db, resets.consumeToken(tokens.hash(token, 'password_reset'), now), []);
+    if (!consumed) throw new RekeyError('password_reset_token_invalid');
+    let flow = consumed.flow_id ? await flows.findById(consumed.flow_id) : undefined;
+    if (!flow || effectiveStatus(flow, now) !== 'needs_first_factor') {
+      // A link made by the management API (or the forgot endpoint) has no flow yet: open one for it.
+      flow = openFlow(
+        {
+          id: ids.opaque('flow'),
+          application_id: consumed.application_id ?? (await deps.defaultApplicationId()),
+          strategy: 'email_link',
+          identifier_hash: tokens.hash(consumed.email, 'identifier'),
+          user_id: consumed.user_id,
+          redirect_url: flow?.redirect_url ?? null,
+          expires_at: now + GRANT_TTL_MS,
+        },
+        now,
+      );
+      await writeTogether(store.db, [flows.insert(flow)]);
+    }
+    return passFirstFactor(flow);
+  };
+
+  const passSecondFactor = async (flowId: string, grant: string, code: string) => {
+    const flow = await loadOpenFlow(flowId, 'needs_second_factor');
+    checkGrant(flow, grant);
+    // Wrong codes count against the account's authenticator budget, the same one sign-in spends (SEC-38).
+    if (!(await factors.verifyTotp(flow.user_id!, code))) throw new RekeyError('totp_incorrect');
+    return advanceWithGrant(flowId, 'needs_second_factor', 'needs_new_password');
+  };
+
+  const finish = async (flowId: string, grant: string, password: string, options: Omit<RequestContext, 'ipAddress'> & { ipAddress?: string | null; signOutOfOtherSessions?: boolean; currentSessionId?: string | null }) => {
+    const flow = await loadOpenFlow(flowId, 'needs_new_password');
+    checkGrant(flow, grant);
+    const user = await users.getOrThrow(flow.user_id!);
+    // SEC-14: checked and hashed before the grant is spent, so a refused password costs nothing.
+    const passwordHash = await users.hashPassword(users.acceptablePassword(password, user));
+    const keep = options.signOutOfOtherSessions === false ? (options.currentSessionId ?? null) : null;
+    // The grant is spent in the statement that makes the change, and only if it still can be (SEC-37).
+    const now = clock.now();
+    const changes = resetService.passwordChanged(user, passwordHash, {
+      applicationId: flow.application_id,
+      context: options,
+      now,
+      keepSessionId: keep,
+      cause: { flowId },
+    });
+    const completed = await users.whileLocked(user.id, (executor) => writeTogetherIf<ResetFlow>(executor, flows.spendGrant(flowId, grantHash(flowId, grant), now), changes));
+    if (!completed) throw new RekeyError('grant_invalid');
+    return completed;
+  };
+
+  const service: FlowService & ManagementFlows = {
     async start(input) {
       await admitRequest(input);
       const now = clock.now();
       const flow = openFlow(
         {
-          id: ids.next('flow'),
+          id: ids.opaque('flow'),
           application_id: input.application.id,
           strategy: input.strategy,
-          identifier_hash: tokens.hash(normalizeEmail(input.identifier), 'identifier'),
+          identifier_hash: identifierHash(input.identifier),
           user_id: null,
           redirect_url: safeRedirect(input.redirectUrl, allowedRedirects(input.application)),
-          expires_at: now + FIRST_FACTOR_TTL_MS[input.strategy],
+          expires_at: now + firstFactorTtlMs(input.strategy, config),
         },
         now,
       );
-      // The miss path is the hit path: no account lookup here; the dispatcher resolves it later.
-      await writeTogether(store.db, [flows.insert(flow), outboxWrite(deps, { kind: RESET_REQUESTED, payload: requestJob(input, input.strategy, flow.id) })]);
+      // The miss path is the hit path: no account lookup here; the dispatcher resolves it later. A new
+      // request ends the identifier's earlier flows here, for every address alike (SEC-46).
+      await writeTogether(store.db, [
+        flows.expireOpenForIdentifier(flow.identifier_hash, now),
+        flows.insert(flow),
+        outboxWrite(deps, { kind: RESET_REQUESTED, payload: requestJob(input, input.strategy, flow.id) }),
+      ]);
       return flow;
     },
 
     async requestLink(input) {
       await admitRequest(input);
-      await enqueue(store.db, deps, { kind: RESET_REQUESTED, payload: requestJob(input, 'email_link', null) });
+      const now = clock.now();
+      await writeTogether(store.db, [
+        flows.expireOpenForIdentifier(identifierHash(input.identifier), now),
+        outboxWrite(deps, { kind: RESET_REQUESTED, payload: requestJob(input, 'email_link', null) }),
+      ]);
     },
 
     get: (id) => flows.findById(id),
@@ -174,16 +267,16 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
       await enforce(limits.ipVerifications, context.ipAddress);
       const flow = await loadOpenFlow(flowId, 'needs_first_factor');
       if (flow.strategy !== 'email_code') throw new RekeyError('flow_state_invalid');
-      if (flow.user_id && (await limits.codeFailures.peek(flow.user_id)) >= config.codeFailuresPerDay) {
-        throw new RekeyError('code_attempts_exceeded');
-      }
+      // The day's budget of wrong codes is the identifier's, so an unknown address spends it the same way
+      // (SEC-03, SEC-46), and every guess does the same work whether or not a code was ever issued (SEC-02).
+      if ((await limits.codeFailures.peek(flow.identifier_hash)) >= config.codeFailuresPerDay) throw new RekeyError('code_attempts_exceeded');
       const now = clock.now();
       const counted = await flows.countCodeAttempt(flowId, MAX_CODE_ATTEMPTS, now);
       if (!counted) throw new RekeyError('code_attempts_exceeded');
-      const valid =
-        counted.code_hash !== null && (counted.code_expires_at ?? 0) > now && /^\d{6,8}$/.test(code) && tokens.equal(counted.code_hash, codeHash(flowId, code));
+      const matches = tokens.equal(counted.code_hash ?? NO_CODE, codeHash(flowId, code));
+      const valid = matches && counted.code_hash !== null && (counted.code_expires_at ?? 0) > now && /^\d{6,8}$/.test(code);
       if (!valid) {
-        if (counted.user_id) await limits.codeFailures.consume(counted.user_id);
+        await limits.codeFailures.consume(flow.identifier_hash);
         deps.logger.info({ event: 'reset.code_failed', flow_id: flowId, ip: context.ipAddress }, 'reset code rejected');
         throw new RekeyError('code_incorrect', { attempts_remaining: MAX_CODE_ATTEMPTS - counted.code_attempts });
       }
@@ -192,27 +285,7 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
 
     async attemptLink(token, context) {
       await enforce(limits.ipVerifications, context.ipAddress);
-      const now = clock.now();
-      const consumed = await writeTogetherIf<PasswordReset>(store.db, resets.consumeToken(tokens.hash(token, 'password_reset'), now), []);
-      if (!consumed) throw new RekeyError('password_reset_token_invalid');
-      let flow = consumed.flow_id ? await flows.findById(consumed.flow_id) : undefined;
-      if (!flow || effectiveStatus(flow, now) !== 'needs_first_factor') {
-        // A link made by the management API (or the forgot endpoint) has no flow yet: open one for it.
-        flow = openFlow(
-          {
-            id: ids.next('flow'),
-            application_id: consumed.application_id ?? (await deps.defaultApplicationId()),
-            strategy: 'email_link',
-            identifier_hash: tokens.hash(consumed.email, 'identifier'),
-            user_id: consumed.user_id,
-            redirect_url: flow?.redirect_url ?? null,
-            expires_at: now + GRANT_TTL_MS,
-          },
-          now,
-        );
-        await writeTogether(store.db, [flows.insert(flow)]);
-      }
-      return passFirstFactor(flow);
+      return spendLink(token);
     },
 
     async isLinkUsable(token, context) {
@@ -223,32 +296,12 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
 
     async attemptSecondFactor(flowId, grant, code, context) {
       await enforce(limits.ipVerifications, context.ipAddress);
-      const flow = await loadOpenFlow(flowId, 'needs_second_factor');
-      checkGrant(flow, grant);
-      // Wrong codes count against the account's authenticator budget, the same one sign-in spends (SEC-38).
-      if (!(await factors.verifyTotp(flow.user_id!, code))) throw new RekeyError('totp_incorrect');
-      return advanceWithGrant(flowId, 'needs_second_factor', 'needs_new_password');
+      return passSecondFactor(flowId, grant, code);
     },
 
     async setPassword(flowId, grant, password, options) {
       await enforce(limits.ipVerifications, options.ipAddress);
-      const flow = await loadOpenFlow(flowId, 'needs_new_password');
-      checkGrant(flow, grant);
-      const user = await users.getOrThrow(flow.user_id!);
-      // SEC-14: checked and hashed before the grant is spent, so a refused password costs nothing.
-      const passwordHash = await users.hashPassword(users.acceptablePassword(password, user));
-      const keep = options.signOutOfOtherSessions === false ? (options.currentSessionId ?? null) : null;
-      // The grant is spent in the statement that makes the change, and only if it still can be (SEC-37).
-      const now = clock.now();
-      const changes = resetService.passwordChanged(user, passwordHash, {
-        applicationId: flow.application_id,
-        context: options,
-        now,
-        keepSessionId: keep,
-        cause: { flowId },
-      });
-      const completed = await writeTogetherIf<ResetFlow>(store.db, flows.spendGrant(flowId, grantHash(flowId, grant), now), changes);
-      if (!completed) throw new RekeyError('grant_invalid');
+      const completed = await finish(flowId, grant, password, options);
       return { flow: completed, redirectTo: completed.redirect_url };
     },
 
@@ -258,6 +311,21 @@ export function createFlowService(deps: FlowServiceDeps): FlowService {
       const reset = await resets.findByHash(tokens.hash(token, 'password_reset'));
       const flow = reset?.flow_id ? await flows.findById(reset.flow_id) : undefined;
       return { redirectTo: flow?.redirect_url ?? null };
+    },
+
+    async awaitSecondFactor(token) {
+      const { flow, grant } = await spendLink(token);
+      return { flow, pendingAuthenticationToken: `${flow.id}.${grant}` };
+    },
+
+    async completeWithSecondFactor(pendingAuthenticationToken, code, password, context) {
+      const [flowId = '', grant = ''] = pendingAuthenticationToken.split('.');
+      const flow = await flows.findById(flowId);
+      if (!flow || flow.user_id === null) throw new RekeyError('grant_invalid');
+      // Checked first: a refused password must not spend the authenticator code or the pending token.
+      users.acceptablePassword(password, await users.getOrThrow(flow.user_id));
+      const passed = await passSecondFactor(flowId, grant, code);
+      return finish(flowId, passed.grant, password, context);
     },
   };
   return service;

@@ -18,8 +18,13 @@ export interface FlowStore {
   advance(id: string, from: FlowStatus, to: FlowStatus, grant: { hash: string; expiresAt: number } | null, now: number): Promise<ResetFlow | undefined>;
   /** Spends the grant: one conditional UPDATE, so a grant sets at most one password (SEC-37). */
   spendGrant(id: string, grantHash: string, now: number): BoundWrite;
-  /** Ends every open flow of a user except one (a new request, a password change: SEC-12/13). */
+  /** Ends every open flow of a user except one (a password change, a factor change: SEC-13). */
   expireOpenForUser(userId: string, now: number, exceptFlowId?: string): BoundWrite;
+  /**
+   * Ends every open flow started for an identifier: what a new request does to earlier ones. Keyed by the
+   * identifier, not the account, so it does the same whether or not the address has one (SEC-46).
+   */
+  expireOpenForIdentifier(identifierHash: string, now: number): BoundWrite;
 }
 
 const OPEN: FlowStatus[] = ['needs_first_factor', 'needs_second_factor', 'needs_new_password'];
@@ -50,6 +55,14 @@ const expireOpen = compiled<{ userId: string; now: number; exceptFlowId: string 
     .where('user_id', '=', p.userId)
     .where('status', 'in', OPEN)
     .where('id', '!=', p.exceptFlowId),
+);
+
+const expireOpenByIdentifier = compiled<{ identifierHash: string; now: number }>((db, p) =>
+  db
+    .updateTable('reset_flows')
+    .set({ status: 'expired', code_hash: null, grant_hash: null, grant_expires_at: null, updated_at: p.now })
+    .where('identifier_hash', '=', p.identifierHash)
+    .where('status', 'in', OPEN),
 );
 
 export function createKyselyFlowStore(db: Kysely<Database>): FlowStore {
@@ -85,5 +98,6 @@ export function createKyselyFlowStore(db: Kysely<Database>): FlowStore {
     spendGrant: (id, grantHash, now) => spend.bind({ id, grantHash, now }),
     // No flow id is empty, so `''` excepts none and one statement serves both cases.
     expireOpenForUser: (userId, now, exceptFlowId = '') => expireOpen.bind({ userId, now, exceptFlowId }),
+    expireOpenForIdentifier: (identifierHash, now) => expireOpenByIdentifier.bind({ identifierHash, now }),
   };
 }

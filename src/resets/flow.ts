@@ -75,7 +75,9 @@ export function effectiveStatus(flow: ResetFlow, now: number): FlowStatus {
 /** After the first factor: a user with a second factor must pass it before setting a password (SEC-36). */
 export const statusAfterFirstFactor = (hasSecondFactor: boolean): FlowStatus => (hasSecondFactor ? 'needs_second_factor' : 'needs_new_password');
 
-export const FIRST_FACTOR_TTL_MS = { email_link: 30 * 60_000, email_code: 10 * 60_000 } as const;
+/** How long a new flow waits for its first factor: as long as the link or code it mails (one source: the config). */
+export const firstFactorTtlMs = (strategy: FlowStrategy, config: { resetTokenTtlMinutes: number; resetCodeTtlMinutes: number }): number =>
+  (strategy === 'email_link' ? config.resetTokenTtlMinutes : config.resetCodeTtlMinutes) * 60_000;
 /** SEC-37: the grant lives at most ten minutes. */
 export const GRANT_TTL_MS = 10 * 60_000;
 /** SEC-17: wrong codes allowed per issued code. */

@@ -9,8 +9,10 @@ export interface ResetLimits {
   identifierRequests: RateLimiter;
   /** Reset mails delivered per account: over the limit, requests are dropped silently (SEC-18). */
   resetMails: RateLimiter;
-  /** Wrong codes per account across re-issues (SEC-17). */
+  /** Wrong codes per identifier across re-issues (SEC-17), unknown addresses alike (SEC-03). */
   codeFailures: RateLimiter;
+  /** One point per `reset.requested` job, so a rerun of the job does not spend the account's mail budget again. */
+  requestJobRuns: RateLimiter;
 }
 
 export function createResetLimits(limits: RateLimits, config: Config): ResetLimits {
@@ -27,6 +29,7 @@ export function createResetLimits(limits: RateLimits, config: Config): ResetLimi
       { points: config.resetMailsPerDay, durationSeconds: 24 * 3600 },
     ]),
     codeFailures: limits.limiter('code_failures', { points: config.codeFailuresPerDay, durationSeconds: 24 * 3600 }),
+    requestJobRuns: limits.limiter('reset_request_job_runs', { points: 1, durationSeconds: 24 * 3600 }),
   };
 }
 

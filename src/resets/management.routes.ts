@@ -6,6 +6,8 @@ import { toIso } from '../platform/clock.ts';
 import { emailField, idParam, passwordField } from '../http/schemas.ts';
 import { toWireUser, userObject } from '../users/user.wire.ts';
 import type { PasswordReset } from './reset.store.ts';
+import type { UserService } from '../users/user.service.ts';
+import type { ManagementFlows } from './flow.service.ts';
 import type { ResetService } from './reset.service.ts';
 
 const passwordResetObject = z
@@ -32,8 +34,25 @@ const toWire = (reset: PasswordReset, token: string | null, url: string | null):
   created_at: toIso(reset.created_at),
 });
 
+const tokenConfirm = z.strictObject({
+  token: z.string().min(1).max(512),
+  new_password: passwordField,
+  skip_second_factor: z
+    .boolean()
+    .optional()
+    .describe('Rekey only. `true` sets the password of an account with a second factor on the token alone: say so only when your application has checked that factor itself.'),
+});
+const factorConfirm = z.strictObject({
+  pending_authentication_token: z.string().min(20).max(200).describe('From the `mfa_challenge` answer to a token confirm.'),
+  code: z.string().min(1).max(20).describe("A code of the account's authenticator app."),
+  new_password: passwordField,
+});
+
 /** WorkOS-shaped `/user_management/password_reset*` (secret key). */
-export const resetManagementRoutes: FastifyPluginAsync<{ resetService: ResetService }> = async (app, { resetService }) => {
+export const resetManagementRoutes: FastifyPluginAsync<{ resetService: ResetService; flows: ManagementFlows; users: Pick<UserService, 'getOrThrow'> }> = async (
+  app,
+  { resetService, flows, users },
+) => {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['password resets'];
 
@@ -60,14 +79,36 @@ export const resetManagementRoutes: FastifyPluginAsync<{ resetService: ResetServ
     '/user_management/password_reset/confirm',
     {
       config: { surface: 'management', errorGroup: 'password_reset_error' },
-      schema: { tags, body: z.strictObject({ token: z.string().min(1).max(512), new_password: passwordField }), response: { 200: z.object({ user: userObject }) } },
+      schema: {
+        tags,
+        description:
+          'Sets the new password with the emailed token. For an account with a second factor the token alone is not enough (SEC-36): ' +
+          'the answer is 403 `mfa_challenge` with a `pending_authentication_token` (the token is spent into it), and a second call ' +
+          'with that pending token, the authenticator code and the new password completes the reset — unless the call says `skip_second_factor: true`.',
+        body: z.union([tokenConfirm, factorConfirm]),
+        response: { 200: z.object({ user: userObject }) },
+      },
     },
     async (request) => {
-      const user = await resetService.confirm(request.body.token, request.body.new_password, {
-        ipAddress: request.ip,
-        userAgent: request.headers['user-agent'] ?? null,
-      });
-      return { user: toWireUser(user) };
+      const context = { ipAddress: request.clientIp, userAgent: request.headers['user-agent'] ?? null };
+      const body = request.body;
+      if ('pending_authentication_token' in body) {
+        const flow = await flows.completeWithSecondFactor(body.pending_authentication_token, body.code, body.new_password, context);
+        return { user: toWireUser(await users.getOrThrow(flow.user_id!)) };
+      }
+      try {
+        const user = await resetService.confirm(body.token, body.new_password, context, { secondFactor: body.skip_second_factor ? 'skip' : 'required' });
+        return { user: toWireUser(user) };
+      } catch (error) {
+        if (!(error instanceof RekeyError && error.code === 'mfa_required')) throw error;
+      }
+      // As WorkOS answers a sign-in that needs a second factor: a 403 carrying the pending token to finish with.
+      const { flow, pendingAuthenticationToken } = await flows.awaitSecondFactor(body.token);
+      throw new RekeyError(
+        'mfa_challenge',
+        { user: toWireUser(await users.getOrThrow(flow.user_id!)), pending_authentication_token: pendingAuthenticationToken },
+        'This account has a second factor: confirm the reset again with the pending_authentication_token, an authenticator code and the new password.',
+      );
     },
   );
 };

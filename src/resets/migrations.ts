@@ -68,4 +68,14 @@ export const resetsMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0010_flows_by_identifier_and_newest_token': {
+    async up(db: Kysely<any>) {
+      // A new request ends the earlier open flows of its identifier (SEC-46): find them by it.
+      await db.schema.createIndex('reset_flows_identifier').on('reset_flows').columns(['identifier_hash', 'status']).execute();
+      // Spending a token asks whether a newer one exists for its account (SEC-12 under concurrency).
+      await db.schema.createIndex('password_resets_user_newest').on('password_resets').columns(['user_id', 'created_at', 'id']).execute();
+      // The sweeper wipes the sealed copies of expired tokens: index only the rows that still hold one.
+      await db.schema.createIndex('password_resets_sealed').on('password_resets').column('expires_at').where(sql.ref('token_sealed'), 'is not', null).execute();
+    },
+  },
 };

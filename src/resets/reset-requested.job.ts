@@ -1,10 +1,9 @@
 import type { ApplicationService } from '../apps/app.service.ts';
 import type { PlatformDeps } from '../deps.ts';
 import { PermanentDeliveryError, type OutboxHandler } from '../delivery/dispatcher.ts';
-import { enqueue, outboxWrite, type EmailJob } from '../delivery/outbox.ts';
-import { writeTogether } from '../store/compiled.ts';
+import { outboxWrite, type EmailJob } from '../delivery/outbox.ts';
 import type { UserService } from '../users/user.service.ts';
-import type { FlowStrategy } from './flow.ts';
+import { effectiveStatus, type FlowStrategy } from './flow.ts';
 import type { FlowStore } from './flow.store.ts';
 import type { ResetLimits } from './limits.ts';
 import type { ResetService } from './reset.service.ts';
@@ -34,37 +33,43 @@ export interface ResetRequestedDeps extends PlatformDeps {
  * The other half of "the miss path is the hit path": off the request path, resolve the account and,
  * only if there is one, issue the link or code and queue its mail. Unknown, disabled and rate-limited
  * requests end here without a trace in any response.
+ *
+ * Delivery is at-least-once, so the handler returns its writes instead of committing them: they commit
+ * with the job's done mark, and a rerun (a lost lease, a crash before that commit) starts from nothing.
  */
 export function createResetRequestedHandler(deps: ResetRequestedDeps): OutboxHandler {
-  const { apps, users, flows, resetService, limits, tokens, clock, config, logger, store } = deps;
+  const { apps, users, flows, resetService, limits, tokens, clock, config, logger } = deps;
 
-  return async (payload) => {
+  return async (payload, row) => {
     const job = payload as ResetRequestedJob;
     const email = tokens.unseal(job.sealed?.identifier ?? '');
     if (!email) throw new PermanentDeliveryError('the identifier cannot be unsealed');
+    const now = clock.now();
+    // A newer request for the same identifier ended this one's flow (SEC-46): it sends nothing, whatever the account.
+    if (job.flowId) {
+      const flow = await flows.findById(job.flowId);
+      if (!flow || effectiveStatus(flow, now) !== 'needs_first_factor') return [];
+    }
     const application = (await apps.get(job.applicationId)) ?? (await apps.getDefault());
     const user = await users.findByEmail(email);
 
     if (!user || user.disabled_at !== null) {
-      if (!user && config.notifyUnknownRecipients) {
-        const mail: EmailJob = { template: 'reset-unknown-account', to: email, applicationId: application.id, data: { help_url: `${config.baseUrl}/reset` } };
-        await enqueue(store.db, deps, { kind: 'email', payload: mail });
-      }
       logger.info({ event: 'reset.requested', flow_id: job.flowId, matched: false }, 'reset requested');
-      return;
+      if (user || !config.notifyUnknownRecipients) return [];
+      const mail: EmailJob = { template: 'reset-unknown-account', to: email, applicationId: application.id, locale: job.locale, data: { help_url: `${config.baseUrl}/reset` } };
+      return [outboxWrite(deps, { kind: 'email', payload: mail, idempotencyKey: `${row.id}:unknown` })];
     }
     // SEC-18: past the per-account mail limit the request is dropped; the response was the same anyway.
-    const allowance = await limits.resetMails.consume(user.id);
-    if (!allowance.allowed) {
+    // A rerun of this job does not spend the budget again.
+    if ((await limits.requestJobRuns.consume(row.id)).allowed && !(await limits.resetMails.consume(user.id)).allowed) {
       logger.info({ event: 'reset.mail_suppressed', user_id: user.id, flow_id: job.flowId }, 'reset mail limit reached');
-      return;
+      return [];
     }
     logger.info({ event: 'reset.requested', flow_id: job.flowId, user_id: user.id, matched: true }, 'reset requested');
 
     if (job.flowId && job.strategy === 'email_code') {
       const flowId = job.flowId;
       const code = tokens.newCode(6);
-      const now = clock.now();
       const mail: EmailJob = {
         template: 'password-reset',
         to: user.email,
@@ -73,17 +78,17 @@ export function createResetRequestedHandler(deps: ResetRequestedDeps): OutboxHan
         data: { user: { email: user.email, first_name: user.first_name }, expires_in_minutes: config.resetCodeTtlMinutes },
         sealed: { code: tokens.seal(code) },
       };
-      await writeTogether(store.db, [
-        ...resetService.voidOutstanding(user.id, now, flowId),
+      return [
+        // A code replaces the account's open links (SEC-12); its earlier flows ended when this one started.
+        resetService.voidTokens(user.id, now),
         flows.bindAccount(
           flowId,
           { user_id: user.id, code_hash: tokens.hash(`${flowId}:${code}`, 'reset_code'), code_expires_at: now + config.resetCodeTtlMinutes * 60_000 },
           now,
         ),
         outboxWrite(deps, { kind: 'email', payload: mail, idempotencyKey: `${flowId}:code` }),
-      ]);
-      return;
+      ];
     }
-    await resetService.issue(user, application, { flowId: job.flowId });
+    return resetService.issueWrites(user, application, { flowId: job.flowId, now, locale: job.locale }).writes;
   };
 }

@@ -2,8 +2,9 @@ import type { Application, ApplicationService } from '../apps/app.service.ts';
 import type { PlatformDeps } from '../deps.ts';
 import { outboxWrite, type EmailJob } from '../delivery/outbox.ts';
 import { RekeyError } from '../errors/index.ts';
+import type { FactorService } from '../factors/factor.service.ts';
 import type { SessionService } from '../sessions/session.service.ts';
-import type { ChangeCause, User, UserService } from '../users/user.service.ts';
+import type { AccountChange, ChangeCause, User, UserService } from '../users/user.service.ts';
 import { writeTogether, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
 import type { FlowStore } from './flow.store.ts';
 import { isUsable, type PasswordReset, type ResetStore } from './reset.store.ts';
@@ -14,6 +15,7 @@ export interface ResetServiceDeps extends PlatformDeps {
   flows: FlowStore;
   users: UserService;
   sessions: SessionService;
+  factors: Pick<FactorService, 'hasSecondFactor' | 'onFactorChange'>;
 }
 
 export interface IssuedReset {
@@ -36,21 +38,29 @@ export interface PasswordChange {
   cause: ChangeCause;
 }
 
+/** How a token-only confirm treats an account with a second factor (SEC-36). */
+export type SecondFactorPolicy = 'required' | 'skip';
+
 export interface ResetService {
   /** Management API: the caller is trusted, so an unknown email is an error here (unlike the browser path). */
   createForEmail(email: string, application: Application): Promise<IssuedReset>;
   /** Issues a token for a known user, voiding older tokens and codes, and queues the mail, in one transaction. */
   issue(user: User, application: Application, options?: { flowId?: string | null }): Promise<IssuedReset>;
+  /** `issue`'s writes, for a caller that commits them with its own (a job's done mark). `locale` is the page's, if the user asked on one. */
+  issueWrites(user: User, application: Application, options: { flowId?: string | null; now: number; locale?: string | null }): IssuedReset & { writes: BoundWrite[] };
   /** The reset and, while it is still usable, its token (WorkOS's GET returns it). */
   get(id: string): Promise<{ reset: PasswordReset; token: string | null; url: string | null } | undefined>;
-  /** `expectedEmail` binds the token to an account the caller names (Novel's `/auth/reset`, SEC-09). */
-  confirm(token: string, newPassword: string, context?: ConfirmContext, options?: { expectedEmail?: string }): Promise<User>;
-  /** SEC-12/13: the writes that void every outstanding link, code and grant of an account (but one flow). */
-  voidOutstanding(userId: string, now: number, exceptFlowId?: string): BoundWrite[];
   /**
-   * Every write of a completed reset, for the statement that spends its token or grant: the new hash
-   * (which voids the account's other tokens, codes and flows), every session revoked but the one the
-   * user may keep (SEC-34), and the "password changed" mail (SEC-39).
+   * Sets the password with the emailed token alone. `expectedEmail` binds the token to an account the caller
+   * names (Novel's `/auth/reset`, SEC-09). An account with a second factor gets `mfa_required` and the token
+   * stays unspent (SEC-36), unless a trusted caller says `secondFactor: 'skip'` for this call.
+   */
+  confirm(token: string, newPassword: string, context?: ConfirmContext, options?: { expectedEmail?: string; secondFactor?: SecondFactorPolicy }): Promise<User>;
+  /** SEC-12: the write that voids every unused link token of an account (a new one is being issued). */
+  voidTokens(userId: string, now: number): BoundWrite;
+  /**
+   * Every write of a completed reset, for the statement that spends its token or grant: the new hash and
+   * what every password change brings (see the account-change hook below).
    */
   passwordChanged(user: User, passwordHash: string, change: PasswordChange): BoundWrite[];
 }
@@ -67,16 +77,40 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
     return url.toString();
   };
 
-  /** SEC-12/13: one place voids every outstanding link, code and grant of an account. */
-  const voidOutstanding = (userId: string, now: number, exceptFlowId?: string, exceptResetId?: string) => [
-    resets.invalidateOpenForUser(userId, now, exceptResetId),
-    flows.expireOpenForUser(userId, now, exceptFlowId),
+  /** SEC-13: one place voids every outstanding link, code and grant of an account. */
+  const voidOutstanding = (userId: string, now: number, cause?: ChangeCause) => [
+    resets.invalidateOpenForUser(userId, now, cause?.resetId),
+    flows.expireOpenForUser(userId, now, cause?.flowId),
   ];
-  // A password change or an email change voids them too (SEC-13), but the token or flow being spent.
-  users.onAccountChange((userId, now, cause) => voidOutstanding(userId, now, cause?.flowId, cause?.resetId));
+
+  const passwordChangedNotice = ({ user, now, context }: AccountChange): EmailJob => ({
+    template: 'password-changed',
+    to: user.email,
+    applicationId: context?.applicationId ?? null,
+    locale: user.locale,
+    data: {
+      user: { email: user.email, first_name: user.first_name },
+      changed_at: new Date(now).toISOString(),
+      ip_address: context?.ipAddress ?? null,
+      user_agent: context?.userAgent ?? null,
+      help_url: `${config.baseUrl}/reset`,
+    },
+  });
+
+  // What goes with every password change, whichever path made it (SEC-45): outstanding tokens, codes and
+  // grants void (SEC-13), every session ends but the one the user may keep (SEC-34), and the user is told
+  // (SEC-39). An email change voids the tokens too. All commit with the change itself.
+  users.onAccountChange((change) => [
+    ...voidOutstanding(change.user.id, change.now, change.cause),
+    ...(change.kind === 'password'
+      ? [sessions.revokeAllForUser(change.user.id, change.now, change.keepSessionId), outboxWrite(deps, { kind: 'email', payload: passwordChangedNotice(change) })]
+      : []),
+  ]);
+  // A grant or link earned before a factor was enrolled (or removed) must not set a password past it (SEC-13).
+  deps.factors.onFactorChange((userId, now) => voidOutstanding(userId, now));
 
   const service: ResetService = {
-    voidOutstanding,
+    voidTokens: (userId, now) => resets.invalidateOpenForUser(userId, now),
 
     async createForEmail(email, application) {
       const user = await users.findByEmail(email);
@@ -85,12 +119,11 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
       return service.issue(user, application);
     },
 
-    async issue(user, application, { flowId = null } = {}) {
+    issueWrites(user, application, { flowId = null, now, locale }) {
       const token = tokens.newLinkToken();
       const url = resetUrl(application, token);
-      const now = clock.now();
       const reset: PasswordReset = {
-        id: ids.next('password_reset'),
+        id: ids.opaque('password_reset'),
         user_id: user.id,
         email: user.email,
         application_id: application.id,
@@ -106,18 +139,24 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
         template: 'password-reset',
         to: user.email,
         applicationId: application.id,
-        locale: user.locale,
+        locale: locale ?? user.locale,
         data: { user: { email: user.email, first_name: user.first_name }, expires_in_minutes: config.resetTokenTtlMinutes },
         sealed: { link: tokens.seal(url) },
       };
-      // One atomic write: the older tokens void (SEC-12), the new one and its mail exist together.
-      await writeTogether(store.db, [
-        ...voidOutstanding(user.id, now, flowId ?? undefined),
+      // The older tokens void (SEC-12), the new one and its mail exist together.
+      const writes = [
+        resets.invalidateOpenForUser(user.id, now),
         ...(flowId ? [flows.bindAccount(flowId, { user_id: user.id, code_hash: null, code_expires_at: null }, now)] : []),
         resets.insert(reset),
         outboxWrite(deps, { kind: 'email', payload: mail, idempotencyKey: `${reset.id}:mail` }),
-      ]);
-      return { reset, token, url };
+      ];
+      return { reset, token, url, writes };
+    },
+
+    async issue(user, application, { flowId = null } = {}) {
+      const issued = service.issueWrites(user, application, { flowId, now: clock.now() });
+      await writeTogether(store.db, issued.writes);
+      return issued;
     },
 
     async get(id) {
@@ -129,44 +168,32 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
       return { reset, token, url: token ? resetUrl(application, token) : null };
     },
 
-    async confirm(token, newPassword, context = {}, { expectedEmail } = {}) {
+    async confirm(token, newPassword, context = {}, { expectedEmail, secondFactor = 'required' } = {}) {
       const tokenHash = tokens.hash(token, 'password_reset');
       const candidate = await resets.findByHash(tokenHash);
       // SEC-04: unknown, expired, voided, used and other accounts' tokens all get the same answer.
       if (!candidate || !isUsable(candidate, clock.now())) throw new RekeyError('password_reset_token_invalid');
       const user = await users.getOrThrow(candidate.user_id);
       if (expectedEmail !== undefined && expectedEmail !== user.email) throw new RekeyError('password_reset_token_invalid');
-      // SEC-14: the password is checked and hashed before the token is spent.
-      const passwordHash = await users.hashPassword(users.acceptablePassword(newPassword, user));
+      // SEC-14: the password is checked before the token is spent.
+      const normalized = users.acceptablePassword(newPassword, user);
+      // SEC-36: the emailed token proves the mailbox, not the second factor. Enrolling or removing a factor
+      // voids the token, so a factor added after this check makes the statement below spend nothing.
+      if (secondFactor === 'required' && (await deps.factors.hasSecondFactor(user.id))) throw new RekeyError('mfa_required');
+      const passwordHash = await users.hashPassword(normalized);
 
       // The token is spent in the statement that makes the change, and only if it still can be (SEC-10):
       // of any number of racing requests, one spends it and the others write nothing.
       const now = clock.now();
       const changes = service.passwordChanged(user, passwordHash, { applicationId: candidate.application_id, context, now, cause: { resetId: candidate.id } });
-      if (!(await writeTogetherIf(store.db, resets.consumeToken(tokenHash, now), changes))) throw new RekeyError('password_reset_token_invalid');
+      const spent = await users.whileLocked(user.id, (executor) => writeTogetherIf(executor, resets.consumeToken(tokenHash, now), changes));
+      if (!spent) throw new RekeyError('password_reset_token_invalid');
       return { ...user, password_hash: passwordHash, password_changed_at: now, email_verified: 1, updated_at: now };
     },
 
-    passwordChanged(user, passwordHash, { applicationId, context, now, keepSessionId, cause }) {
-      const notice: EmailJob = {
-        template: 'password-changed',
-        to: user.email,
-        applicationId,
-        locale: user.locale,
-        data: {
-          user: { email: user.email, first_name: user.first_name },
-          changed_at: new Date(now).toISOString(),
-          ip_address: context.ipAddress ?? null,
-          user_agent: context.userAgent ?? null,
-          help_url: `${config.baseUrl}/reset`,
-        },
-      };
-      return [
-        ...users.passwordChange(user.id, passwordHash, now, { markEmailVerified: true, cause }),
-        sessions.revokeAllForUser(user.id, now, keepSessionId),
-        outboxWrite(deps, { kind: 'email', payload: notice }),
-      ];
-    },
+    passwordChanged: (user, passwordHash, { applicationId, context, now, keepSessionId, cause }) =>
+      users.passwordChange(user, passwordHash, { now, cause, keepSessionId, markEmailVerified: true, context: { ...context, applicationId } }),
   };
   return service;
 }
+

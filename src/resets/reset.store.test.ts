@@ -76,9 +76,14 @@ for (const factory of STORES) {
         const args = parameters.map((value) => (value === null ? 'NULL' : client.escapeLiteral(String(value)))).join(', ');
         const explained = await client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE consume(${args})`);
         await client.query('ROLLBACK');
-        const plan = explained.rows[0]['QUERY PLAN'][0].Plan as { 'Shared Hit Blocks': number; 'Shared Read Blocks': number };
-        // A lookup through the token's unique index reads a handful of pages; a walk reads one per open token.
-        expect(plan['Shared Hit Blocks'] + plan['Shared Read Blocks']).toBeLessThan(40);
+        // What finds the row, under the UPDATE (whose own index writes come on top and grow with every index
+        // of the table, which is not what this checks): the token's unique index, then the newer-token check.
+        type Node = { 'Alias'?: string; 'Index Name'?: string; 'Shared Hit Blocks': number; 'Shared Read Blocks': number; Plans?: Node[] };
+        const find = explained.rows[0]['QUERY PLAN'][0].Plan.Plans[0] as Node;
+        const nodes = (node: Node): Node[] => [node, ...(node.Plans ?? []).flatMap(nodes)];
+        expect(nodes(find).find((node) => node.Alias === 'password_resets')?.['Index Name']).toBe('password_resets_token_hash_key');
+        // A lookup through indexes reads a handful of pages; a walk reads one per open token.
+        expect(find['Shared Hit Blocks'] + find['Shared Read Blocks']).toBeLessThan(12);
       } finally {
         await client.end();
       }

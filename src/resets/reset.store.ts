@@ -38,6 +38,25 @@ const consume = compiled<{ hash: string; now: number }, PasswordReset>((db, p) =
     // of every user) instead of looking the token up by its hash.
     .where((eb) => eb(eb.fn.coalesce('consumed_at', 'invalidated_at'), 'is', null))
     .where('expires_at', '>', p.now)
+    // SEC-12 under concurrency: only an account's newest token that nothing voided can be spent. Two resets
+    // issued at once each void the tokens they can see, and on PostgreSQL neither sees the other's new row;
+    // asked here, when a token is spent, the question sees both.
+    .where(({ not, exists, selectFrom, or, and }) =>
+      not(
+        exists(
+          selectFrom('password_resets as newer')
+            .select('newer.id')
+            .whereRef('newer.user_id', '=', 'password_resets.user_id')
+            .where('newer.invalidated_at', 'is', null)
+            .where((n) =>
+              or([
+                n('newer.created_at', '>', n.ref('password_resets.created_at')),
+                and([n('newer.created_at', '=', n.ref('password_resets.created_at')), n('newer.id', '>', n.ref('password_resets.id'))]),
+              ]),
+            ),
+        ),
+      ),
+    )
     .returningAll(),
 );
 const invalidateOpen = compiled<{ userId: string; now: number; exceptId: string }>((db, p) =>

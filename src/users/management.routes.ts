@@ -70,7 +70,7 @@ export const userManagementRoutes: FastifyPluginAsync<{ users: UserService }> = 
       externalId: b.external_id,
       metadata: b.metadata,
       locale: b.locale,
-    });
+    }, { ipAddress: request.clientIp, userAgent: request.headers['user-agent'] ?? null, applicationId: request.application?.id ?? null });
     return toWireUser(user);
   });
 

@@ -28,10 +28,31 @@ export interface CreateUserInput {
 export type UpdateUserInput = Partial<Omit<CreateUserInput, 'passwordHash'>>;
 
 /**
- * Writes that go with a password or email change, in its transaction, so dependants (resets) stay consistent.
- * `cause` names the reset that made the change, whose own write settles it: the hook leaves it alone.
+ * A password or email change, as the writes that must commit with it see it. Every path that changes a
+ * password (a reset by link, code or flow, the management confirm, an administrator's update) builds one,
+ * so what goes with a change (voided tokens, revoked sessions, the notice) cannot differ by path (SEC-45).
  */
-export type AccountChangeHook = (userId: string, now: number, cause?: ChangeCause) => BoundWrite[];
+export interface AccountChange {
+  kind: 'password' | 'email';
+  /** The account as it was before the change: the notice goes to the address it had. */
+  user: User;
+  now: number;
+  /** The reset token or flow being spent in the same statement: its own write settles it, the hooks leave it alone. */
+  cause?: ChangeCause;
+  /** Who made the change, for the notice (SEC-39). */
+  context?: ChangeContext;
+  /** SEC-34's one exception: the session doing the change, kept on the user's opt-in. */
+  keepSessionId?: string | null;
+}
+
+export interface ChangeContext {
+  ipAddress?: string | null;
+  userAgent?: string | null;
+  applicationId?: string | null;
+}
+
+/** Writes that go with an account change, in its transaction, so dependants (resets, sessions) stay consistent. */
+export type AccountChangeHook = (change: AccountChange) => BoundWrite[];
 
 /** The reset token or flow that a password change completes. */
 export interface ChangeCause {
@@ -47,16 +68,29 @@ export interface UserService {
   getOrThrow(id: string): Promise<User>;
   findByEmail(email: string, executor?: Kysely<Database>): Promise<User | undefined>;
   list(query: ListQuery & { email?: string }): Promise<Page<User>>;
-  update(id: string, patch: UpdateUserInput): Promise<User>;
+  /** An administrator's change; a new password or email brings what every such change brings (SEC-13, SEC-45). */
+  update(id: string, patch: UpdateUserInput, context?: ChangeContext): Promise<User>;
   delete(id: string): Promise<boolean>;
   /** Policy check (SECURITY.md F); throws the failed rule's code. Returns the NFKC form to hash. */
   acceptablePassword(password: string, user: { email: string }): string;
   hashPassword(normalized: string): Promise<string>;
   /** Same work for an unknown email as for a wrong password, so timing tells nothing. */
   verifyCredentials(email: string, password: string): Promise<User | undefined>;
-  /** The writes that set a new hash, with every account-change hook's: for the caller's `writeTogether`. */
-  passwordChange(userId: string, hash: string, now: number, options?: { markEmailVerified?: boolean; cause?: ChangeCause }): BoundWrite[];
+  /**
+   * The writes that set a new hash, with every account-change hook's (voided tokens, revoked sessions, the
+   * notice): for the caller's `writeTogether`. The one way a password is changed.
+   */
+  passwordChange(user: User, hash: string, change: Omit<AccountChange, 'kind' | 'user'> & { markEmailVerified?: boolean }): BoundWrite[];
   recordSignIn(userId: string): Promise<void>;
+  /**
+   * Runs a password change's statement with the account's row locked first, in one transaction, on
+   * PostgreSQL. That statement reads the sessions to revoke as they were when it began; with the row locked
+   * before it begins, a sign-in that committed meanwhile is among them, and one still checking waits for the
+   * change and sees the new hash (SEC-47). SQLite has one writer, so there it runs as it is.
+   * `run` resolves to undefined when it wrote nothing (a `writeTogetherIf` whose guard missed): then the
+   * transaction rolls back.
+   */
+  whileLocked<T>(userId: string, run: (executor: Kysely<Database>) => Promise<T>): Promise<T>;
   onAccountChange(hook: AccountChangeHook): void;
 }
 
@@ -65,6 +99,7 @@ const byEmail = compiled<{ email: string }, User>((db, p) => db.selectFrom('user
 const setHash = compiled<{ id: string; hash: string; now: number }>((db, p) =>
   db.updateTable('users').set({ password_hash: p.hash, password_changed_at: p.now, updated_at: p.now }).where('id', '=', p.id),
 );
+const lockAccount = compiled<{ id: string }>((db, p) => db.selectFrom('users').select('id').where('id', '=', p.id).forNoKeyUpdate());
 // Resetting by email proves the address (WorkOS marks it verified too).
 const setHashAndVerify = compiled<{ id: string; hash: string; now: number }>((db, p) =>
   db.updateTable('users').set({ password_hash: p.hash, password_changed_at: p.now, updated_at: p.now, email_verified: 1 }).where('id', '=', p.id),
@@ -74,7 +109,7 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
   const { store, clock, ids, policy, hasher, config } = deps;
   const db = store.db;
   const hooks: AccountChangeHook[] = [];
-  const hookWrites = (userId: string, now: number, cause?: ChangeCause) => hooks.flatMap((hook) => hook(userId, now, cause));
+  const hookWrites = (change: AccountChange) => hooks.flatMap((hook) => hook(change));
 
   const service: UserService = {
     async create(input) {
@@ -121,7 +156,7 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
         'id',
         query,
       ),
-    async update(id, patch) {
+    async update(id, patch, context) {
       const user = await service.getOrThrow(id);
       const email = patch.email !== undefined ? normalizeEmail(patch.email) : user.email;
       const passwordHash = patch.password !== undefined ? await service.hashPassword(service.acceptablePassword(patch.password, { email })) : undefined;
@@ -139,7 +174,6 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
             ...(patch.externalId !== undefined ? { external_id: patch.externalId } : {}),
             ...(patch.metadata !== undefined ? { metadata: JSON.stringify(patch.metadata) } : {}),
             ...(patch.locale !== undefined ? { locale: patch.locale } : {}),
-            ...(passwordHash ? { password_hash: passwordHash, password_changed_at: now } : {}),
             updated_at: now,
           })
           .where('id', '=', id)
@@ -148,8 +182,14 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
             if (isUniqueViolation(error)) throw new RekeyError('email_already_exists');
             throw error;
           });
-        // SEC-13: a password or email change voids every outstanding reset token.
-        if (passwordHash || emailChanged) await writeTogether(trx, hookWrites(id, now));
+        // An administrator's new password is a password change like any other: sessions end, the user is
+        // told, outstanding tokens void (SEC-34, SEC-39, SEC-13). An email change voids the tokens too.
+        const writes = passwordHash
+          ? service.passwordChange(user, passwordHash, { now, context })
+          : emailChanged
+            ? hookWrites({ kind: 'email', user, now, context })
+            : [];
+        await writeTogether(trx, writes);
       });
       return service.getOrThrow(id);
     },
@@ -193,14 +233,28 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
         throw error;
       }
     },
-    passwordChange: (userId, hash, now, { markEmailVerified = false, cause } = {}) => [
-      (markEmailVerified ? setHashAndVerify : setHash).bind({ id: userId, hash, now }),
-      ...hookWrites(userId, now, cause),
+    passwordChange: (user, hash, { markEmailVerified = false, ...change }) => [
+      (markEmailVerified ? setHashAndVerify : setHash).bind({ id: user.id, hash, now: change.now }),
+      ...hookWrites({ kind: 'password', user, ...change }),
     ],
     async recordSignIn(userId) {
       await db.updateTable('users').set({ last_sign_in_at: clock.now() }).where('id', '=', userId).execute();
     },
     onAccountChange: (hook) => void hooks.push(hook),
+    async whileLocked(userId, run) {
+      if (store.dialect !== 'postgres') return run(db);
+      const trx = await db.startTransaction().execute();
+      try {
+        await lockAccount.execute(trx, { id: userId });
+        const result = await run(trx);
+        // Undefined: the guarded statement changed nothing, and its failure has aborted the transaction.
+        await (result === undefined ? trx.rollback() : trx.commit()).execute();
+        return result;
+      } catch (error) {
+        await trx.rollback().execute().catch(() => undefined);
+        throw error;
+      }
+    },
   };
   return service;
 }

@@ -82,6 +82,19 @@ for (const factory of STORES) {
       await expect(stranger.userManagement.createPasswordReset({ email })).rejects.toBeInstanceOf(UnauthorizedException);
     });
 
+    it('SEC-36 resetPassword for an account with a second factor throws the mfa_challenge body with a pending token', async () => {
+      const email = 'sdk.mfa@example.com';
+      const user = await workos.userManagement.createUser({ email, password: `${GOOD_PASSWORD} mfa` });
+      await h.rekey.factors.enrollTotp(user);
+      const reset = await workos.userManagement.createPasswordReset({ email });
+      const thrown = await workos.userManagement.resetPassword({ token: reset.passwordResetToken, newPassword: `${GOOD_PASSWORD} next` }).catch((error: unknown) => error);
+      expect(thrown).toBeInstanceOf(GenericServerException);
+      const error = thrown as GenericServerException;
+      expect(error.status).toBe(403);
+      expect(error.rawData).toMatchObject({ code: 'mfa_challenge', user: { id: user.id } });
+      expect(String((error.rawData as { pending_authentication_token?: string }).pending_authentication_token)).toMatch(/^flow_/);
+    });
+
     it('lists users with cursor pagination and deletes one', async () => {
       for (let i = 0; i < 3; i++) await workos.userManagement.createUser({ email: `page${i}@example.com` });
       const first = await workos.userManagement.listUsers({ limit: 2 });
