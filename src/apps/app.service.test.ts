@@ -44,7 +44,7 @@ for (const factory of STORES) {
       return { application, ...(await service.createKey(application.id, 'ci')) };
     };
 
-    it('SEC-41 a key revoked by another process is refused at the next revocation check, not after the 30 s cache', async () => {
+    it('a key revoked by another process is refused at the next revocation check, not after the 30 s cache', async () => {
       const { application, key, record } = await keyOf(a);
       expect((await a.authenticate(key))?.id).toBe(application.id);
       await a.checkRevocations(); // the reading later checks compare with
@@ -56,7 +56,7 @@ for (const factory of STORES) {
       expect(await a.authenticate(key)).toBeUndefined();
     });
 
-    it('SEC-41 the revocation check runs by itself while keys are cached: the other process refuses the key within seconds', async () => {
+    it('the revocation check runs by itself while keys are cached: the other process refuses the key within seconds', async () => {
       const { key, record } = await keyOf(a);
       expect(await a.authenticate(key)).toBeDefined();
       await b.revokeKey(record.id);
