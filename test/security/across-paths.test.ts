@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORES } from '../../src/store/testing.ts';
 import { managementApi } from '../support/api.ts';
 import { browserApi, comparable, totpAt } from '../support/browser-api.ts';
-import { createHarness, GOOD_PASSWORD, type Harness } from '../support/harness.ts';
+import { createHarness, freshAccounts, type Harness } from '../support/harness.ts';
 
 const REDIS_URL = process.env.REKEY_TEST_REDIS_URL;
 /** Where rate limits live in these tests: this process, and Redis when the suite has one. */
@@ -15,9 +15,7 @@ for (const factory of STORES) {
       let h: Harness;
       let api: ReturnType<typeof managementApi>;
       let web: ReturnType<typeof browserApi>;
-      let n = 0;
-      const email = (tag = 'user') => `${tag}${++n}@example.com`;
-      const password = () => `${GOOD_PASSWORD} ${++n}`;
+      const { email, password } = freshAccounts();
 
       beforeAll(async () => {
         h = await createHarness(factory, {
@@ -123,9 +121,7 @@ for (const factory of STORES) {
     let h: Harness;
     let api: ReturnType<typeof managementApi>;
     let web: ReturnType<typeof browserApi>;
-    let n = 0;
-    const email = (tag = 'user') => `${tag}${++n}@example.com`;
-    const password = () => `${GOOD_PASSWORD} ${++n}`;
+    const { email, password } = freshAccounts();
 
     beforeAll(async () => {
       h = await createHarness(factory, { config: { baseUrl: 'https://rekey.example.test', rateLimitIpRequests: 10_000, rateLimitIpVerifications: 10_000 } });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORES } from '../../src/store/testing.ts';
 import { managementApi } from '../support/api.ts';
 import { browserApi, comparable, totpAt } from '../support/browser-api.ts';
-import { createHarness, GOOD_PASSWORD, type Harness } from '../support/harness.ts';
+import { createHarness, freshAccounts, type Harness } from '../support/harness.ts';
 
 const ALLOWED = 'https://app.example.com/after-reset';
 
@@ -12,9 +12,7 @@ for (const factory of STORES) {
     let h: Harness;
     let api: ReturnType<typeof managementApi>;
     let web: ReturnType<typeof browserApi>;
-    let n = 0;
-    const email = (tag = 'user') => `${tag}${++n}@example.com`;
-    const password = () => `${GOOD_PASSWORD} ${++n}`;
+    const { email, password } = freshAccounts();
 
     beforeAll(async () => {
       // Generous IP limits here; the limit tests below use their own addresses.

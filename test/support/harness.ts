@@ -14,6 +14,15 @@ import type { StoreFactory, TestStore } from '../../src/store/testing.ts';
 export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789';
 export const GOOD_PASSWORD = 'correct horse battery staple';
 
+/** Fresh addresses and passwords for one suite: every call gives a new one, so tests never share an account. */
+export function freshAccounts(domain = 'example.com') {
+  let n = 0;
+  return {
+    email: (tag = 'user') => `${tag}${++n}@${domain}`,
+    password: (suffix = '') => `${GOOD_PASSWORD} ${++n}${suffix}`,
+  };
+}
+
 export interface Harness {
   rekey: Rekey;
   app: FastifyInstance;
