@@ -6,8 +6,7 @@ import type { Channel } from './delivery/channel.ts';
 import { createDevMailboxChannel } from './delivery/channels/dev-mailbox.ts';
 import { createSmtpChannel } from './delivery/channels/smtp.ts';
 import { createDispatcher } from './delivery/dispatcher.ts';
-import { createEmailHandler } from './delivery/email-handler.ts';
-import { createMailTemplates } from './notifications/mail-templates.ts';
+import { createEmailJob, createMailTemplates, EMAIL } from './notifications/index.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { createIds, type Ids } from './platform/ids.ts';
 import { createLogger } from './platform/logger.ts';
@@ -17,7 +16,7 @@ import { createRateLimits, type RateLimits } from './platform/ratelimit.ts';
 import { createKyselyFlowStore } from './resets/flow.store.ts';
 import { createFlowService, type FlowService, type ManagementFlows } from './resets/flow.service.ts';
 import { createResetLimits } from './resets/limits.ts';
-import { createResetRequestedHandler, RESET_REQUESTED } from './resets/reset-requested.job.ts';
+import { createResetRequestedJob, RESET_REQUESTED } from './resets/reset-requested.job.ts';
 import { createKyselyResetStore } from './resets/reset.store.ts';
 import { createResetService, type ResetService } from './resets/reset.service.ts';
 import { createSessionService, type SessionService } from './sessions/session.service.ts';
@@ -102,7 +101,7 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
 
   const channel =
     options.channel ?? (config.smtpUrl ? createSmtpChannel(config.smtpUrl) : createDevMailboxChannel({ db: store.db, clock: deps.clock, ids: deps.ids }));
-  const emailHandler = createEmailHandler({
+  const emailJob = createEmailJob({
     templates: createMailTemplates(),
     channel,
     tokens: deps.tokens,
@@ -115,9 +114,9 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
     clock: deps.clock,
     ids: deps.ids,
     logger: deps.logger,
-    handlers: {
-      email: emailHandler,
-      [RESET_REQUESTED]: createResetRequestedHandler({ ...deps, apps, users, flows: flowStore, resetService: resets, limits }),
+    jobs: {
+      [EMAIL]: emailJob,
+      [RESET_REQUESTED]: createResetRequestedJob({ ...deps, apps, users, flows: flowStore, resetService: resets, limits }),
     },
     maxAttempts: config.deliveryMaxAttempts,
     backoffMs: config.deliveryBackoffMs,

@@ -1,15 +1,22 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMailTemplates } from '../notifications/mail-templates.ts';
+import { z } from 'zod';
+import { createEmailJob, createMailTemplates, type EmailJob } from '../notifications/index.ts';
 import { manualClock, type ManualClock } from '../platform/clock.ts';
 import { createIds } from '../platform/ids.ts';
+import { defineJob, type JobRow } from '../platform/module.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createTokens } from '../platform/tokens.ts';
 import { connect } from '../store/connect.ts';
 import { STORES, type TestStore } from '../store/testing.ts';
 import { createDevMailboxChannel, listDevMailbox } from './channels/dev-mailbox.ts';
-import { createDispatcher, PermanentDeliveryError, scrubError, type DispatcherOptions, type OutboxHandler } from './dispatcher.ts';
-import { createEmailHandler } from './email-handler.ts';
-import { enqueue, type EmailJob } from './outbox.ts';
+import type { BoundWrite } from '../store/compiled.ts';
+import { createDispatcher, PermanentDeliveryError, scrubError, type DispatcherOptions } from './dispatcher.ts';
+import { enqueue } from './outbox.ts';
+
+/** A handler that takes any payload, as the dispatcher's own tests need. */
+type AnyHandler = (payload: unknown, row: JobRow) => Promise<void | BoundWrite[]>;
+const anyPayload = (handlers: Record<string, AnyHandler>) =>
+  Object.fromEntries(Object.entries(handlers).map(([kind, handler]) => [kind, defineJob(z.unknown(), handler)]));
 
 const ids = createIds();
 const tokens = createTokens('a-test-secret-that-is-long-enough-to-use');
@@ -28,14 +35,14 @@ for (const factory of STORES) {
     });
     afterEach(() => store.close());
 
-    const dispatcher = (handlers: Record<string, OutboxHandler>, overrides: Partial<DispatcherOptions> = {}) =>
+    const dispatcher = (handlers: Record<string, AnyHandler>, overrides: Partial<DispatcherOptions> = {}) =>
       createDispatcher({
         db: store.db,
         dialect: store.dialect,
         clock,
         ids,
         logger: createLogger('debug', { write: (line: string) => void logLines.push(line) }),
-        handlers,
+        jobs: anyPayload(handlers),
         maxAttempts: 5,
         backoffMs: BACKOFF,
         intervalMs: 10,
@@ -142,14 +149,14 @@ for (const factory of STORES) {
       const other = connect(store.url);
       try {
         const sends = new Map<string, number>();
-        const handler: OutboxHandler = async (_payload, { id }) => {
+        const handler: AnyHandler = async (_payload, { id }) => {
           sends.set(id, (sends.get(id) ?? 0) + 1);
           await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
         };
         const first = dispatcher({ test: handler }, { batchSize: 3 });
         const second = createDispatcher({
           db: other.db, dialect: other.dialect, clock, ids, logger: createLogger('silent'),
-          handlers: { test: handler }, maxAttempts: 5, backoffMs: BACKOFF, intervalMs: 10, batchSize: 3,
+          jobs: anyPayload({ test: handler }), maxAttempts: 5, backoffMs: BACKOFF, intervalMs: 10, batchSize: 3,
         });
         const rowIds: string[] = [];
         for (let i = 0; i < 40; i++) rowIds.push(await put({ n: i }));
@@ -218,12 +225,44 @@ for (const factory of STORES) {
       expect(await d.stats()).toMatchObject({ pending: 0, sent: 1 });
     });
 
+    it('dead-letters a payload its kind refuses, naming the fields at fault and none of their values', async () => {
+      const seen: unknown[] = [];
+      const typed = defineJob(z.object({ to: z.email(), count: z.number() }), async (payload) => void seen.push(payload));
+      const d = dispatcher({}, { jobs: { typed } });
+      const bad = await put({ to: 'not-an-address', count: 'ada@example.com' }, 'typed');
+      const good = await put({ to: 'ada@example.com', count: 2, extra: true }, 'typed');
+
+      await d.drain();
+      expect(await row(bad)).toMatchObject({ status: 'dead', attempts: 1, last_error: 'malformed typed payload: to (invalid_format), count (invalid_type)' });
+      expect(await row(good)).toMatchObject({ status: 'sent' });
+      // The handler sees only the parsed payload.
+      expect(seen).toEqual([{ to: 'ada@example.com', count: 2 }]);
+      expect(logLines.join('')).not.toContain('not-an-address');
+    });
+
+    it('an email job names a known template with its variables: anything else is refused by tsc and dead-lettered', async () => {
+      const channel = createDevMailboxChannel({ db: store.db, clock, ids });
+      const email = createEmailJob({ templates: createMailTemplates(), channel, tokens, mailFrom: 'Rekey <no-reply@rekey.test>' });
+      const d = dispatcher({}, { jobs: { email } });
+      // @ts-expect-error: no template of that name
+      const unknownTemplate: EmailJob = { template: 'account-deleted', to: 'ada@example.com', data: { help_url: 'https://rekey.test/reset' } };
+      // @ts-expect-error: password-reset needs expires_in_minutes
+      const missingVariable: EmailJob = { template: 'password-reset', to: 'bob@example.com', data: {}, sealed: { link: tokens.seal('https://rekey.test/r') } };
+      const unknown = await put(unknownTemplate, 'email');
+      const missing = await put(missingVariable, 'email');
+
+      await d.drain();
+      expect(await row(unknown)).toMatchObject({ status: 'dead', attempts: 1, last_error: 'malformed email payload: template (invalid_union)' });
+      expect(await row(missing)).toMatchObject({ status: 'dead', attempts: 1, last_error: 'malformed email payload: data.expires_in_minutes (invalid_type)' });
+      expect(await listDevMailbox(store.db, { limit: 10 })).toEqual([]);
+    });
+
     it('renders and sends an email job, and the sent row no longer holds the link', async () => {
       const token = tokens.newLinkToken();
       const link = `https://rekey.test/reset/verify?token=${token}`;
       const channel = createDevMailboxChannel({ db: store.db, clock, ids });
-      const email = createEmailHandler({ templates: createMailTemplates(), channel, tokens, mailFrom: 'Rekey <no-reply@rekey.test>' });
-      const d = dispatcher({ email });
+      const email = createEmailJob({ templates: createMailTemplates(), channel, tokens, mailFrom: 'Rekey <no-reply@rekey.test>' });
+      const d = dispatcher({}, { jobs: { email } });
       const job: EmailJob = {
         template: 'password-reset',
         to: 'ada@example.com',

@@ -2,21 +2,14 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../platform/clock.ts';
 import type { Ids } from '../platform/ids.ts';
+import type { Job } from '../platform/module.ts';
 import { compiled, writeAllIf, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
 import type { Dialect } from '../store/connect.ts';
 import type { Database } from '../store/database.ts';
 import type { OutboxTable } from './outbox.table.ts';
 import { createSweeper, type SweeperOptions } from './sweeper.ts';
 
-/**
- * Runs one outbox row. `row.attempts` counts the attempts made before this one.
- * Throw to retry with backoff; throw a `PermanentDeliveryError` when retrying cannot help.
- * Writes it returns complete the delivery: they commit with the row's "sent" mark, and only while this
- * dispatcher still holds the row.
- */
-export type OutboxHandler = (payload: unknown, row: { id: string; attempts: number }) => Promise<void | BoundWrite[]>;
-
-/** A failure that no retry can fix (a seal that does not open, an unknown template): dead-lettered at once. */
+/** A failure that no retry can fix (a seal that does not open, a malformed payload): dead-lettered at once. */
 export class PermanentDeliveryError extends Error {
   override name = 'PermanentDeliveryError';
   readonly permanent = true;
@@ -28,8 +21,11 @@ export interface DispatcherOptions {
   clock: Clock;
   ids: Ids;
   logger: Logger;
-  /** Handlers by outbox `kind`. A row of any other kind is dead-lettered with `no handler`. */
-  handlers: Record<string, OutboxHandler>;
+  /**
+   * Job kinds by outbox `kind` (see `Job`), looked up when a row runs. A row of any other kind is dead-lettered
+   * with `no handler`; a payload its kind's schema refuses, with the fields at fault.
+   */
+  jobs: Readonly<Record<string, Job>>;
   /** @default 5 (config `deliveryMaxAttempts`) */
   maxAttempts: number;
   /** Base of the exponential backoff. @default 2000 (config `deliveryBackoffMs`) */
@@ -74,7 +70,7 @@ export interface Dispatcher {
 type OutboxRow = Selectable<OutboxTable>;
 
 export function createDispatcher(opts: DispatcherOptions): Dispatcher {
-  const { db, clock, logger, handlers, maxAttempts, backoffMs, intervalMs } = opts;
+  const { db, clock, logger, jobs, maxAttempts, backoffMs, intervalMs } = opts;
   const batchSize = opts.batchSize ?? 10;
   const leaseMs = opts.leaseMs ?? 120_000;
   const maxBackoffMs = opts.maxBackoffMs ?? 3_600_000;
@@ -179,16 +175,18 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
 
   /** Runs the row's handler; resolves to its delivery writes once it succeeded, or settles the failure. */
   async function deliver(row: OutboxRow): Promise<BoundWrite[] | undefined> {
-    const handler = Object.hasOwn(handlers, row.kind) ? handlers[row.kind] : undefined;
-    if (!handler) return void (await fail(row, new Error('no handler'), true));
-    let payload: unknown;
+    const job = Object.hasOwn(jobs, row.kind) ? jobs[row.kind] : undefined;
+    if (!job) return void (await fail(row, new Error('no handler'), true));
+    let json: unknown;
     try {
-      payload = JSON.parse(row.payload);
+      json = JSON.parse(row.payload);
     } catch {
       return void (await fail(row, new Error('payload is not valid JSON'), true));
     }
+    const parsed = job.schema.safeParse(json);
+    if (!parsed.success) return void (await fail(row, new PermanentDeliveryError(malformedPayload(row.kind, parsed.error.issues)), true));
     try {
-      return (await handler(payload, { id: row.id, attempts: row.attempts })) ?? [];
+      return (await job.handler(parsed.data, { id: row.id, attempts: row.attempts })) ?? [];
     } catch (error) {
       await fail(row, error, isPermanent(error));
       return undefined;
@@ -276,6 +274,15 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
 
 const isPermanent = (error: unknown): boolean =>
   error instanceof PermanentDeliveryError || (typeof error === 'object' && error !== null && (error as { permanent?: unknown }).permanent === true);
+
+/**
+ * Names the fields a payload got wrong and how, never their values: a payload may hold an address, and the
+ * reason is kept in `last_error` and the log.
+ */
+function malformedPayload(kind: string, issues: readonly { path: readonly PropertyKey[]; code: string }[]): string {
+  const fields = [...new Set(issues.map((issue) => `${issue.path.map(String).join('.') || '(payload)'} (${issue.code})`))];
+  return `malformed ${kind} payload: ${fields.join(', ')}`;
+}
 
 /** Rewrites a payload without its `sealed` entries; the delivery log keeps what was sent, not the secret. */
 export function withoutSealed(payload: string): string {

@@ -10,10 +10,8 @@ export {
   type DeliveryStats,
   type Dispatcher,
   type DispatcherOptions,
-  type OutboxHandler,
 } from './dispatcher.ts';
-export { createEmailHandler, type EmailHandlerDeps, type MailBranding } from './email-handler.ts';
 export { createSweeper, type SweepStep, type Sweeper, type SweeperOptions } from './sweeper.ts';
-export { enqueue, type EmailJob, type OutboxMessage } from './outbox.ts';
+export { enqueue, outboxWrite, type OutboxMessage } from './outbox.ts';
 export type { OutboxStatus } from './outbox.table.ts';
 export { deliveryMigrations } from './migrations.ts';

@@ -14,18 +14,6 @@ export interface OutboxMessage<P = unknown> {
   notBefore?: number;
 }
 
-/** Mail jobs: rendered and sent by the dispatcher. `sealed` values are AES-GCM sealed and wiped after sending. */
-export interface EmailJob {
-  template: 'password-reset' | 'password-changed' | (string & {});
-  to: string;
-  applicationId?: string | null;
-  locale?: string | null;
-  /** Template variables that are not secret. */
-  data: Record<string, unknown>;
-  /** Template variables that are secret (a link with a token, a code), sealed with `tokens.seal`. */
-  sealed?: Record<string, string>;
-}
-
 const insertRow = compiled<OutboxTable>((db, p) => db.insertInto('outbox').values(p).onConflict((oc) => oc.column('idempotency_key').doNothing()));
 
 const rowOf = (deps: { clock: Clock; ids: Ids }, message: OutboxMessage): OutboxTable => {

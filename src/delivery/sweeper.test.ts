@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { defineJob } from '../platform/module.ts';
 import { manualClock, type ManualClock } from '../platform/clock.ts';
 import { createIds } from '../platform/ids.ts';
 import { createLogger } from '../platform/logger.ts';
@@ -28,7 +30,10 @@ for (const factory of STORES) {
         clock,
         ids,
         logger: createLogger('silent'),
-        handlers: { ok: async () => {}, broken: async () => Promise.reject(new Error('provider said no')) },
+        jobs: {
+          ok: defineJob(z.unknown(), async () => {}),
+          broken: defineJob(z.unknown(), async () => Promise.reject(new Error('provider said no'))),
+        },
         maxAttempts: 1,
         backoffMs: 1000,
         intervalMs: 10,
@@ -127,7 +132,7 @@ describe('sweeper timer', () => {
         clock,
         ids,
         logger: createLogger('silent'),
-        handlers: {},
+        jobs: {},
         maxAttempts: 1,
         backoffMs: 1000,
         intervalMs: 60_000,

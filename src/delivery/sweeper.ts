@@ -1,11 +1,11 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../platform/clock.ts';
+import type { SweepStep } from '../platform/module.ts';
 import type { Dialect } from '../store/connect.ts';
 import type { Database } from '../store/database.ts';
 
-/** One upkeep statement: given the time, it changes what has outlived its use and says how many rows. */
-export type SweepStep = (now: number) => Promise<number>;
+export type { SweepStep };
 
 export interface SweeperOptions {
   db: Kysely<Database>;
@@ -23,8 +23,8 @@ export interface SweeperOptions {
    * anything sealed into a message (compose.ts derives it from the token and code lifetimes).
    */
   sealedLifetimeMs: number;
-  /** Other modules' upkeep, each one statement, run in every sweep; named for the log. */
-  steps?: Record<string, SweepStep>;
+  /** Other modules' upkeep, each one statement, run in every sweep; named for the log. Read at each sweep. */
+  steps?: Readonly<Record<string, SweepStep>>;
   /** @default 60000 */
   intervalMs?: number;
   /** Rows deleted per statement, so a long backlog never holds the write lock for long. @default 1000 */
@@ -95,7 +95,8 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
     return deleted;
   };
 
-  const steps: Record<string, SweepStep> = { ...opts.steps, 'outbox.sealed_expired': expireSealed, 'outbox.settled_deleted': deleteSettled };
+  // Read at each sweep: the modules' steps are registered once every module is built, after this sweeper.
+  const steps = (): Record<string, SweepStep> => ({ ...opts.steps, 'outbox.sealed_expired': expireSealed, 'outbox.settled_deleted': deleteSettled });
   let timer: NodeJS.Timeout | undefined;
   let running = false;
   let inFlight: Promise<Record<string, number>> | undefined;
@@ -103,7 +104,7 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
   async function sweepAll(): Promise<Record<string, number>> {
     const now = clock.now();
     const counts: Record<string, number> = {};
-    for (const [name, step] of Object.entries(steps)) {
+    for (const [name, step] of Object.entries(steps())) {
       try {
         counts[name] = await step(now);
       } catch (error) {

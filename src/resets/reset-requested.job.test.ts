@@ -6,7 +6,7 @@ import { writeTogether } from '../store/compiled.ts';
 import { STORES } from '../store/testing.ts';
 import { createKyselyFlowStore } from './flow.store.ts';
 import { createResetLimits } from './limits.ts';
-import { createResetRequestedHandler, RESET_REQUESTED } from './reset-requested.job.ts';
+import { createResetRequestedJob, RESET_REQUESTED } from './reset-requested.job.ts';
 
 /**
  * Delivery is at-least-once: a job may run again after a lost lease or a crash before its done mark.
@@ -25,7 +25,7 @@ for (const factory of STORES) {
     /** Runs the job of the newest request twice, as after a lost lease: the first run's writes never commit. */
     const runTwice = async () => {
       const limits = createResetLimits(h.rekey.rateLimits, h.config);
-      const handler = createResetRequestedHandler({
+      const job = createResetRequestedJob({
         ...h.rekey.deps,
         apps: h.rekey.apps,
         users: h.rekey.users,
@@ -34,9 +34,9 @@ for (const factory of STORES) {
         limits,
       });
       const row = await h.store.db.selectFrom('outbox').selectAll().where('kind', '=', RESET_REQUESTED).where('status', '=', 'pending').executeTakeFirstOrThrow();
-      const payload: unknown = JSON.parse(row.payload);
-      await handler(payload, { id: row.id, attempts: 0 });
-      const writes = await handler(payload, { id: row.id, attempts: 1 });
+      const payload = job.schema.parse(JSON.parse(row.payload));
+      await job.handler(payload, { id: row.id, attempts: 0 });
+      const writes = await job.handler(payload, { id: row.id, attempts: 1 });
       await writeTogether(h.store.db, [...(writes ?? [])]);
       await h.store.db.updateTable('outbox').set({ status: 'sent' }).where('id', '=', row.id).execute();
       return limits;

@@ -1,9 +1,11 @@
+import { z } from 'zod';
 import type { ApplicationService } from '../apps/app.service.ts';
 import type { PlatformDeps } from '../deps.ts';
-import { PermanentDeliveryError, type OutboxHandler } from '../delivery/dispatcher.ts';
-import { outboxWrite, type EmailJob } from '../delivery/outbox.ts';
+import { outboxWrite, PermanentDeliveryError } from '../delivery/index.ts';
+import { EMAIL, type EmailJob } from '../notifications/index.ts';
+import { defineJob, type Job } from '../platform/module.ts';
 import type { UserService } from '../users/user.service.ts';
-import { effectiveStatus, type FlowStrategy } from './flow.ts';
+import { effectiveStatus, FLOW_STRATEGIES } from './flow.ts';
 import type { FlowStore } from './flow.store.ts';
 import type { ResetLimits } from './limits.ts';
 import type { ResetService } from './reset.service.ts';
@@ -11,15 +13,16 @@ import type { ResetService } from './reset.service.ts';
 export const RESET_REQUESTED = 'reset.requested';
 
 /** Written by the browser request path. The identifier is sealed and wiped once the job has run. */
-export interface ResetRequestedJob {
-  flowId: string | null;
-  strategy: FlowStrategy;
-  applicationId: string;
-  ipAddress: string;
-  userAgent: string | null;
-  locale: string | null;
-  sealed: { identifier: string };
-}
+export const resetRequestedSchema = z.object({
+  flowId: z.string().nullable(),
+  strategy: z.enum(FLOW_STRATEGIES),
+  applicationId: z.string(),
+  ipAddress: z.string(),
+  userAgent: z.string().nullable(),
+  locale: z.string().nullable(),
+  sealed: z.object({ identifier: z.string() }),
+});
+export type ResetRequestedJob = z.infer<typeof resetRequestedSchema>;
 
 export interface ResetRequestedDeps extends PlatformDeps {
   apps: ApplicationService;
@@ -37,12 +40,11 @@ export interface ResetRequestedDeps extends PlatformDeps {
  * Delivery is at-least-once, so the handler returns its writes instead of committing them: they commit
  * with the job's done mark, and a rerun (a lost lease, a crash before that commit) starts from nothing.
  */
-export function createResetRequestedHandler(deps: ResetRequestedDeps): OutboxHandler {
+export function createResetRequestedJob(deps: ResetRequestedDeps): Job<ResetRequestedJob> {
   const { apps, users, flows, resetService, limits, tokens, clock, config, logger } = deps;
 
-  return async (payload, row) => {
-    const job = payload as ResetRequestedJob;
-    const email = tokens.unseal(job.sealed?.identifier ?? '');
+  return defineJob(resetRequestedSchema, async (job, row) => {
+    const email = tokens.unseal(job.sealed.identifier);
     if (!email) throw new PermanentDeliveryError('the identifier cannot be unsealed');
     const now = clock.now();
     // A newer request for the same identifier ended this one's flow (SEC-46): it sends nothing, whatever the account.
@@ -57,7 +59,7 @@ export function createResetRequestedHandler(deps: ResetRequestedDeps): OutboxHan
       logger.info({ event: 'reset.requested', flow_id: job.flowId, matched: false }, 'reset requested');
       if (user || !config.notifyUnknownRecipients) return [];
       const mail: EmailJob = { template: 'reset-unknown-account', to: email, applicationId: application.id, locale: job.locale, data: { help_url: `${config.baseUrl}/reset` } };
-      return [outboxWrite(deps, { kind: 'email', payload: mail, idempotencyKey: `${row.id}:unknown` })];
+      return [outboxWrite(deps, { kind: EMAIL, payload: mail, idempotencyKey: `${row.id}:unknown` })];
     }
     // SEC-18: past the per-account mail limit the request is dropped; the response was the same anyway.
     // A rerun of this job does not spend the budget again.
@@ -86,9 +88,9 @@ export function createResetRequestedHandler(deps: ResetRequestedDeps): OutboxHan
           { user_id: user.id, code_hash: tokens.hash(`${flowId}:${code}`, 'reset_code'), code_expires_at: now + config.resetCodeTtlMinutes * 60_000 },
           now,
         ),
-        outboxWrite(deps, { kind: 'email', payload: mail, idempotencyKey: `${flowId}:code` }),
+        outboxWrite(deps, { kind: EMAIL, payload: mail, idempotencyKey: `${flowId}:code` }),
       ];
     }
     return resetService.issueWrites(user, application, { flowId: job.flowId, now, locale: job.locale }).writes;
-  };
+  });
 }

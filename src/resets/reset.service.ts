@@ -1,8 +1,9 @@
 import type { Application, ApplicationService } from '../apps/app.service.ts';
 import type { PlatformDeps } from '../deps.ts';
-import { outboxWrite, type EmailJob } from '../delivery/outbox.ts';
+import { outboxWrite } from '../delivery/outbox.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { FactorService } from '../factors/factor.service.ts';
+import { EMAIL, type EmailJob } from '../notifications/index.ts';
 import type { SessionService } from '../sessions/session.service.ts';
 import type { AccountChange, ChangeCause, User, UserService } from '../users/user.service.ts';
 import { writeTogether, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
@@ -103,7 +104,7 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
   users.onAccountChange((change) => [
     ...voidOutstanding(change.user.id, change.now, change.cause),
     ...(change.kind === 'password'
-      ? [sessions.revokeAllForUser(change.user.id, change.now, change.keepSessionId), outboxWrite(deps, { kind: 'email', payload: passwordChangedNotice(change) })]
+      ? [sessions.revokeAllForUser(change.user.id, change.now, change.keepSessionId), outboxWrite(deps, { kind: EMAIL, payload: passwordChangedNotice(change) })]
       : []),
   ]);
   // A grant or link earned before a factor was enrolled (or removed) must not set a password past it (SEC-13).
@@ -148,7 +149,7 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
         resets.invalidateOpenForUser(user.id, now),
         ...(flowId ? [flows.bindAccount(flowId, { user_id: user.id, code_hash: null, code_expires_at: null }, now)] : []),
         resets.insert(reset),
-        outboxWrite(deps, { kind: 'email', payload: mail, idempotencyKey: `${reset.id}:mail` }),
+        outboxWrite(deps, { kind: EMAIL, payload: mail, idempotencyKey: `${reset.id}:mail` }),
       ];
       return { reset, token, url, writes };
     },

@@ -1,0 +1,3 @@
+/** The notifications module's door: mail templates and the typed mail job. */
+export { createEmailJob, EMAIL, emailJobSchema, type EmailJob, type EmailJobDeps, type MailBranding, type MailTemplateName } from './email.job.ts';
+export { createMailTemplates, mailLang, MAIL_LANGS, type MailLang, type MailTemplates, type RenderedTemplate } from './mail-templates.ts';
