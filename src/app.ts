@@ -2,26 +2,23 @@ import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Rekey } from './compose.ts';
-import { devMailboxRoutes } from './delivery/dev-mailbox.routes.ts';
 import { installErrorHandling, RekeyError } from './errors/index.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import { requireSecretKey } from './http/secret-key.ts';
-import { factorManagementRoutes } from './factors/management.routes.ts';
 import { hostedPages } from './pages/index.ts';
 import { clientIp, parseTrustedProxies } from './platform/client-ip.ts';
 import { createAccessLog, stripQuery } from './platform/logger.ts';
-import { browserResetRoutes } from './resets/browser.routes.ts';
-import { resetManagementRoutes } from './resets/management.routes.ts';
-import { authenticateRoutes } from './sessions/authenticate.routes.ts';
-import { sessionManagementRoutes } from './sessions/management.routes.ts';
-import { userManagementRoutes } from './users/management.routes.ts';
 
 /** Request bodies are small JSON documents; anything larger is refused before it is parsed. */
 const BODY_LIMIT = 64 * 1024;
 
-/** A Fastify instance with every module registered. Tests call `inject()` on it; only main.ts listens. */
+/**
+ * A Fastify instance with every module registered: the platform plugins, then each module's routes in the
+ * order of `src/modules.ts` (management routes inside the secret-key scope), then the hosted pages. Tests call
+ * `inject()` on it; only main.ts listens.
+ */
 export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
-  const { deps, apps, users, sessions, signIn, resets, flows, factors } = rekey;
+  const { deps, apps, flows, modules } = rekey;
   const trustedProxies = parseTrustedProxies(deps.config.trustedProxies);
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -74,17 +71,12 @@ export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { store: deps.store });
-  await app.register(authenticateRoutes, { apps, users, sessions, signIn });
+  for (const module of modules) if (module.routes) await app.register(module.routes);
   await app.register(async (management) => {
     requireSecretKey(management, apps);
-    await management.register(userManagementRoutes, { users });
-    await management.register(sessionManagementRoutes, { sessions, users });
-    await management.register(resetManagementRoutes, { resetService: resets, flows, users });
-    await management.register(factorManagementRoutes, { factors, users });
+    for (const module of modules) if (module.managementRoutes) await management.register(module.managementRoutes);
   });
-  await app.register(browserResetRoutes, { flows, apps, sessions, config: deps.config });
   await app.register(hostedPages, { flows, apps, tokens: deps.tokens, config: deps.config, clock: deps.clock });
-  if (deps.config.env !== 'production') await app.register(devMailboxRoutes, { db: deps.store.db, baseUrl: deps.config.baseUrl });
   return app;
 }
 

@@ -2,8 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { createRekey, type Rekey } from './compose.ts';
 import type { Config } from './config/schema.ts';
-import { lowerHashingPriority } from './users/hash-priority.ts';
-import { createPasswordHasher } from './users/passwords.ts';
+import { createPasswordHasher, lowerHashingPriority } from './users/index.ts';
 
 export interface RunningServer {
   app: FastifyInstance;

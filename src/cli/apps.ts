@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { allowedRedirects, type Application } from '../apps/app.service.ts';
+import { allowedRedirects, type Application } from '../apps/index.ts';
 import { iso, printJson, printRecord, printTable, type CliContext } from './output.ts';
 
 /** `rekey apps create|list`: applications, their reset page and redirect allow-list. */

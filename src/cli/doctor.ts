@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { sql } from 'kysely';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { createSmtpChannel } from '../delivery/channels/smtp.ts';
+import { createSmtpChannel } from '../delivery/index.ts';
 import { connect, isPostgresUrl } from '../store/connect.ts';
 import { allMigrations } from '../store/migrate.ts';
 import { CliError, printJson, type CliContext } from './output.ts';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ApiKeyRecord } from '../apps/app.service.ts';
+import type { ApiKeyRecord } from '../apps/index.ts';
 import { RekeyError } from '../errors/index.ts';
 import { CliError, iso, note, printJson, printTable, type CliContext } from './output.ts';
 

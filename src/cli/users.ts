@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { listQuery } from '../http/pagination.ts';
 import { emailField, passwordField } from '../http/schemas.ts';
-import { toWireUser } from '../users/user.wire.ts';
-import type { User } from '../users/user.service.ts';
+import { toWireUser, type User } from '../users/index.ts';
 import { CliError, iso, note, printJson, printRecord, printTable, type CliContext } from './output.ts';
 import { checkedBy, parsedBy } from './validate.ts';
 

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { installErrorHandling, RekeyError } from '../errors/index.ts';
 import type { ManualClock } from '../platform/clock.ts';
 import { STORES, type TestStore } from '../store/testing.ts';
-import type { User } from '../users/user.service.ts';
+import type { User } from '../users/index.ts';
 import { createFactorService, type FactorService } from './factor.service.ts';
 import { factorManagementRoutes } from './management.routes.ts';
 import { factorTestDeps, insertUser } from './testing.ts';

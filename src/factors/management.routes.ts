@@ -5,7 +5,7 @@ import { RekeyError } from '../errors/index.ts';
 import { listEnvelope } from '../http/pagination.ts';
 import { idParam } from '../http/schemas.ts';
 import { toIso } from '../platform/clock.ts';
-import type { UserService } from '../users/user.service.ts';
+import type { UserService } from '../users/index.ts';
 import type { AuthFactor, FactorService } from './factor.service.ts';
 
 const totp = z.object({ issuer: z.string(), user: z.string() });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Application, ApplicationService } from '../apps/app.service.ts';
+import type { Application, ApplicationService } from '../apps/index.ts';
 import { RekeyError } from '../errors/index.ts';
 
 declare module 'fastify' {

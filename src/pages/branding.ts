@@ -1,4 +1,4 @@
-import type { Application } from '../apps/app.service.ts';
+import type { Application } from '../apps/index.ts';
 
 /** What a page shows of an application: never more than its public face. */
 export interface Brand {

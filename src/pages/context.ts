@@ -1,10 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Application, ApplicationService } from '../apps/app.service.ts';
+import type { Application, ApplicationService } from '../apps/index.ts';
 import type { Config } from '../config/schema.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Tokens } from '../platform/tokens.ts';
-import { effectiveStatus, type ResetFlow } from '../resets/flow.ts';
-import type { FlowService, RequestContext } from '../resets/flow.service.ts';
+import { effectiveStatus, type FlowService, type RequestContext, type ResetFlow } from '../resets/index.ts';
 import { brandOf } from './branding.ts';
 import type { CookieJar, FlowCookie } from './cookies.ts';
 import { ParsedForm, queryString } from './form.ts';

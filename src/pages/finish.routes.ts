@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { allowedRedirects } from '../apps/app.service.ts';
-import { safeRedirect } from '../apps/redirects.ts';
+import { allowedRedirects, safeRedirect } from '../apps/index.ts';
 import { PASSWORD_POLICY_CODES } from '../errors/index.ts';
 import { isLang } from './messages/index.ts';
 import { loadFlow, PageError, pageModel, pathFor, readForm, requestContext, sendPage, type PagesDeps } from './context.ts';

@@ -1,11 +1,11 @@
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { ApplicationService } from '../apps/app.service.ts';
+import type { ApplicationService } from '../apps/index.ts';
 import type { Config } from '../config/schema.ts';
 import { systemClock, type Clock } from '../platform/clock.ts';
 import type { Tokens } from '../platform/tokens.ts';
-import type { FlowService } from '../resets/flow.service.ts';
+import type { FlowService } from '../resets/index.ts';
 import { assetRoutes } from './assets.ts';
 import { PageError, type PagesDeps } from './context.ts';
 import { createCookieJar } from './cookies.ts';

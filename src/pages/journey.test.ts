@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
 import { createRekey, type Rekey } from '../compose.ts';
 import { loadConfig } from '../config/load.ts';
-import { listDevMailbox } from '../delivery/channels/dev-mailbox.ts';
+import { listDevMailbox } from '../delivery/index.ts';
 import { manualClock } from '../platform/clock.ts';
 import { createLogger } from '../platform/logger.ts';
 import { STORES, type TestStore } from '../store/testing.ts';

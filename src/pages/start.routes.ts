@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { allowedRedirects, type Application } from '../apps/app.service.ts';
-import { safeRedirect } from '../apps/redirects.ts';
+import { allowedRedirects, safeRedirect, type Application } from '../apps/index.ts';
 import type { Config } from '../config/schema.ts';
-import { FLOW_STRATEGIES, type FlowStrategy } from '../resets/flow.ts';
+import { FLOW_STRATEGIES, type FlowStrategy } from '../resets/index.ts';
 import { findApplication, loadFlow, pageModel, pathFor, readForm, requestContext, sendPage, type PagesDeps } from './context.ts';
 import { asRekeyError, fieldError, serviceFieldError, setRetryAfter, unlessGone } from './errors.ts';
 import { checkDigits, checkEmail, MAX_EMAIL_LENGTH, queryString } from './form.ts';

@@ -4,13 +4,12 @@
  * The end-to-end journeys run against the real services in test/.
  */
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
-import type { Application, ApplicationService } from '../apps/app.service.ts';
+import type { Application, ApplicationService } from '../apps/index.ts';
 import { configSchema, type Config } from '../config/schema.ts';
 import { installErrorHandling, RekeyError } from '../errors/index.ts';
 import { manualClock } from '../platform/clock.ts';
 import { createTokens } from '../platform/tokens.ts';
-import type { ResetFlow } from '../resets/flow.ts';
-import type { FlowService } from '../resets/flow.service.ts';
+import type { FlowService, ResetFlow } from '../resets/index.ts';
 import { hostedPages } from './index.ts';
 
 export const LINK_TOKEN = 'a'.repeat(43);

@@ -1,4 +1,4 @@
-import type { FlowStrategy } from '../resets/flow.ts';
+import type { FlowStrategy } from '../resets/index.ts';
 import { MAX_EMAIL_LENGTH } from './form.ts';
 import { html } from './html.ts';
 import { focusFirst, formHidden, input, layout, pageHref, type FieldError, type PageModel } from './layout.ts';

@@ -1,4 +1,8 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Migration } from 'kysely';
 import type { z } from 'zod';
+import type { RateLimits } from './ratelimit.ts';
+import type { PlatformDeps } from '../deps.ts';
 import type { BoundWrite } from '../store/compiled.ts';
 
 /** The outbox row a job runs for. `attempts` counts the attempts made before this one. */
@@ -23,3 +27,46 @@ export const defineJob = <P>(schema: z.ZodType<P>, handler: (payload: P, row: Jo
 
 /** One upkeep statement: given the time, it changes what has outlived its use and says how many rows. */
 export type SweepStep = (now: number) => Promise<number>;
+
+/**
+ * What every module is built from: the platform, plus registries that the composition root fills with every
+ * module's jobs and upkeep once all are built (read when work runs, never while modules are being built).
+ */
+export interface ModuleDeps extends PlatformDeps {
+  rateLimits: RateLimits;
+  jobs: Readonly<Record<string, Job>>;
+  sweeps: Readonly<Record<string, SweepStep>>;
+}
+
+/** What a module's door hands the composition root. */
+export interface ModuleParts {
+  /** Public HTTP routes, registered after the platform plugins and before the hosted pages. */
+  routes?: FastifyPluginAsync;
+  /** Management HTTP routes, registered inside the secret-key scope. */
+  managementRoutes?: FastifyPluginAsync;
+  /** Outbox job kinds this module declares and handles. */
+  jobs?: Record<string, Job>;
+  /** The module's own migrations (also on its definition, for the store to assemble before anything runs). */
+  migrations: Record<string, Migration>;
+  /** Upkeep the delivery sweeper runs with its own, each one statement. */
+  sweeps?: Record<string, SweepStep>;
+  /** What the module puts on the `Rekey` object (services the server, the CLI and the tests call). */
+  expose?: object;
+  /** Runs once every module is built and the store is migrated. */
+  start?(): Promise<void>;
+  /** Runs at shutdown, in the reverse order of the list. */
+  close?(): Promise<void>;
+}
+
+/** A module's entry in `src/modules.ts`: its name, its migrations and its factory. */
+export interface ModuleDefinition<N extends string = string, D = any, M extends ModuleParts = ModuleParts> {
+  readonly name: N;
+  readonly migrations: Record<string, Migration>;
+  create(deps: D): Promise<M>;
+}
+
+export const defineModule = <N extends string, D extends ModuleDeps, M extends ModuleParts>(
+  name: N,
+  migrations: Record<string, Migration>,
+  create: (deps: D) => Promise<M>,
+): ModuleDefinition<N, D, M> => ({ name, migrations, create });

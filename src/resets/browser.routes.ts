@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { allowedRedirects, type Application, type ApplicationService } from '../apps/app.service.ts';
+import { allowedRedirects, type Application, type ApplicationService } from '../apps/index.ts';
 import type { Config } from '../config/schema.ts';
 import { RekeyError } from '../errors/index.ts';
 import { emailField, passwordField } from '../http/schemas.ts';
-import type { SessionService } from '../sessions/session.service.ts';
+import type { SessionService } from '../sessions/index.ts';
 import { FLOW_STATUSES, FLOW_STRATEGIES, type ResetFlow } from './flow.ts';
 import type { FlowService } from './flow.service.ts';
 

@@ -1,11 +1,9 @@
-import type { Application } from '../apps/app.service.ts';
-import { allowedRedirects } from '../apps/app.service.ts';
-import { safeRedirect } from '../apps/redirects.ts';
+import { allowedRedirects, safeRedirect, type Application } from '../apps/index.ts';
 import type { PlatformDeps } from '../deps.ts';
-import { enqueue, outboxWrite } from '../delivery/outbox.ts';
+import { enqueue, outboxWrite } from '../delivery/index.ts';
 import { writeTogether, writeTogetherIf } from '../store/compiled.ts';
 import { RekeyError } from '../errors/index.ts';
-import { normalizeEmail, type UserService } from '../users/user.service.ts';
+import { normalizeEmail, type UserService } from '../users/index.ts';
 import {
   effectiveStatus,
   firstFactorTtlMs,

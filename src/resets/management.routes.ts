@@ -4,9 +4,8 @@ import { z } from 'zod';
 import { RekeyError } from '../errors/index.ts';
 import { toIso } from '../platform/clock.ts';
 import { emailField, idParam, passwordField } from '../http/schemas.ts';
-import { toWireUser, userObject } from '../users/user.wire.ts';
+import { toWireUser, userObject, type UserService } from '../users/index.ts';
 import type { PasswordReset } from './reset.store.ts';
-import type { UserService } from '../users/user.service.ts';
 import type { ManagementFlows } from './flow.service.ts';
 import type { ResetService } from './reset.service.ts';
 

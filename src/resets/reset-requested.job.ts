@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import type { ApplicationService } from '../apps/app.service.ts';
+import type { ApplicationService } from '../apps/index.ts';
 import type { PlatformDeps } from '../deps.ts';
 import { outboxWrite, PermanentDeliveryError } from '../delivery/index.ts';
 import { EMAIL, type EmailJob } from '../notifications/index.ts';
 import { defineJob, type Job } from '../platform/module.ts';
-import type { UserService } from '../users/user.service.ts';
+import type { UserService } from '../users/index.ts';
 import { effectiveStatus, FLOW_STRATEGIES } from './flow.ts';
 import type { FlowStore } from './flow.store.ts';
 import type { ResetLimits } from './limits.ts';

@@ -1,11 +1,11 @@
-import type { Application, ApplicationService } from '../apps/app.service.ts';
+import type { Application, ApplicationService } from '../apps/index.ts';
 import type { PlatformDeps } from '../deps.ts';
-import { outboxWrite } from '../delivery/outbox.ts';
+import { outboxWrite } from '../delivery/index.ts';
 import { RekeyError } from '../errors/index.ts';
-import type { FactorService } from '../factors/factor.service.ts';
+import type { FactorService } from '../factors/index.ts';
 import { EMAIL, type EmailJob } from '../notifications/index.ts';
-import type { SessionService } from '../sessions/session.service.ts';
-import type { AccountChange, ChangeCause, User, UserService } from '../users/user.service.ts';
+import type { SessionService } from '../sessions/index.ts';
+import type { AccountChange, ChangeCause, User, UserService } from '../users/index.ts';
 import { writeTogether, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
 import type { FlowStore } from './flow.store.ts';
 import { isUsable, type PasswordReset, type ResetStore } from './reset.store.ts';

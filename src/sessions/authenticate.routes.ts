@@ -1,11 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ApplicationService } from '../apps/app.service.ts';
+import type { ApplicationService } from '../apps/index.ts';
 import { RekeyError } from '../errors/index.ts';
 import { emailField, passwordField } from '../http/schemas.ts';
-import type { User, UserService } from '../users/user.service.ts';
-import { toWireUser, userObject } from '../users/user.wire.ts';
+import { toWireUser, userObject, type User, type UserService } from '../users/index.ts';
 import type { IssuedSession, SessionService } from './session.service.ts';
 import { sessionObject, toWireSession } from './session.wire.ts';
 import type { SignInService } from './sign-in.ts';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { RekeyError } from '../errors/index.ts';
 import { listEnvelope, listQuery } from '../http/pagination.ts';
 import { idParam } from '../http/schemas.ts';
-import type { UserService } from '../users/user.service.ts';
+import type { UserService } from '../users/index.ts';
 import type { SessionService } from './session.service.ts';
 import { sessionObject, toWireSession } from './session.wire.ts';
 

@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { RateLimits } from '../platform/ratelimit.ts';
 import type { Tokens } from '../platform/tokens.ts';
-import { normalizeEmail } from '../users/user.service.ts';
+import { normalizeEmail } from '../users/index.ts';
 
 /** A password attempt allowed through: give it back once the password proves right. */
 export interface SpentAttempt {

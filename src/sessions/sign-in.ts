@@ -1,10 +1,10 @@
 import { isIP } from 'node:net';
 import type { PlatformDeps } from '../deps.ts';
 import { RekeyError } from '../errors/index.ts';
-import type { FactorService } from '../factors/factor.service.ts';
+import type { FactorService } from '../factors/index.ts';
 import { clientIp } from '../platform/client-ip.ts';
 import type { RateLimits } from '../platform/ratelimit.ts';
-import type { User, UserService } from '../users/user.service.ts';
+import type { User, UserService } from '../users/index.ts';
 import type { IssuedSession, SessionService } from './session.service.ts';
 import { createSignInThrottle } from './sign-in-throttle.ts';
 

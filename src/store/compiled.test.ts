@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OutboxTable } from '../delivery/outbox.table.ts';
+import type { OutboxTable } from '../delivery/index.ts';
 import { compiled, writeAllIf, writeTogether, writeTogetherIf } from './compiled.ts';
 import { STORES, type TestStore } from './testing.ts';
 

@@ -1,10 +1,9 @@
-import type { ApiKeysTable, ApplicationsTable } from '../apps/app.table.ts';
-import type { DevMailboxTable, OutboxTable } from '../delivery/outbox.table.ts';
-import type { AuthFactorsTable, PendingAuthenticationsTable } from '../factors/factor.table.ts';
-import type { ResetFlowsTable } from '../resets/flow.ts';
-import type { PasswordResetsTable } from '../resets/reset.table.ts';
-import type { SessionsTable } from '../sessions/session.table.ts';
-import type { UsersTable } from '../users/user.table.ts';
+import type { ApiKeysTable, ApplicationsTable } from '../apps/index.ts';
+import type { DevMailboxTable, OutboxTable } from '../delivery/index.ts';
+import type { AuthFactorsTable, PendingAuthenticationsTable } from '../factors/index.ts';
+import type { PasswordResetsTable, ResetFlowsTable } from '../resets/index.ts';
+import type { SessionsTable } from '../sessions/index.ts';
+import type { UsersTable } from '../users/index.ts';
 
 /** The union of every module's tables. Modules own their tables; this file only assembles them. */
 export interface Database {

@@ -1,23 +1,13 @@
 import { Migrator, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
-import { appsMigrations } from '../apps/migrations.ts';
-import { deliveryMigrations } from '../delivery/migrations.ts';
-import { factorsMigrations } from '../factors/migrations.ts';
-import { resetsMigrations } from '../resets/migrations.ts';
-import { sessionsMigrations } from '../sessions/migrations.ts';
-import { usersMigrations } from '../users/migrations.ts';
+import { MODULES } from '../modules.ts';
 
 /**
- * Each module owns its migrations; this only assembles them. Names carry a global sequence
- * prefix because Kysely applies them in name order and tables reference one another.
+ * Each module owns its migrations and declares them at its door; this only assembles them. Names carry a
+ * global sequence prefix because Kysely applies them in name order and tables reference one another.
  */
-export const allMigrations: Record<string, Migration> = {
-  ...appsMigrations,
-  ...usersMigrations,
-  ...sessionsMigrations,
-  ...resetsMigrations,
-  ...deliveryMigrations,
-  ...factorsMigrations,
-};
+export const allMigrations: Record<string, Migration> = Object.fromEntries(
+  MODULES.flatMap((module) => Object.entries(module.migrations)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+);
 
 /**
  * On PostgreSQL pass the schema: Kysely otherwise looks for its bookkeeping tables in every schema

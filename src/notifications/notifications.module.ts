@@ -1,0 +1,26 @@
+import type { AppsModule } from '../apps/index.ts';
+import type { DeliveryModule } from '../delivery/index.ts';
+import type { ModuleDeps } from '../platform/module.ts';
+import { createEmailJob, EMAIL } from './email.job.ts';
+import { createMailTemplates } from './mail-templates.ts';
+
+/** Messages: the mail templates and the job that renders one and hands it to the delivery channel. */
+export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsModule; delivery: DeliveryModule }) {
+  const apps = deps.apps.service;
+  const templates = createMailTemplates();
+  const email = createEmailJob({
+    templates,
+    channel: deps.delivery.channel,
+    tokens: deps.tokens,
+    mailFrom: deps.config.mailFrom,
+    resolveApp: (id: string | null | undefined) => (id ? apps.get(id) : apps.getDefault()),
+  });
+  return {
+    templates,
+    routes: undefined,
+    jobs: { [EMAIL]: email },
+    migrations: {},
+  };
+}
+
+export type NotificationsModule = Awaited<ReturnType<typeof createNotificationsModule>>;
