@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -63,8 +65,13 @@ const asset = (body: string | Buffer, type: string): Asset => {
   return { body: bytes, gzip: gzipSync(bytes), etag: `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`, type };
 };
 
-/** The strength meter's source; bundled with its dictionaries into one same-origin script on first request. */
+/** The strength meter's source, bundled with its dictionaries into one same-origin script. */
 const METER_ENTRY = fileURLToPath(new URL('./meter.client.js', import.meta.url));
+/**
+ * Where `npm run build` leaves that bundle, next to this module: present in dist/, absent in src/. Reading it
+ * keeps esbuild (and its service process) out of a production server; running from src bundles on demand.
+ */
+const METER_BUNDLE = fileURLToPath(new URL('./meter.bundle.js', import.meta.url));
 
 export async function bundleMeter(): Promise<Buffer> {
   const { build } = await import('esbuild');
@@ -84,11 +91,22 @@ export async function bundleMeter(): Promise<Buffer> {
   return Buffer.from(output.contents);
 }
 
+/** Build step (`npm run build`, run from dist/): writes the bundle the compiled server serves. */
+export async function writeMeterBundle(): Promise<string> {
+  await writeFile(METER_BUNDLE, await bundleMeter());
+  return METER_BUNDLE;
+}
+
+/** The prebuilt bundle when there is one, else a fresh bundle of the sources. */
+async function loadMeterScript(): Promise<Buffer> {
+  return existsSync(METER_BUNDLE) ? readFile(METER_BUNDLE) : bundleMeter();
+}
+
 export function assetRoutes(app: FastifyInstance, apps: ApplicationService): void {
   const css = asset(CSS, 'text/css; charset=utf-8');
   let meter: Promise<Asset> | undefined;
   const loadMeter = (): Promise<Asset> => {
-    meter ??= bundleMeter()
+    meter ??= loadMeterScript()
       .then((body) => asset(body, 'text/javascript; charset=utf-8'))
       .catch((error: unknown) => {
         // The pages work without the meter; try again on a later request rather than keep a failure.
