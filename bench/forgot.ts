@@ -25,6 +25,8 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchCopy } from './compiled.ts';
+import { describeFootprint, footprintTable, idleFootprint, peakMeter, type Footprint } from './footprint.ts';
 import { fire, rotatingPost, type LoadSummary } from './load.ts';
 import { cpuMeter, cpuModel, waitForQuiet, type CpuShare } from './machine.ts';
 import { startServer } from './processes.ts';
@@ -58,7 +60,8 @@ const MAX_INTERFERENCE = 0.15;
 const RAISED_LIMIT = '1000000000';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const REKEY_BIN = join(ROOT, 'bin', 'rekey.js');
+/** `bin/rekey.js` of a copy built as `npm ci` builds it: `node <it> serve` is `npm start`. */
+const rekeyBin = () => benchCopy().bin;
 const BETTER_AUTH_DIR = join(ROOT, 'bench', 'better-auth');
 const RESULTS = join(ROOT, 'bench', 'results.md');
 const START_MARKER = '<!-- forgot:start -->';
@@ -89,6 +92,8 @@ interface Child {
   label: string;
   pid: number;
   url: string;
+  /** Spawn → ready to serve, in ms. */
+  startupMs?: number;
   stop(): Promise<void>;
 }
 
@@ -138,7 +143,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, [REKEY_BIN, ...args], { cwd: ROOT, env, timeout: 120_000 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [rekeyBin(), ...args], { cwd: ROOT, env, timeout: 120_000 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`rekey ${args.join(' ')} failed: ${stderr.trim() || error.message}`));
       else resolve(stdout.trim());
     });
@@ -157,7 +162,8 @@ async function waitForHealthz(url: string, child: ChildProcess, stderr: () => st
     } catch {
       // Not listening yet.
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Short, so the start-up time is measured to within a few ms.
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`rekey serve did not answer GET /healthz with 200 within ${seconds} s`);
 }
@@ -194,11 +200,14 @@ async function startRekey(tmp: string, name: string, dispatcher: boolean, profil
   if (!key.startsWith('sk_')) throw new Error(`rekey keys create printed no key: ${key}`);
 
   const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const child = spawn(process.execPath, [...execArgv, REKEY_BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const spawned = performance.now();
+  const child = spawn(process.execPath, [...execArgv, rekeyBin(), 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   const stderr = keepTail(child.stderr);
   const url = `http://127.0.0.1:${port}`;
+  let startupMs: number;
   try {
     await waitForHealthz(url, child, stderr);
+    startupMs = performance.now() - spawned;
     await pooled(ROTATION, 4, async (i) => {
       const response = await fetch(`${url}/user_management/users`, {
         method: 'POST',
@@ -216,6 +225,7 @@ async function startRekey(tmp: string, name: string, dispatcher: boolean, profil
     label: `Rekey (${name})`,
     pid: child.pid!,
     url,
+    startupMs,
     async stop() {
       await terminate(child);
       const tail = stderr();
@@ -237,6 +247,7 @@ interface BetterAuthChild extends Child {
 
 async function startBetterAuth(): Promise<BetterAuthChild> {
   ensureBetterAuth();
+  const spawned = performance.now();
   const child = spawn(process.execPath, [join(BETTER_AUTH_DIR, 'server.mjs')], {
     cwd: ROOT,
     env: { ...cleanEnv(), PORT: '0', USERS: String(BETTER_AUTH_USERS) },
@@ -269,11 +280,13 @@ async function startBetterAuth(): Promise<BetterAuthChild> {
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
   const { port, seedMs } = await ready.finally(() => clearTimeout(timer));
+  const startupMs = performance.now() - spawned;
   log(`  Better Auth ready on port ${port}, ${BETTER_AUTH_USERS} users seeded in ${seedMs ?? '?'} ms`);
   return {
     label: 'Better Auth',
     pid: child.pid!,
     url: `http://127.0.0.1:${port}`,
+    startupMs,
     async stop() {
       await terminate(child);
       await closed;
@@ -547,6 +560,9 @@ async function main(): Promise<void> {
   if (only && !only.includes('forgot')) return;
   const started = new Date();
   const code = revision();
+  log('building a compiled copy (npm run build) in bench/.work/compiled');
+  const copy = benchCopy();
+  log(`  built in ${fixed(copy.buildSeconds, 1)} s`);
   const tmp = mkdtempSync(join(os.tmpdir(), 'rekey-bench-forgot-'));
   const profileDir = profile ? mkdtempSync(join(os.tmpdir(), 'rekey-bench-forgot-profile-')) : undefined;
   const rekeyName = 'Rekey `POST /auth/forgot`';
@@ -567,6 +583,7 @@ async function main(): Promise<void> {
     const betterAuth: Partial<Record<Kind, LoadSummary>> & { timing?: TimingSummary } = {};
     let rekeyDeployed: TimingSummary | undefined;
     let betterAuthMailed: number | undefined;
+    const footprints: Footprint[] = [];
     try {
       log('starting the ceiling, Rekey (dispatcher off) and Better Auth servers');
       const ceilingServer = await up('ceiling server', async () => {
@@ -577,6 +594,18 @@ async function main(): Promise<void> {
       });
       const rekeyServer = await up('Rekey server (dispatcher off)', () => startRekey(tmp, 'throughput', false, profileDir));
       const betterAuthServer = await up('Better Auth server', startBetterAuth);
+
+      // Start-up and idle memory now; then each server's peak until the end of the throughput runs.
+      const watched: Array<{ footprint: Footprint; peak: () => number | undefined }> = [];
+      for (const [server, label, startupUntil] of [
+        [rekeyServer, 'Rekey (`node bin/rekey.js serve`, compiled)', 'first 200 on /healthz'],
+        [betterAuthServer, 'Better Auth', `its ready line, after seeding ${BETTER_AUTH_USERS} users`],
+      ] as const) {
+        if (!server) continue;
+        const footprint: Footprint = { label, startupUntil, startupMs: server.startupMs, ...(await idleFootprint(server.pid)) };
+        footprints.push(footprint);
+        watched.push({ footprint, peak: peakMeter(server.pid) });
+      }
 
       const ceilingBodies = existing.map((email) => ({ email }));
       const ceilingRun = (when: string) =>
@@ -612,6 +641,10 @@ async function main(): Promise<void> {
         if (betterAuthServer) betterAuth[kind] = await attempt(`${betterAuthName}, ${kind}`, () => throughput(betterAuthServer, betterAuthName, BETTER_AUTH_FORGOT, betterAuthBody, kind));
       }
       ceilings.after = await ceilingRun('after the forgot runs');
+      for (const { footprint, peak } of watched) {
+        footprint.loadPeak = peak();
+        log(describeFootprint(footprint));
+      }
 
       if (rekeyServer) rekey.timing = await attempt('Rekey timing, dispatcher off', () => timingDifference(rekeyServer, 'Rekey timing, dispatcher off', REKEY_FORGOT, rekeyBody));
       if (betterAuthServer) betterAuth.timing = await attempt('Better Auth timing', () => timingDifference(betterAuthServer, 'Better Auth timing', BETTER_AUTH_FORGOT, betterAuthBody));
@@ -695,6 +728,12 @@ async function main(): Promise<void> {
       '| --- | ---: | ---: | ---: | --- | --- |',
       ...rows.map(line),
       '',
+      '### Start-up and memory',
+      '',
+      `Each server's own process (its children not counted), from /proc: \`VmRSS\` once up and idle for 1 s, \`VmHWM\` at that point (start-up peak), and the peak over its initial warm-up and its throughput runs (\`VmHWM\` reset just before). Rekey is a compiled copy (\`npm run build\` in \`bench/.work/compiled\`, ${fixed(copy.buildSeconds, 1)} s) run as \`npm start\` runs it: plain \`node\` on dist/, no loader, the page script prebuilt.`,
+      '',
+      ...footprintTable(footprints),
+      '',
       `### Existing vs unknown email, one request at a time`,
       '',
       `${INTERLEAVED} requests (half existing, half unknown addresses, in random order) sent one after the other over one keep-alive connection (\`node:http\`, timed with \`performance.now()\` from the request's start to the end of its response), after ${INTERLEAVED_WARMUP} such requests as a warm-up. Milliseconds.`,
@@ -712,7 +751,7 @@ async function main(): Promise<void> {
       '### Notes',
       '',
       `- req/s counts 2xx responses only, divided by the run's duration; p50/p99 are autocannon's latencies over all responses. Existing and unknown addresses are measured in separate runs on the same server, each rotating over ${ROTATION} addresses: \`u0…u${ROTATION - 1}@example.com\` exist on both servers, \`x0…x${ROTATION - 1}@example.com\` (the same length) exist on neither.`,
-      `- Rekey: \`node bin/rekey.js serve\` with a fresh \`REKEY_DATA_DIR\` (SQLite), a free \`PORT\`, a 40-character \`REKEY_SECRET\`, \`NODE_ENV\` unset (development defaults, development mailbox) and \`REKEY_LOG_LEVEL=info\` with stdout to /dev/null, so every request is logged as in a real deployment. Request limits raised for the run (\`REKEY_RATE_LIMIT_IP_REQUESTS\` and \`REKEY_RATE_LIMIT_IDENTIFIER_REQUESTS\` = ${RAISED_LIMIT}): the load comes from one IP. The ${ROTATION} users were created through \`POST /user_management/users\` with a key from \`rekey keys create\`. Body \`{"email": …}\`, answer 204.`,
+      `- Rekey: \`node bin/rekey.js serve\` (of the compiled copy) with a fresh \`REKEY_DATA_DIR\` (SQLite), a free \`PORT\`, a 40-character \`REKEY_SECRET\`, \`NODE_ENV\` unset (development defaults, development mailbox) and \`REKEY_LOG_LEVEL=info\` with stdout to /dev/null, so every request is logged as in a real deployment. Request limits raised for the run (\`REKEY_RATE_LIMIT_IP_REQUESTS\` and \`REKEY_RATE_LIMIT_IDENTIFIER_REQUESTS\` = ${RAISED_LIMIT}): the load comes from one IP. The ${ROTATION} users were created through \`POST /user_management/users\` with a key from \`rekey keys create\`. Body \`{"email": …}\`, answer 204.`,
       `- **The outbox dispatcher is off for the throughput runs** (\`REKEY_DISPATCHER=false\`): the request path only checks the limits and writes one outbox row with the sealed address, whatever the address; no account lookup, no mail (the dispatcher resolves the address later). The timing comparison is measured both on a second server with the dispatcher on, as deployed (reset mails to existing accounts rendered and stored in the development mailbox in the background, per-account mail limits at their defaults), and on the throughput server after the throughput runs.`,
       `- Better Auth: \`bench/better-auth/server.mjs\` (Better Auth ${betterAuthVersion()}, better-sqlite3 in WAL mode with \`synchronous = NORMAL\`, ${BETTER_AUTH_USERS} users, its own rate limiting off, logger at error, an in-memory mailer that the request awaits). Body \`{"email": …, "redirectTo": "${REDIRECT_TO}"}\`, answer 200. For an existing address it looks the user up, inserts a verification row and hands the mail over; for an unknown one it looks the user up and then does a dummy verification lookup.${betterAuthMailed !== undefined ? ` Over its warm-up, runs and timing requests it handed ${betterAuthMailed.toLocaleString('en')} reset mails to its mailer.` : ''}`,
       `- Ceiling: the bare Fastify \`POST /insert\` of \`bench/server.ts\` (no logger, no schema validation, one prepared better-sqlite3 insert, WAL, \`synchronous = NORMAL\`), the same server as the ceiling row of the management table above, started and measured in this run with the same connections, warm-up and duration, just before and just after the forgot runs. Rekey is judged against the mean of the two, and against the Better Auth run right after its own for the same kind of address, so a change in the machine's speed (a shared VM) shows in the table instead of skewing a ratio.`,

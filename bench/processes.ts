@@ -1,14 +1,27 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchCopy, bundleAgainstDist } from './compiled.ts';
 import { cpuMeter, type CpuShare } from './machine.ts';
 import type { Command, ReadyMessage, Reply, ServerSpec, WindowUsage } from './protocol.ts';
 
 const SERVER_ENTRY = fileURLToPath(new URL('./server.ts', import.meta.url));
 
-function spawnServer(spec: ServerSpec): ChildProcess {
-  // Same as `node --import tsx bench/server.ts`, plus an IPC channel.
-  return fork(SERVER_ENTRY, [], {
-    execArgv: ['--import', 'tsx'],
+let serverScript: Promise<string> | undefined;
+
+/** bench/server.ts as plain JavaScript over the compiled copy's dist/, made once per run. */
+function compiledServerScript(): Promise<string> {
+  serverScript ??= (async () => {
+    const copy = benchCopy();
+    return bundleAgainstDist(SERVER_ENTRY, copy, join(copy.root, 'bench-server.mjs'));
+  })();
+  return serverScript;
+}
+
+async function spawnServer(spec: ServerSpec): Promise<ChildProcess> {
+  // Plain `node` on compiled code, as `npm start` runs it, plus an IPC channel.
+  return fork(await compiledServerScript(), [], {
+    execArgv: [],
     env: { ...process.env, BENCH_SPEC: JSON.stringify(spec) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -55,7 +68,7 @@ export interface ServerProcess {
 }
 
 export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
-  const child = spawnServer(spec);
+  const child = await spawnServer(spec);
   const ready = await firstMessage<Extract<ReadyMessage, { type: 'ready' }>>(child, 'ready');
   let nextId = 1;
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
@@ -105,7 +118,7 @@ export interface HashResult {
 
 /** Raw Argon2id throughput in a fresh process: `loops` concurrent `hasher.hash()` loops. */
 export async function measureHashes(loops: number, seconds: number): Promise<HashResult> {
-  const child = spawnServer({ role: 'hash', loops, seconds });
+  const child = await spawnServer({ role: 'hash', loops, seconds });
   // Includes the child's start-up and warm-up, which are short next to the run.
   const meter = cpuMeter([process.pid, child.pid!]);
   const result = await firstMessage<Extract<ReadyMessage, { type: 'hashed' }>>(child, 'hashed');

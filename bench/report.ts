@@ -61,7 +61,7 @@ export function renderReport(report: Report): string {
     `- Code: ${report.revision}`,
     `- Node ${process.version}, libuv thread pool ${report.threadpool}${process.env.UV_THREADPOOL_SIZE ? ' (UV_THREADPOOL_SIZE)' : ' (default)'}`,
     `- PostgreSQL: ${report.postgres}`,
-    `- Each scenario: ${report.seconds} s with autocannon after a warm-up; the server runs in its own process (\`node --import tsx bench/server.ts\`), the load generator in \`bench/run.ts\`.`,
+    `- Each scenario: ${report.seconds} s with autocannon after a warm-up; the server runs in its own process, plain \`node\` on compiled code (\`bench/server.ts\` bundled against the \`dist/\` of a copy built with \`npm run build\`, see \`bench/compiled.ts\`), the load generator in \`bench/run.ts\`.`,
     '',
     '| scenario | store | req/s | p50 ms | p99 ms | target | met? |',
     '| --- | --- | ---: | ---: | ---: | --- | --- |',

@@ -1,6 +1,7 @@
 /**
- * The process under test, started by `bench/run.ts` as `node --import tsx bench/server.ts` with an IPC
- * channel, so the load generator and the server never share an event loop. Roles:
+ * The process under test, started by `bench/run.ts` with an IPC channel (so the load generator and the
+ * server never share an event loop): plain `node` on this file bundled against a compiled copy's dist/
+ * (bench/compiled.ts), the same JavaScript `npm start` runs. Roles:
  *
  * - `ceiling`: a bare Fastify route `POST /insert` that inserts one row with the driver directly
  *   (better-sqlite3 in WAL mode, or a `pg` pool): the fastest a write endpoint can go on this machine.
