@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { RekeyError } from '../errors/index.ts';
+import { escapeHtml, html, raw, type SafeHtml } from '../platform/html.ts';
 import type { Database } from '../store/database.ts';
 import { listDevMailbox, type DevMail } from './channels/dev-mailbox.ts';
 
@@ -111,23 +112,21 @@ const PAGE_CSP = [
 ].join('; ');
 
 export function renderMailboxPage(messages: DevMail[], to: string): string {
-  const items = messages.length
-    ? messages.map(renderMessage).join('\n')
-    : `<p class="empty">No messages${to ? ` to ${escapeHtml(to)}` : ''} yet.</p>`;
-  return `<!doctype html>
+  const items = messages.length ? messages.map((mail) => renderMessage(mail)) : html`<p class="empty">No messages${to && html` to ${to}`} yet.</p>`;
+  return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>Development mailbox · Rekey</title>
-<style>${STYLE}</style>
+<style>${raw(STYLE)}</style>
 </head>
 <body>
 <header>
 <h1>Development mailbox</h1>
 <form method="get" action="/dev/mailbox">
-<input type="email" name="to" placeholder="Filter by recipient" value="${escapeHtml(to)}" aria-label="Recipient">
+<input type="email" name="to" placeholder="Filter by recipient" value="${to}" aria-label="Recipient">
 <button type="submit">Filter</button>
 </form>
 <a href="/dev/mailbox${to ? `?to=${encodeURIComponent(to)}` : ''}">Refresh</a>
@@ -137,27 +136,24 @@ ${items}
 </main>
 </body>
 </html>
+`.value;
+}
+
+function renderMessage(mail: DevMail): SafeHtml {
+  return html`<article>
+<h2>${mail.subject}</h2>
+<p class="meta">To ${mail.to} · from ${mail.from} · <time datetime="${mail.created_at}">${formatTime(mail.created_at)}</time></p>
+<pre>${linkify(escapeHtml(mail.text))}</pre>
+</article>
 `;
 }
 
-function renderMessage(mail: DevMail): string {
-  return `<article>
-<h2>${escapeHtml(mail.subject)}</h2>
-<p class="meta">To ${escapeHtml(mail.to)} · from ${escapeHtml(mail.from)} · <time datetime="${escapeHtml(mail.created_at)}">${escapeHtml(formatTime(mail.created_at))}</time></p>
-<pre>${linkify(escapeHtml(mail.text))}</pre>
-</article>`;
-}
-
 const formatTime = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
-
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 /**
  * Makes http(s) links in already-escaped text clickable, so a reset link is one click away.
  * Escaped text has no `"` or `<`, so a match cannot leave the attribute or the element; it stops
  * at an escaped quote or bracket, which in mail text closes a link rather than belongs to it.
  */
-const linkify = (escaped: string): string =>
-  escaped.replace(/\bhttps?:\/\/(?:(?!&#(?:34|39|60|62);)[^\s<>"])+/g, (url) => `<a href="${url}" rel="noreferrer noopener">${url}</a>`);
+const linkify = (escaped: string): SafeHtml =>
+  raw(escaped.replace(/\bhttps?:\/\/(?:(?!&(?:quot|#39|lt|gt);)[^\s<>"])+/g, (url) => `<a href="${url}" rel="noreferrer noopener">${url}</a>`));

@@ -1,5 +1,5 @@
 import type { Brand } from './branding.ts';
-import { html, type HtmlValue, type SafeHtml } from './html.ts';
+import { html, type HtmlValue, type SafeHtml } from '../platform/html.ts';
 import { LANGS, translator, type Lang, type Translator } from './messages/index.ts';
 
 /** What every view needs to know about the request it renders for. */

@@ -1,6 +1,6 @@
 import type { FlowStrategy } from '../resets/index.ts';
 import { MAX_EMAIL_LENGTH } from './form.ts';
-import { html } from './html.ts';
+import { html } from '../platform/html.ts';
 import { focusFirst, formHidden, input, layout, pageHref, type FieldError, type PageModel } from './layout.ts';
 
 /** One function per page of the flow; each returns the whole document. */

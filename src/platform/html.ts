@@ -1,6 +1,7 @@
 /**
- * One tagged template for every view: interpolated values are escaped unless they are already `SafeHtml`
- * (the result of another `html` template or of `raw`). Escaping is the default, so forgetting is safe.
+ * Rekey's one HTML escaper and the tagged template built on it, for every page it writes (the hosted pages, the
+ * development mailbox): interpolated values are escaped unless they are already `SafeHtml` (the result of
+ * another `html` template or of `raw`). Escaping is the default, so forgetting is safe.
  */
 export class SafeHtml {
   constructor(readonly value: string) {}
@@ -13,9 +14,10 @@ export type HtmlValue = SafeHtml | string | number | boolean | null | undefined 
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
+/** Safe in element content and in quoted attribute values. */
 export const escapeHtml = (value: string): string => value.replace(/[&<>"']/g, (char) => ESCAPES[char]!);
 
-/** Trusted markup only: constants written in this folder, never request data. */
+/** Trusted markup only: constants written in the source, or markup assembled from `escapeHtml` output; never request data as is. */
 export const raw = (markup: string): SafeHtml => new SafeHtml(markup);
 
 function render(value: HtmlValue): string {
