@@ -1,20 +1,19 @@
-import { generateSecret, generateURI, verify } from 'otplib';
 import type { PlatformDeps } from '../deps.ts';
 import { RekeyError } from '../errors/index.ts';
-import { windowed, type RateLimits } from '../platform/ratelimit.ts';
+import type { RateLimits } from '../platform/ratelimit.ts';
 import { compiled, writeTogether, type BoundWrite } from '../store/compiled.ts';
+import { createWrongCodeBudget } from './budget.ts';
+import { SECOND_FACTOR_TYPES, type EnrollingUser, type FactorKinds, type FactorRegistry, type FactorType } from './factor.ts';
 import type { AuthFactorsTable, FactorTables } from './factor.table.ts';
+import { createTotpFactor } from './totp/totp.factor.ts';
 
 /** A factor as the rest of Rekey sees it: never the secret, sealed or not. */
 export type AuthFactor = Omit<AuthFactorsTable, 'secret_sealed' | 'last_used_step'>;
 
-export interface EnrolledTotp {
-  factor: AuthFactor;
-  /** The base32 secret, handed out once at enrollment and never again. */
-  secret: string;
-  /** `otpauth://totp/…` for a QR code. */
-  uri: string;
-}
+/** A new factor and, this once, what the user needs to set it up. */
+export type Enrolled<T extends FactorType> = { factor: AuthFactor } & FactorKinds[T]['secrets'];
+
+export type EnrolledTotp = Enrolled<'totp'>;
 
 export interface MfaLoginContext {
   ipAddress: string | null;
@@ -22,19 +21,26 @@ export interface MfaLoginContext {
 }
 
 export interface FactorService {
-  /** @param opts.issuer defaults to `config.appName`; `opts.label` defaults to the user's email. */
-  enrollTotp(user: { id: string; email: string }, opts?: { issuer?: string; label?: string }): Promise<EnrolledTotp>;
+  /** Enrolls a factor of `type` through its `Factor`, in one statement with the change hooks. */
+  enroll<T extends FactorType>(type: T, user: EnrollingUser, options?: FactorKinds[T]['options']): Promise<Enrolled<T>>;
+  /** `enroll('totp', …)`. @param opts.issuer defaults to `config.appName`; `opts.label` defaults to the user's email. */
+  enrollTotp(user: EnrollingUser, opts?: FactorKinds['totp']['options']): Promise<EnrolledTotp>;
   list(userId: string): Promise<AuthFactor[]>;
+  /** The types the account has enrolled, in `SECOND_FACTOR_TYPES` order: what a flow offers it. */
+  enrolledTypes(userId: string): Promise<FactorType[]>;
   get(id: string): Promise<AuthFactor | undefined>;
   delete(id: string): Promise<boolean>;
   hasSecondFactor(userId: string): Promise<boolean>;
   /** Runs with every enrollment and removal, in its statement: what was earned before the change must not outlive it. */
   onFactorChange(hook: FactorChangeHook): void;
   /**
-   * True once per accepted code: the current 30 s step ±1, never a step at or before the last one used (SEC-38).
-   * Every attempt spends one of the account's wrong-code budget first, whether it comes from sign-in or from
-   * recovery, and an accepted code gives it back; with the budget spent it throws `totp_attempts_exceeded`.
+   * True once per accepted code, checked by the `Factor` of `type` (or, without one, by every type whose codes
+   * have this shape). Every well-formed attempt spends one of the account's wrong-code budget first, whether it
+   * comes from sign-in or from recovery, and an accepted code gives it back; with the budget spent it throws
+   * `totp_attempts_exceeded` (SEC-38).
    */
+  verify(userId: string, code: string, type?: FactorType): Promise<boolean>;
+  /** `verify(userId, code, 'totp')`: the current 30 s step ±1, never a step at or before the last one used. */
   verifyTotp(userId: string, code: string): Promise<boolean>;
   /**
    * After the first factor: a token that only a second factor can turn into a login. It records which password
@@ -60,97 +66,44 @@ export type FactorChangeHook = (userId: string, now: number) => BoundWrite[];
 const insertFactor = compiled<AuthFactorsTable>((db, p) => db.insertInto('auth_factors').values(p));
 const deleteFactor = compiled<{ id: string }>((db, p) => db.deleteFrom('auth_factors').where('id', '=', p.id));
 
-/** RFC 6238 defaults, which every authenticator app understands. */
-const PERIOD_SECONDS = 30;
-/** ±1 step of clock drift between the server and the phone. */
-const TOLERANCE_SECONDS = PERIOD_SECONDS;
 export const MFA_MAX_ATTEMPTS = 5;
 export const PENDING_AUTHENTICATION_TTL_MS = 10 * 60_000;
-const SIX_DIGITS = /^[0-9]{6}$/;
 
 const FACTOR_COLUMNS = ['id', 'user_id', 'type', 'totp_issuer', 'totp_user', 'created_at', 'updated_at'] as const;
 
-export function createFactorService(deps: PlatformDeps & { rateLimits: RateLimits }): FactorService {
-  const { clock, ids, tokens, config, logger } = deps;
-  // SEC-38: one budget of wrong codes per account, shared by sign-in and recovery, so neither path is a way
-  // around the other's limit (a fresh sign-in or a fresh reset flow gets no fresh guesses).
-  const totpFailures = windowed(deps.rateLimits, 'totp_failures', [
-    { points: config.totpFailuresPer15Minutes, durationSeconds: 15 * 60 },
-    { points: config.totpFailuresPerDay, durationSeconds: 24 * 3600 },
-  ]);
+const defaultFactors = (deps: PlatformDeps): FactorRegistry => ({ totp: createTotpFactor(deps) });
+
+export interface FactorServiceDeps extends PlatformDeps {
+  rateLimits: RateLimits;
+  /** The factor behind each type; defaults to Rekey's own. */
+  factors?: (deps: PlatformDeps) => FactorRegistry;
+}
+
+export function createFactorService(deps: FactorServiceDeps): FactorService {
+  const { clock, ids, tokens } = deps;
+  const budget = createWrongCodeBudget(deps.rateLimits, deps.config);
   // The store's Database type learns these tables when store/database.ts lists them; until then, add them here.
   const db = deps.store.db.withTables<FactorTables>();
+  const registry: FactorRegistry = (deps.factors ?? defaultFactors)(deps);
+  const factorOf = <T extends FactorType>(type: T) => registry[type] as FactorRegistry[T];
   // The 'identifier' purpose is shared, so the prefix keeps these hashes apart from every other identifier.
   const hashPending = (token: string) => tokens.hash(`pending:${token}`, 'identifier');
   // Names a password without keeping its hash in a second table.
   const passwordStamp = (passwordHash: string | null | undefined) => (passwordHash ? tokens.hash(`pending-password:${passwordHash}`, 'identifier') : null);
 
-  /** Whether `code` is a new step of one of the account's TOTP factors; records the step it matched. */
-  async function matchTotp(userId: string, code: string): Promise<boolean> {
-    const factors = await db
-      .selectFrom('auth_factors')
-      .select(['id', 'secret_sealed', 'last_used_step'])
-      .where('user_id', '=', userId)
-      .where('type', '=', 'totp')
-      .orderBy('id')
-      .execute();
-    const epoch = Math.floor(clock.now() / 1000);
-    const latestStep = Math.floor((epoch + TOLERANCE_SECONDS) / PERIOD_SECONDS);
-    for (const factor of factors) {
-      // Every step in the window is already used: nothing this factor accepts can be new.
-      if (factor.last_used_step !== null && factor.last_used_step >= latestStep) continue;
-      const secret = tokens.unseal(factor.secret_sealed);
-      if (secret === undefined) {
-        logger.error({ factorId: factor.id }, 'auth factor secret cannot be unsealed (server secret changed?)');
-        continue;
-      }
-      const result = await verify({
-        secret,
-        token: code,
-        epoch,
-        period: PERIOD_SECONDS,
-        epochTolerance: TOLERANCE_SECONDS,
-        afterTimeStep: factor.last_used_step ?? undefined,
-      });
-      // The functional API also covers HOTP; only a TOTP match carries the step it matched.
-      if (!result.valid || !('timeStep' in result)) continue;
-      // SEC-38: one conditional UPDATE records the step. Two requests with the same code both get here,
-      // but only one changes the row; the other sees a step that is no longer newer and is refused.
-      const step = result.timeStep;
-      const recorded = await db
-        .updateTable('auth_factors')
-        .set({ last_used_step: step })
-        .where('id', '=', factor.id)
-        .where((eb) => eb.or([eb('last_used_step', 'is', null), eb('last_used_step', '<', step)]))
-        .executeTakeFirst();
-      if (Number(recorded.numUpdatedRows) > 0) return true;
-    }
-    return false;
-  }
-
   const changeHooks: FactorChangeHook[] = [];
   const changeWrites = (userId: string, now: number) => changeHooks.flatMap((hook) => hook(userId, now));
 
   const service: FactorService = {
-    async enrollTotp(user, opts = {}) {
+    async enroll(type, user, options = {}) {
       const now = clock.now();
-      const secret = generateSecret(); // 20 random bytes, base32
-      const row: AuthFactorsTable = {
-        id: ids.next('auth_factor'),
-        user_id: user.id,
-        type: 'totp',
-        secret_sealed: tokens.seal(secret),
-        totp_issuer: opts.issuer ?? config.appName,
-        totp_user: opts.label ?? user.email,
-        last_used_step: null,
-        created_at: now,
-        updated_at: now,
-      };
+      const { row, secrets } = factorOf(type).enroll(user, options, now);
       await writeTogether(deps.store.db, [insertFactor.bind(row), ...changeWrites(user.id, now)]);
-      const uri = generateURI({ issuer: row.totp_issuer, label: row.totp_user, secret });
       const { secret_sealed: _sealed, last_used_step: _step, ...factor } = row;
-      return { factor, secret, uri };
+      return { factor, ...secrets };
     },
+
+    enrollTotp: (user, opts) => service.enroll('totp', user, opts),
 
     list: (userId) => db.selectFrom('auth_factors').select(FACTOR_COLUMNS).where('user_id', '=', userId).orderBy('id').execute(),
 
@@ -163,22 +116,34 @@ export function createFactorService(deps: PlatformDeps & { rateLimits: RateLimit
       return true;
     },
 
+    async enrolledTypes(userId) {
+      const rows = await db.selectFrom('auth_factors').select('type').distinct().where('user_id', '=', userId).execute();
+      const enrolled = new Set(rows.map((row) => row.type));
+      return SECOND_FACTOR_TYPES.filter((type) => enrolled.has(type));
+    },
+
     onFactorChange: (hook) => void changeHooks.push(hook),
 
     async hasSecondFactor(userId) {
       return (await db.selectFrom('auth_factors').select('id').where('user_id', '=', userId).limit(1).executeTakeFirst()) !== undefined;
     },
 
-    async verifyTotp(userId, code) {
-      // Not six digits is no guess at the secret, so it costs nothing.
-      if (!SIX_DIGITS.test(code)) return false;
-      // Spent before comparing, so parallel guesses cannot share one attempt.
-      const attempt = await totpFailures.consume(userId);
-      if (!attempt.allowed) throw new RekeyError('totp_attempts_exceeded', { retryAfterSeconds: attempt.retryAfterSeconds });
-      const accepted = await matchTotp(userId, code);
-      if (accepted) await totpFailures.reward(userId);
-      return accepted;
+    async verify(userId, code, type) {
+      // A code in no type's shape is no guess at a secret, so it costs nothing.
+      const candidates = (type ? [factorOf(type)] : SECOND_FACTOR_TYPES.map(factorOf)).filter((factor) => factor.isWellFormed(code));
+      if (candidates.length === 0) return false;
+      // One attempt of the shared budget, spent before comparing, however many types may hold the code.
+      await budget.spend(userId);
+      for (const factor of candidates) {
+        if (await factor.verify(userId, code)) {
+          await budget.giveBack(userId);
+          return true;
+        }
+      }
+      return false;
     },
+
+    verifyTotp: (userId, code) => service.verify(userId, code, 'totp'),
 
     async beginMfaLogin(user, applicationId, ctx) {
       const now = clock.now();
@@ -224,7 +189,7 @@ export function createFactorService(deps: PlatformDeps & { rateLimits: RateLimit
           throw new RekeyError('invalid_credentials');
         }
       }
-      if (!(await service.verifyTotp(pending.user_id, code))) return undefined;
+      if (!(await service.verify(pending.user_id, code))) return undefined;
       // Single use: of two completions that both verified a code, only one consumes the token.
       const consumed = await db
         .updateTable('pending_authentications')

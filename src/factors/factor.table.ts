@@ -1,8 +1,10 @@
+import type { FactorType } from './factor.ts';
+
 /** A second factor enrolled by a user. Only `factors/` reads these tables; others go through the service. */
 export interface AuthFactorsTable {
   id: string;
   user_id: string;
-  type: 'totp';
+  type: FactorType;
   /** `tokens.seal(base32 secret)`: a database dump alone never yields a usable secret. */
   secret_sealed: string;
   /** Shown by authenticator apps and returned by the WorkOS factor object. */
