@@ -1,14 +1,17 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isRekeyError, RekeyError } from '../errors/index.ts';
+import { isRekeyError, PASSWORD_POLICY_CODES, RekeyError, type ErrorCode } from '../errors/index.ts';
 import { brandOf } from './branding.ts';
 import { PageError, sendPage, type PagesDeps } from './context.ts';
+import type { CookieJar } from './cookies.ts';
 import { ParsedForm, queryString } from './form.ts';
 import type { FieldError, PageModel } from './layout.ts';
-import { isLang, negotiateLang, translator, type MessageId, type Translator, type Vars } from './messages/index.ts';
+import { isLang, negotiateLang, translator, type MessageId, type PageErrorCode, type Translator, type Vars } from './messages/index.ts';
 import { messagePage } from './views.ts';
 
 /** Service codes that mean the flow (or its grant) is over: the only way on is to start again. */
-const GONE = new Set(['flow_not_found', 'flow_expired', 'grant_invalid', 'code_attempts_exceeded']);
+const GONE: ReadonlySet<string> = new Set<ErrorCode & PageErrorCode>(['flow_not_found', 'flow_expired', 'grant_invalid', 'code_attempts_exceeded']);
+/** Service codes that, on the link's own page, all mean "this link cannot be used" (SEC-04: one answer for all). */
+const LINK_UNUSABLE: ReadonlySet<string> = new Set<ErrorCode>(['password_reset_token_invalid', 'flow_not_found', 'flow_expired', 'flow_state_invalid', 'grant_invalid']);
 
 export const fieldError = (tr: Translator, field: string | undefined, code: string, vars?: Vars): FieldError => ({
   ...(field ? { field } : {}),
@@ -17,26 +20,70 @@ export const fieldError = (tr: Translator, field: string | undefined, code: stri
 });
 
 /** A service error as a form error: policy details (`min`, `max`) fill the message's placeholders. */
-export function serviceFieldError(tr: Translator, field: string | undefined, error: RekeyError): FieldError {
+function serviceFieldError(tr: Translator, field: string | undefined, error: RekeyError): FieldError {
   const { min, max } = error.context as { min?: number; max?: number };
   return fieldError(tr, field, error.code, { min, max });
 }
 
-/** Narrows a caught value to a RekeyError; anything else is a bug and goes on to the error handler. */
-export function asRekeyError(error: unknown): RekeyError {
-  if (isRekeyError(error)) return error;
-  throw error;
-}
-
-/** Turns flow-is-over errors into the "start again" page; returns the others for the form to show. */
-export function unlessGone(error: RekeyError): RekeyError {
-  if (GONE.has(error.code)) throw new PageError(error.code as 'flow_not_found', error.status, 'gone');
-  return error;
-}
-
-export function setRetryAfter(reply: FastifyReply, error: RekeyError): void {
+function setRetryAfter(reply: FastifyReply, error: RekeyError): void {
   const seconds = error.context.retryAfterSeconds;
   if (error.status === 429 && (typeof seconds === 'number' || typeof seconds === 'string')) reply.header('retry-after', String(seconds));
+}
+
+/** The link is spent, expired or unknown: its cookie goes, and the page says so without saying which (SEC-04). */
+export function unusableLink(jar: CookieJar, reply: FastifyReply): never {
+  jar.clearLink(reply);
+  throw new PageError('link_invalid', 400, 'link');
+}
+
+/** The forms that call the reset service; each has its own answer to the same failure. */
+export type Step = 'ask' | 'code' | 'verify' | 'second_factor' | 'new_password';
+
+interface StepFailures {
+  /** Failures that end the step with a whole page instead of the form. */
+  ends?: 'flow_gone' | 'link_unusable';
+  /** Failures that send the browser on: the flow moved (another tab) or needs another step first. */
+  redirects?: Partial<Record<ErrorCode, string>>;
+  /** The form field a failure belongs to; any other failure is shown above the form only. */
+  fields?: Partial<Record<ErrorCode, string>>;
+}
+
+/**
+ * What the user sees when a step's service call fails. Every other failure shows the step's form again with the
+ * error's own status and message (and Retry-After on a 429 that carries one). There is no flow yet to have ended
+ * on the ask form, so it shows every failure.
+ */
+const STEP_FAILURES: Record<Step, StepFailures> = {
+  ask: {},
+  code: { ends: 'flow_gone', redirects: { flow_state_invalid: '/reset/code' }, fields: { code_incorrect: 'code' } },
+  verify: { ends: 'link_unusable' },
+  second_factor: { ends: 'flow_gone', redirects: { flow_state_invalid: '/reset/second-factor' }, fields: { totp_incorrect: 'totp' } },
+  new_password: {
+    ends: 'flow_gone',
+    redirects: { mfa_required: '/reset/second-factor', flow_state_invalid: '/reset/new' },
+    fields: Object.fromEntries(PASSWORD_POLICY_CODES.map((code) => [code, 'password'])),
+  },
+};
+
+/**
+ * Answers a failed service call on `step`'s form from the table above: a page that ends the step (thrown, for the
+ * error handler), a redirect, or the form drawn again by `form` with the error. Anything but a RekeyError is a
+ * bug and goes on to the error handler.
+ */
+export function answerFailure(
+  step: Step,
+  caught: unknown,
+  at: { reply: FastifyReply; jar: CookieJar; tr: Translator },
+  form: (errors: FieldError[]) => string,
+) {
+  if (!isRekeyError(caught)) throw caught;
+  const rules = STEP_FAILURES[step];
+  if (rules.ends === 'flow_gone' && GONE.has(caught.code)) throw new PageError(caught.code as PageErrorCode, caught.status, 'gone');
+  if (rules.ends === 'link_unusable' && LINK_UNUSABLE.has(caught.code)) unusableLink(at.jar, at.reply);
+  const redirect = rules.redirects?.[caught.code];
+  if (redirect) return at.reply.redirect(redirect, 303);
+  setRetryAfter(at.reply, caught);
+  return sendPage(at.reply, caught.status, form([serviceFieldError(at.tr, rules.fields?.[caught.code], caught)]));
 }
 
 const TITLES: Record<PageError['kind'], MessageId> = {

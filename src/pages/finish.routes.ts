@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { allowedRedirects, safeRedirect } from '../apps/index.ts';
-import { PASSWORD_POLICY_CODES } from '../errors/index.ts';
 import { isLang } from './messages/index.ts';
 import { loadFlow, PageError, pageModel, pathFor, readForm, requestContext, sendPage, type PagesDeps } from './context.ts';
-import { asRekeyError, fieldError, serviceFieldError, setRetryAfter, unlessGone } from './errors.ts';
+import { answerFailure, fieldError, unusableLink } from './errors.ts';
 import { checkDigits, queryString } from './form.ts';
 import { pageHref, type FieldError } from './layout.ts';
 import { PAGE_ROUTE } from './start.routes.ts';
@@ -11,12 +10,10 @@ import { donePage, messagePage, newPasswordPage, secondFactorPage, verifyPage } 
 
 /** What a link token looks like (32 random bytes, base64url), with room to spare; anything else is not one. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,512}$/;
-const LINK_FAILURES = new Set(['password_reset_token_invalid', 'flow_not_found', 'flow_expired', 'flow_state_invalid', 'grant_invalid']);
 
 /** The link landing, the second factor, the new password and the end (`/reset/verify`, `/second-factor`, `/new`, `/done`). */
 export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
   const { jar, flows } = deps;
-  const policyCodes: readonly string[] = PASSWORD_POLICY_CODES;
 
   /** The flow must be at `path` and hold a grant; otherwise go where it is, or say it has ended. */
   async function flowAt(request: FastifyRequest, reply: FastifyReply, path: string) {
@@ -54,10 +51,7 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
     const form = readForm(deps, request);
     const link = jar.readLink(request);
     const page = await pageModel(deps, request, reply, { clientId: form.get('client_id') || undefined, form, withCsrf: true });
-    if (!link?.token) {
-      jar.clearLink(reply);
-      throw new PageError('link_invalid', 400, 'link');
-    }
+    if (!link?.token) unusableLink(jar, reply);
     try {
       const { flow, grant } = await flows.attemptLink(link.token, requestContext(deps, request));
       jar.clearLink(reply);
@@ -65,13 +59,7 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
       jar.rotateCsrf(request, reply);
       return reply.redirect(pathFor(flow, deps.clock.now()), 303);
     } catch (caught) {
-      const error = asRekeyError(caught);
-      if (LINK_FAILURES.has(error.code)) {
-        jar.clearLink(reply);
-        throw new PageError('link_invalid', 400, 'link');
-      }
-      setRetryAfter(reply, error);
-      return sendPage(reply, error.status, verifyPage(page, [serviceFieldError(page.tr, undefined, error)]));
+      return answerFailure('verify', caught, { reply, jar, tr: page.tr }, (errors) => verifyPage(page, errors));
     }
   });
 
@@ -94,11 +82,7 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
       jar.writeFlow(reply, { flowId: result.flow.id, grant: result.grant, ...(page.langParam ? { lang: page.langParam } : {}) });
       return reply.redirect(pathFor(result.flow, deps.clock.now()), 303);
     } catch (caught) {
-      const error = unlessGone(asRekeyError(caught));
-      if (error.code === 'flow_state_invalid') return reply.redirect('/reset/second-factor', 303);
-      setRetryAfter(reply, error);
-      const field = error.code === 'totp_incorrect' ? 'totp' : undefined;
-      return sendPage(reply, error.status, secondFactorPage(page, [serviceFieldError(page.tr, field, error)]));
+      return answerFailure('second_factor', caught, { reply, jar, tr: page.tr }, (errors) => secondFactorPage(page, errors));
     }
   });
 
@@ -115,8 +99,7 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
     if ('redirect' in at) return at.redirect;
     const page = await pageModel(deps, request, reply, { application: at.application, form, withCsrf: true });
     // An unchecked box sends nothing, so absence means "keep other devices signed in".
-    const render = (status: number, errors: FieldError[]) =>
-      sendPage(reply, status, newPasswordPage(page, { minLength: deps.config.passwordMinLength, errors }));
+    const passwordForm = (errors: FieldError[]) => newPasswordPage(page, { minLength: deps.config.passwordMinLength, errors });
 
     // Passwords are taken exactly as typed: no trimming, no normalising here (the service applies NFKC, SEC-32).
     const password = form.get('password') ?? '';
@@ -125,7 +108,7 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
     if (password === '') errors.push(fieldError(page.tr, 'password', 'password_required'));
     if (confirm === '') errors.push(fieldError(page.tr, 'confirm', 'confirm_required'));
     else if (password !== '' && confirm !== password) errors.push(fieldError(page.tr, 'confirm', 'password_mismatch'));
-    if (errors.length) return render(422, errors);
+    if (errors.length) return sendPage(reply, 422, passwordForm(errors));
 
     try {
       const { redirectTo } = await flows.setPassword(at.flow.id, at.grant, password, { ...requestContext(deps, request), signOutOfOtherSessions: true });
@@ -135,12 +118,7 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
       const target = safeRedirect(redirectTo, allowedRedirects(at.application)) ?? pageHref(page, '/reset/done');
       return reply.redirect(target, 303);
     } catch (caught) {
-      const error = unlessGone(asRekeyError(caught));
-      if (error.code === 'mfa_required') return reply.redirect('/reset/second-factor', 303);
-      if (error.code === 'flow_state_invalid') return reply.redirect('/reset/new', 303);
-      setRetryAfter(reply, error);
-      const field = policyCodes.includes(error.code) ? 'password' : undefined;
-      return render(error.status, [serviceFieldError(page.tr, field, error)]);
+      return answerFailure('new_password', caught, { reply, jar, tr: page.tr }, passwordForm);
     }
   });
 

@@ -3,7 +3,7 @@ import { allowedRedirects, safeRedirect, type Application } from '../apps/index.
 import type { Config } from '../config/schema.ts';
 import { FLOW_STRATEGIES, type FlowStrategy } from '../resets/index.ts';
 import { findApplication, loadFlow, pageModel, pathFor, readForm, requestContext, sendPage, type PagesDeps } from './context.ts';
-import { asRekeyError, fieldError, serviceFieldError, setRetryAfter, unlessGone } from './errors.ts';
+import { answerFailure, fieldError } from './errors.ts';
 import { checkDigits, checkEmail, MAX_EMAIL_LENGTH, queryString } from './form.ts';
 import type { FieldError } from './layout.ts';
 import { askPage, codePage, sentPage } from './views.ts';
@@ -59,9 +59,7 @@ export function startRoutes(app: FastifyInstance, deps: PagesDeps): void {
       deps.jar.rotateCsrf(request, reply);
       return reply.redirect(method === 'email_code' ? '/reset/code' : '/reset/sent', 303);
     } catch (caught) {
-      const error = asRekeyError(caught);
-      setRetryAfter(reply, error);
-      return sendPage(reply, error.status, askPage(page, { ...view, errors: [serviceFieldError(page.tr, undefined, error)] }));
+      return answerFailure('ask', caught, { reply, jar: deps.jar, tr: page.tr }, (errors) => askPage(page, { ...view, errors }));
     }
   });
 
@@ -96,12 +94,7 @@ export function startRoutes(app: FastifyInstance, deps: PagesDeps): void {
       deps.jar.writeFlow(reply, { flowId: result.flow.id, grant: result.grant, ...(page.langParam ? { lang: page.langParam } : {}) });
       return reply.redirect(pathFor(result.flow, deps.clock.now()), 303);
     } catch (caught) {
-      const error = unlessGone(asRekeyError(caught));
-      // Another tab moved the flow on: the GET shows where it is now.
-      if (error.code === 'flow_state_invalid') return reply.redirect('/reset/code', 303);
-      setRetryAfter(reply, error);
-      const field = error.code === 'code_incorrect' ? 'code' : undefined;
-      return sendPage(reply, error.status, codePage(page, minutes(deps.config, 'email_code'), [serviceFieldError(page.tr, field, error)]));
+      return answerFailure('code', caught, { reply, jar: deps.jar, tr: page.tr }, (errors) => codePage(page, minutes(deps.config, 'email_code'), errors));
     }
   });
 }

@@ -29,7 +29,15 @@ export class FakeFlows implements FlowService {
   redirectTo: string | null = null;
   linkUsed = false;
   lastSetPassword?: { password: string; signOutOfOtherSessions?: boolean };
+  /** An error the named service call throws once, after recording the call: how the pages' failure paths are reached. */
+  readonly failNext = new Map<'start' | 'attemptCode' | 'attemptLink' | 'attemptSecondFactor' | 'setPassword', RekeyError>();
   constructor(private readonly now: () => number) {}
+
+  private injected(call: Parameters<FakeFlows['failNext']['get']>[0]): void {
+    const error = this.failNext.get(call);
+    this.failNext.delete(call);
+    if (error) throw error;
+  }
 
   private create(strategy: ResetFlow['strategy'], applicationId: string, redirectUrl: string | null): ResetFlow {
     const id = `flow_${this.flows.size + 1}`;
@@ -54,6 +62,7 @@ export class FakeFlows implements FlowService {
 
   async start(input: Parameters<FlowService['start']>[0]) {
     this.calls.push(`start:${input.strategy}:${input.locale}`);
+    this.injected('start');
     return this.create(input.strategy, input.application.id, input.redirectUrl ?? null);
   }
   async requestLink() {
@@ -67,6 +76,7 @@ export class FakeFlows implements FlowService {
   }
   async attemptCode(flowId: string, code: string) {
     this.calls.push('attemptCode');
+    this.injected('attemptCode');
     const flow = this.flows.get(flowId);
     if (!flow) throw new RekeyError('flow_not_found');
     if (code !== '123456') throw new RekeyError('code_incorrect');
@@ -74,6 +84,7 @@ export class FakeFlows implements FlowService {
   }
   async attemptLink(token: string) {
     this.calls.push('attemptLink');
+    this.injected('attemptLink');
     if (token !== LINK_TOKEN || this.linkUsed) throw new RekeyError('password_reset_token_invalid');
     this.linkUsed = true;
     return this.advance(this.create('email_link', 'app_default', null), this.secondFactor ? 'needs_second_factor' : 'needs_new_password');
@@ -84,6 +95,7 @@ export class FakeFlows implements FlowService {
   }
   async attemptSecondFactor(flowId: string, grant: string, code: string) {
     this.calls.push('attemptSecondFactor');
+    this.injected('attemptSecondFactor');
     const flow = this.grantFor(flowId, grant);
     if (code === '999999') throw new RekeyError('totp_attempts_exceeded', { retryAfterSeconds: 840 });
     if (code !== '654321') throw new RekeyError('totp_incorrect');
@@ -91,6 +103,7 @@ export class FakeFlows implements FlowService {
   }
   async setPassword(flowId: string, grant: string, password: string, options: { signOutOfOtherSessions?: boolean }) {
     this.calls.push('setPassword');
+    this.injected('setPassword');
     const flow = this.grantFor(flowId, grant);
     if (flow.status !== 'needs_new_password') throw new RekeyError('mfa_required');
     if ([...password].length < 15) throw new RekeyError('password_too_short', { min: 15 });
