@@ -4,10 +4,11 @@ import { z } from 'zod';
 import { allowedRedirects, type Application, type ApplicationService } from '../apps/index.ts';
 import type { Config } from '../config/schema.ts';
 import { RekeyError } from '../errors/index.ts';
+import { SECOND_FACTOR_TYPES } from '../factors/index.ts';
 import { emailField, passwordField } from '../http/schemas.ts';
 import type { SessionService } from '../sessions/index.ts';
 import { FLOW_STATUSES, FLOW_STRATEGIES, type ResetFlow } from './flow.ts';
-import type { FlowService } from './flow.service.ts';
+import type { FlowService, FlowViews } from './flow.service.ts';
 
 const flowObject = z
   .object({
@@ -15,7 +16,7 @@ const flowObject = z
     id: z.string(),
     strategy: z.enum(FLOW_STRATEGIES),
     status: z.enum(FLOW_STATUSES),
-    supported_second_factors: z.array(z.literal('totp')),
+    supported_second_factors: z.array(z.enum(SECOND_FACTOR_TYPES)),
     expires_at: z.string(),
   })
   .meta({ id: 'ResetFlow' });
@@ -28,7 +29,7 @@ const grantField = z.string().min(20).max(100);
 const code = z.string().min(1).max(20);
 
 export interface BrowserRoutesOptions {
-  flows: FlowService;
+  flows: FlowService & FlowViews;
   apps: ApplicationService;
   sessions: SessionService;
   config: Config;
@@ -81,7 +82,7 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
   });
 
   const context = (request: FastifyRequest) => ({ ipAddress: request.clientIp, userAgent: request.headers['user-agent'] ?? null });
-  const publicFlow = (flow: ResetFlow) => flows.toPublic(flow);
+  const publicFlow = (flow: ResetFlow) => flows.describe(flow);
 
   r.post(
     '/auth/forgot',
@@ -128,14 +129,14 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
         ...context(request),
         locale: null,
       });
-      return reply.code(201).send(publicFlow(flow));
+      return reply.code(201).send(await publicFlow(flow));
     },
   );
 
   r.get('/v1/reset_flows/:id', { config: routeConfig, schema: { tags, params: flowId, response: { 200: flowObject } } }, async (request) => {
     const flow = await flows.get(request.params.id);
     if (!flow) throw new RekeyError('flow_not_found');
-    return publicFlow(flow);
+    return await publicFlow(flow);
   });
 
   r.post(
@@ -143,7 +144,7 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
     { config: routeConfig, schema: { tags, params: flowId, body: z.strictObject({ strategy: z.literal('email_code'), code }), response: { 200: withGrant } } },
     async (request) => {
       const { flow, grant } = await flows.attemptCode(request.params.id, request.body.code, context(request));
-      return { ...publicFlow(flow), grant };
+      return { ...(await publicFlow(flow)), grant };
     },
   );
 
@@ -152,16 +153,16 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
     { config: routeConfig, schema: { tags, body: z.strictObject({ token: z.string().min(1).max(512) }), response: { 200: withGrant } } },
     async (request) => {
       const { flow, grant } = await flows.attemptLink(request.body.token, context(request));
-      return { ...publicFlow(flow), grant };
+      return { ...(await publicFlow(flow)), grant };
     },
   );
 
   r.post(
     '/v1/reset_flows/:id/attempt_second_factor',
-    { config: routeConfig, schema: { tags, params: flowId, body: z.strictObject({ strategy: z.literal('totp'), code, grant: grantField }), response: { 200: withGrant } } },
+    { config: routeConfig, schema: { tags, params: flowId, body: z.strictObject({ strategy: z.enum(SECOND_FACTOR_TYPES), code, grant: grantField }), response: { 200: withGrant } } },
     async (request) => {
-      const { flow, grant } = await flows.attemptSecondFactor(request.params.id, request.body.grant, request.body.code, context(request));
-      return { ...publicFlow(flow), grant };
+      const { flow, grant } = await flows.attemptSecondFactor(request.params.id, request.body.grant, request.body.code, context(request), request.body.strategy);
+      return { ...(await publicFlow(flow)), grant };
     },
   );
 
@@ -184,7 +185,7 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
         currentSessionId,
       });
       // SEC-35: no session and no token come back; the next sign-in goes through the normal path.
-      return { ...publicFlow(flow), redirect_to: redirectTo };
+      return { ...(await publicFlow(flow)), redirect_to: redirectTo };
     },
   );
 

@@ -3,12 +3,11 @@ import type { PlatformDeps } from '../deps.ts';
 import { enqueue, outboxWrite } from '../delivery/index.ts';
 import { writeTogether, writeTogetherIf } from '../store/compiled.ts';
 import { RekeyError } from '../errors/index.ts';
+import type { FactorService, FactorType } from '../factors/index.ts';
 import { normalizeEmail, type UserService } from '../users/index.ts';
 import {
   effectiveStatus,
-  firstFactorTtlMs,
   GRANT_TTL_MS,
-  MAX_CODE_ATTEMPTS,
   openFlow,
   statusAfterFirstFactor,
   type FlowStatus,
@@ -19,8 +18,10 @@ import {
 import type { FlowStore } from './flow.store.ts';
 import { enforce, type ResetLimits } from './limits.ts';
 import { RESET_REQUESTED, type ResetRequestedJob } from './reset-requested.job.ts';
-import { isUsable, type PasswordReset, type ResetStore } from './reset.store.ts';
+import { isUsable, type ResetStore } from './reset.store.ts';
 import type { ResetService } from './reset.service.ts';
+import { createResetStrategies } from './strategies/registry.ts';
+import type { ResetStrategies } from './strategies/strategy.ts';
 
 export interface StartFlowInput {
   identifier: string;
@@ -55,15 +56,19 @@ export interface FlowService {
   /** Novel's `POST /auth/forgot`: one outbox job and nothing else, whatever the identifier. */
   requestLink(input: Omit<StartFlowInput, 'strategy'>): Promise<void>;
   get(id: string): Promise<ResetFlow | undefined>;
-  toPublic(flow: ResetFlow): PublicFlow;
-  /** email_code: at most 5 wrong codes per issued code, counted atomically (SEC-17). */
+  /** The browser's view of a flow; it lists `secondFactors` while the flow waits for one. */
+  toPublic(flow: ResetFlow, secondFactors?: readonly FactorType[]): PublicFlow;
+  /** A first factor typed into the flow (email_code: at most 5 wrong codes per issued code, counted atomically, SEC-17). */
   attemptCode(flowId: string, code: string, context: RequestContext): Promise<{ flow: ResetFlow; grant: string }>;
   /** email_link: spends the link token (a user-driven POST only, SEC-15) and returns the flow with a grant. */
   attemptLink(token: string, context: RequestContext): Promise<{ flow: ResetFlow; grant: string }>;
   /** Whether a link token could still be used, without spending it (for the landing page). Rate-limited like a guess (SEC-20). */
   isLinkUsable(token: string, context: RequestContext): Promise<boolean>;
-  /** TOTP for accounts that have one (SEC-36). Takes the grant of the first factor and returns a fresh one. */
-  attemptSecondFactor(flowId: string, grant: string, code: string, context: RequestContext): Promise<{ flow: ResetFlow; grant: string }>;
+  /**
+   * A second factor for accounts that have one (SEC-36): `type` names it, or the code is tried against every
+   * type whose codes it resembles. Takes the grant of the first factor and returns a fresh one.
+   */
+  attemptSecondFactor(flowId: string, grant: string, code: string, context: RequestContext, type?: FactorType): Promise<{ flow: ResetFlow; grant: string }>;
   /** Spends the grant and sets the password; revokes sessions unless the caller opts out for other devices (SEC-34). */
   setPassword(
     flowId: string,
@@ -94,10 +99,13 @@ export interface ManagementFlows {
   ): Promise<ResetFlow>;
 }
 
-export interface SecondFactors {
-  hasSecondFactor(userId: string): Promise<boolean>;
-  verifyTotp(userId: string, code: string): Promise<boolean>;
+/** What the browser API adds to `FlowService`: a view that knows the account's enrolled factor types. */
+export interface FlowViews {
+  /** `toPublic`, with the second factor types the flow's account has enrolled while it waits for one. */
+  describe(flow: ResetFlow): Promise<PublicFlow>;
 }
+
+export type SecondFactors = Pick<FactorService, 'hasSecondFactor' | 'enrolledTypes' | 'verify'>;
 
 export interface FlowServiceDeps extends PlatformDeps {
   defaultApplicationId(): Promise<string>;
@@ -107,11 +115,13 @@ export interface FlowServiceDeps extends PlatformDeps {
   users: UserService;
   factors: SecondFactors;
   limits: ResetLimits;
+  /** The first factors by id; defaults to Rekey's own (link and code). */
+  strategies?: ResetStrategies;
 }
 
-export function createFlowService(deps: FlowServiceDeps): FlowService & ManagementFlows {
-  const { store, clock, ids, tokens, config, flows, resets, resetService, users, factors, limits } = deps;
-  const codeHash = (flowId: string, code: string) => tokens.hash(`${flowId}:${code}`, 'reset_code');
+export function createFlowService(deps: FlowServiceDeps): FlowService & ManagementFlows & FlowViews {
+  const { store, clock, ids, tokens, flows, resets, resetService, users, factors, limits } = deps;
+  const strategies = deps.strategies ?? createResetStrategies(deps);
   const grantHash = (flowId: string, grant: string) => tokens.hash(`${flowId}:${grant}`, 'reset_grant');
 
   const requestJob = (input: Omit<StartFlowInput, 'strategy'>, strategy: FlowStrategy, flowId: string | null): ResetRequestedJob => ({
@@ -125,8 +135,6 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
   });
 
   const identifierHash = (identifier: string) => tokens.hash(normalizeEmail(identifier), 'identifier');
-  // Stands in for a flow that has no code (unknown address, not yet delivered), so a guess costs the same (SEC-02).
-  const NO_CODE = tokens.hash('no code', 'reset_code');
 
   // Both request paths run the same limits, whether or not the address has an account (SEC-03).
   const admitRequest = async (input: Omit<StartFlowInput, 'strategy'>) => {
@@ -162,35 +170,13 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
   };
 
   /** Spends a link token and returns its flow past the first factor, opening one if the link has none open. */
-  const spendLink = async (token: string): Promise<{ flow: ResetFlow; grant: string }> => {
-    const now = clock.now();
-    const consumed = await writeTogetherIf<PasswordReset>(store.db, resets.consumeToken(tokens.hash(token, 'password_reset'), now), []);
-    if (!consumed) throw new RekeyError('password_reset_token_invalid');
-    let flow = consumed.flow_id ? await flows.findById(consumed.flow_id) : undefined;
-    if (!flow || effectiveStatus(flow, now) !== 'needs_first_factor') {
-      // A link made by the management API (or the forgot endpoint) has no flow yet: open one for it.
-      flow = openFlow(
-        {
-          id: ids.opaque('flow'),
-          application_id: consumed.application_id ?? (await deps.defaultApplicationId()),
-          strategy: 'email_link',
-          identifier_hash: tokens.hash(consumed.email, 'identifier'),
-          user_id: consumed.user_id,
-          redirect_url: flow?.redirect_url ?? null,
-          expires_at: now + GRANT_TTL_MS,
-        },
-        now,
-      );
-      await writeTogether(store.db, [flows.insert(flow)]);
-    }
-    return passFirstFactor(flow);
-  };
+  const spendLink = async (token: string) => passFirstFactor(await strategies.email_link.redeem(token));
 
-  const passSecondFactor = async (flowId: string, grant: string, code: string) => {
+  const passSecondFactor = async (flowId: string, grant: string, code: string, type?: FactorType) => {
     const flow = await loadOpenFlow(flowId, 'needs_second_factor');
     checkGrant(flow, grant);
     // Wrong codes count against the account's authenticator budget, the same one sign-in spends (SEC-38).
-    if (!(await factors.verifyTotp(flow.user_id!, code))) throw new RekeyError('totp_incorrect');
+    if (!(await factors.verify(flow.user_id!, code, type))) throw new RekeyError('totp_incorrect');
     return advanceWithGrant(flowId, 'needs_second_factor', 'needs_new_password');
   };
 
@@ -215,7 +201,16 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
     return completed;
   };
 
-  const service: FlowService & ManagementFlows = {
+  const toPublic = (flow: ResetFlow, secondFactors: readonly FactorType[] = []): PublicFlow => ({
+    object: 'reset_flow',
+    id: flow.id,
+    strategy: flow.strategy,
+    status: effectiveStatus(flow, clock.now()),
+    supported_second_factors: flow.status === 'needs_second_factor' ? [...secondFactors] : [],
+    expires_at: new Date(flow.expires_at).toISOString(),
+  });
+
+  const service: FlowService & ManagementFlows & FlowViews = {
     async start(input) {
       await admitRequest(input);
       const now = clock.now();
@@ -227,7 +222,7 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
           identifier_hash: identifierHash(input.identifier),
           user_id: null,
           redirect_url: safeRedirect(input.redirectUrl, allowedRedirects(input.application)),
-          expires_at: now + firstFactorTtlMs(input.strategy, config),
+          expires_at: now + strategies[input.strategy].ttlMs,
         },
         now,
       );
@@ -252,33 +247,18 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
 
     get: (id) => flows.findById(id),
 
-    toPublic: (flow) => ({
-      object: 'reset_flow',
-      id: flow.id,
-      strategy: flow.strategy,
-      status: effectiveStatus(flow, clock.now()),
-      supported_second_factors: flow.status === 'needs_second_factor' ? ['totp'] : [],
-      expires_at: new Date(flow.expires_at).toISOString(),
-    }),
+    toPublic,
+
+    // Asked only of a flow waiting for its second factor, the one state that lists any.
+    describe: async (flow) => toPublic(flow, flow.status === 'needs_second_factor' && flow.user_id !== null ? await factors.enrolledTypes(flow.user_id) : []),
 
     async attemptCode(flowId, code, context) {
       await enforce(limits.ipVerifications, context.ipAddress);
       const flow = await loadOpenFlow(flowId, 'needs_first_factor');
-      if (flow.strategy !== 'email_code') throw new RekeyError('flow_state_invalid');
-      // The day's budget of wrong codes is the identifier's, so an unknown address spends it the same way
-      // (SEC-03, SEC-46), and every guess does the same work whether or not a code was ever issued (SEC-02).
-      if ((await limits.codeFailures.peek(flow.identifier_hash)) >= config.codeFailuresPerDay) throw new RekeyError('code_attempts_exceeded');
-      const now = clock.now();
-      const counted = await flows.countCodeAttempt(flowId, MAX_CODE_ATTEMPTS, now);
-      if (!counted) throw new RekeyError('code_attempts_exceeded');
-      const matches = tokens.equal(counted.code_hash ?? NO_CODE, codeHash(flowId, code));
-      const valid = matches && counted.code_hash !== null && (counted.code_expires_at ?? 0) > now && /^\d{6,8}$/.test(code);
-      if (!valid) {
-        await limits.codeFailures.consume(flow.identifier_hash);
-        deps.logger.info({ event: 'reset.code_failed', flow_id: flowId, ip: context.ipAddress }, 'reset code rejected');
-        throw new RekeyError('code_incorrect', { attempts_remaining: MAX_CODE_ATTEMPTS - counted.code_attempts });
-      }
-      return passFirstFactor(counted);
+      const strategy = strategies[flow.strategy];
+      // A link's flow takes no typed secret: its token is spent through attemptLink.
+      if (!('attempt' in strategy) || !strategy.attempt) throw new RekeyError('flow_state_invalid');
+      return passFirstFactor(await strategy.attempt(flow, code, context));
     },
 
     async attemptLink(token, context) {
@@ -292,9 +272,9 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
       return reset !== undefined && isUsable(reset, clock.now());
     },
 
-    async attemptSecondFactor(flowId, grant, code, context) {
+    async attemptSecondFactor(flowId, grant, code, context, type) {
       await enforce(limits.ipVerifications, context.ipAddress);
-      return passSecondFactor(flowId, grant, code);
+      return passSecondFactor(flowId, grant, code, type);
     },
 
     async setPassword(flowId, grant, password, options) {

@@ -1,12 +1,15 @@
 /**
  * A reset is a flow: a persisted state machine in Clerk's vocabulary.
  *
- *   needs_first_factor ──(email link or code)──▶ needs_second_factor ──(TOTP)──▶ needs_new_password ──▶ complete
+ *   needs_first_factor ──(email link or code)──▶ needs_second_factor ──(2nd factor)──▶ needs_new_password ──▶ complete
  *            │                     └──────────(no second factor enrolled)──────────▶┘
  *            └──▶ expired | denied
  *
  * This file holds the states and the pure transitions; nothing here does I/O.
  */
+import type { FactorType } from '../factors/index.ts';
+
+/** The first factors, each a `ResetStrategy` in strategies/ (registry.ts). */
 export const FLOW_STRATEGIES = ['email_link', 'email_code'] as const;
 export type FlowStrategy = (typeof FLOW_STRATEGIES)[number];
 
@@ -46,7 +49,8 @@ export interface PublicFlow {
   id: string;
   strategy: FlowStrategy;
   status: FlowStatus;
-  supported_second_factors: Array<'totp'>;
+  /** While the flow waits for a second factor: the types the account has enrolled. */
+  supported_second_factors: FactorType[];
   expires_at: string;
 }
 
@@ -75,9 +79,6 @@ export function effectiveStatus(flow: ResetFlow, now: number): FlowStatus {
 /** After the first factor: a user with a second factor must pass it before setting a password (SEC-36). */
 export const statusAfterFirstFactor = (hasSecondFactor: boolean): FlowStatus => (hasSecondFactor ? 'needs_second_factor' : 'needs_new_password');
 
-/** How long a new flow waits for its first factor: as long as the link or code it mails (one source: the config). */
-export const firstFactorTtlMs = (strategy: FlowStrategy, config: { resetTokenTtlMinutes: number; resetCodeTtlMinutes: number }): number =>
-  (strategy === 'email_link' ? config.resetTokenTtlMinutes : config.resetCodeTtlMinutes) * 60_000;
 /** SEC-37: the grant lives at most ten minutes. */
 export const GRANT_TTL_MS = 10 * 60_000;
 /** SEC-17: wrong codes allowed per issued code. */

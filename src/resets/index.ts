@@ -16,7 +16,7 @@ export {
   type ResetFlow,
   type ResetFlowsTable,
 } from './flow.ts';
-export type { FlowService, ManagementFlows, PendingSecondFactor, RequestContext, StartFlowInput } from './flow.service.ts';
+export type { FlowService, FlowViews, ManagementFlows, PendingSecondFactor, RequestContext, StartFlowInput } from './flow.service.ts';
 export type { ConfirmContext, IssuedReset, PasswordChange, ResetService } from './reset.service.ts';
 export type { PasswordReset } from './reset.store.ts';
 export type { PasswordResetsTable } from './reset.table.ts';

@@ -7,6 +7,8 @@ import { STORES } from '../store/testing.ts';
 import { createKyselyFlowStore } from './flow.store.ts';
 import { createResetLimits } from './limits.ts';
 import { createResetRequestedJob, RESET_REQUESTED } from './reset-requested.job.ts';
+import { createKyselyResetStore } from './reset.store.ts';
+import { createResetStrategies } from './strategies/registry.ts';
 
 /**
  * Delivery is at-least-once: a job may run again after a lost lease or a crash before its done mark.
@@ -25,14 +27,16 @@ for (const factory of STORES) {
     /** Runs the job of the newest request twice, as after a lost lease: the first run's writes never commit. */
     const runTwice = async () => {
       const limits = createResetLimits(h.rekey.rateLimits, h.config);
-      const job = createResetRequestedJob({
+      const flows = createKyselyFlowStore(h.store.db);
+      const strategies = createResetStrategies({
         ...h.rekey.deps,
-        apps: h.rekey.apps,
-        users: h.rekey.users,
-        flows: createKyselyFlowStore(h.store.db),
+        flows,
+        resets: createKyselyResetStore(h.store.db),
         resetService: h.rekey.resets,
         limits,
+        defaultApplicationId: async () => (await h.rekey.apps.getDefault()).id,
       });
+      const job = createResetRequestedJob({ ...h.rekey.deps, apps: h.rekey.apps, users: h.rekey.users, flows, limits, strategies });
       const row = await h.store.db.selectFrom('outbox').selectAll().where('kind', '=', RESET_REQUESTED).where('status', '=', 'pending').executeTakeFirstOrThrow();
       const payload = job.schema.parse(JSON.parse(row.payload));
       await job.handler(payload, { id: row.id, attempts: 0 });

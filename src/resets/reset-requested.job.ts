@@ -8,7 +8,7 @@ import type { UserService } from '../users/index.ts';
 import { effectiveStatus, FLOW_STRATEGIES } from './flow.ts';
 import type { FlowStore } from './flow.store.ts';
 import type { ResetLimits } from './limits.ts';
-import type { ResetService } from './reset.service.ts';
+import type { ResetStrategies } from './strategies/strategy.ts';
 
 export const RESET_REQUESTED = 'reset.requested';
 
@@ -28,20 +28,21 @@ export interface ResetRequestedDeps extends PlatformDeps {
   apps: ApplicationService;
   users: UserService;
   flows: FlowStore;
-  resetService: ResetService;
   limits: ResetLimits;
+  /** The first factors by id: what each issues once the account is known. */
+  strategies: ResetStrategies;
 }
 
 /**
  * The other half of "the miss path is the hit path": off the request path, resolve the account and,
- * only if there is one, issue the link or code and queue its mail. Unknown, disabled and rate-limited
+ * only if there is one, let the flow's strategy issue its link or code and queue its mail. Unknown, disabled and rate-limited
  * requests end here without a trace in any response.
  *
  * Delivery is at-least-once, so the handler returns its writes instead of committing them: they commit
  * with the job's done mark, and a rerun (a lost lease, a crash before that commit) starts from nothing.
  */
 export function createResetRequestedJob(deps: ResetRequestedDeps): Job<ResetRequestedJob> {
-  const { apps, users, flows, resetService, limits, tokens, clock, config, logger } = deps;
+  const { apps, users, flows, limits, strategies, tokens, clock, config, logger } = deps;
 
   return defineJob(resetRequestedSchema, async (job, row) => {
     const email = tokens.unseal(job.sealed.identifier);
@@ -69,28 +70,8 @@ export function createResetRequestedJob(deps: ResetRequestedDeps): Job<ResetRequ
     }
     logger.info({ event: 'reset.requested', flow_id: job.flowId, user_id: user.id, matched: true }, 'reset requested');
 
-    if (job.flowId && job.strategy === 'email_code') {
-      const flowId = job.flowId;
-      const code = tokens.newCode(6);
-      const mail: EmailJob = {
-        template: 'password-reset',
-        to: user.email,
-        applicationId: application.id,
-        locale: job.locale ?? user.locale,
-        data: { user: { email: user.email, first_name: user.first_name }, expires_in_minutes: config.resetCodeTtlMinutes },
-        sealed: { code: tokens.seal(code) },
-      };
-      return [
-        // A code replaces the account's open links (SEC-12); its earlier flows ended when this one started.
-        resetService.voidTokens(user.id, now),
-        flows.bindAccount(
-          flowId,
-          { user_id: user.id, code_hash: tokens.hash(`${flowId}:${code}`, 'reset_code'), code_expires_at: now + config.resetCodeTtlMinutes * 60_000 },
-          now,
-        ),
-        outboxWrite(deps, { kind: EMAIL, payload: mail, idempotencyKey: `${flowId}:code` }),
-      ];
-    }
-    return resetService.issueWrites(user, application, { flowId: job.flowId, now, locale: job.locale }).writes;
+    // A request without a flow (the forgot endpoint) gets a link: only a link finds its way back without one.
+    const strategy = job.flowId === null ? strategies.email_link : strategies[job.strategy];
+    return strategy.issue({ user, application, flowId: job.flowId, now, locale: job.locale });
   });
 }

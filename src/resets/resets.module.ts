@@ -13,6 +13,7 @@ import { resetsMigrations } from './migrations.ts';
 import { createResetRequestedJob, RESET_REQUESTED } from './reset-requested.job.ts';
 import { createResetService } from './reset.service.ts';
 import { createKyselyResetStore } from './reset.store.ts';
+import { createResetStrategies } from './strategies/registry.ts';
 
 /** The reset flow: links and codes, the browser and management APIs, and the job that answers a request. */
 export async function createResetsModule(deps: ModuleDeps & { apps: AppsModule; users: UsersModule; sessions: SessionsModule; factors: FactorsModule }) {
@@ -25,6 +26,8 @@ export async function createResetsModule(deps: ModuleDeps & { apps: AppsModule; 
   const flowStore = createKyselyFlowStore(store.db);
   const resets = createResetService({ ...deps, applications: apps, resets: resetStore, flows: flowStore, users, sessions, factors });
   const limits = createResetLimits(deps.rateLimits, config);
+  const defaultApplicationId = async () => (await apps.getDefault()).id;
+  const strategies = createResetStrategies({ ...deps, flows: flowStore, resets: resetStore, resetService: resets, limits, defaultApplicationId });
   const flows = createFlowService({
     ...deps,
     flows: flowStore,
@@ -33,7 +36,8 @@ export async function createResetsModule(deps: ModuleDeps & { apps: AppsModule; 
     users,
     factors,
     limits,
-    defaultApplicationId: async () => (await apps.getDefault()).id,
+    strategies,
+    defaultApplicationId,
   });
   const routes: FastifyPluginAsync = async (app) => void (await app.register(browserResetRoutes, { flows, apps, sessions, config }));
   const managementRoutes: FastifyPluginAsync = async (app) => void (await app.register(resetManagementRoutes, { resetService: resets, flows, users }));
@@ -42,7 +46,7 @@ export async function createResetsModule(deps: ModuleDeps & { apps: AppsModule; 
     flows,
     routes,
     managementRoutes,
-    jobs: { [RESET_REQUESTED]: createResetRequestedJob({ ...deps, apps, users, flows: flowStore, resetService: resets, limits }) },
+    jobs: { [RESET_REQUESTED]: createResetRequestedJob({ ...deps, apps, users, flows: flowStore, limits, strategies }) },
     migrations: resetsMigrations,
     sweeps: { 'password_resets.seals_wiped': (now: number) => resetStore.wipeExpiredSeals(now) },
     expose: { resets, flows },
