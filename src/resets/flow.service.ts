@@ -257,7 +257,7 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
       const flow = await loadOpenFlow(flowId, 'needs_first_factor');
       const strategy = strategies[flow.strategy];
       // A link's flow takes no typed secret: its token is spent through attemptLink.
-      if (!('attempt' in strategy) || !strategy.attempt) throw new RekeyError('flow_state_invalid');
+      if (!strategy.attempt) throw new RekeyError('flow_state_invalid');
       return passFirstFactor(await strategy.attempt(flow, code, context));
     },
 
