@@ -4,7 +4,7 @@
  *
  *   startup     spawn → first 200 on `GET /healthz` (Rekey) or → its "ready" line (Better Auth)
  *   idle        RSS once the server is up, its users created, and nothing has been asked of it for a moment
- *   start peak  `VmHWM` at that point: the most the process held while starting
+ *   before load `VmHWM` at that point: the most the process held while starting and being seeded
  *   load peak   the most it held during the forgot throughput runs: `VmHWM` after resetting it
  *               (`echo 5 > /proc/<pid>/clear_refs`) at the start of the load, or, where the kernel refuses
  *               the reset, the largest `VmRSS` sampled every 50 ms
@@ -36,7 +36,7 @@ export interface Footprint {
   loadPeak?: number;
 }
 
-/** Idle RSS and the start-up peak, after a short pause so the server settles (background loading, GC). */
+/** Idle RSS and the peak so far, after a short pause so the server settles (background loading, GC). */
 export async function idleFootprint(pid: number, settleMs = 1_000): Promise<Pick<Footprint, 'idleRss' | 'startPeak'>> {
   await new Promise((resolve) => setTimeout(resolve, settleMs));
   const memory = memoryOf(pid);
@@ -73,7 +73,7 @@ export const LOAD_PEAK_TARGET_MIB = 150;
 /** The markdown table: one row per server, Rekey's judged against the target. */
 export function footprintTable(rows: Footprint[]): string[] {
   return [
-    '| server | startup ms | until | idle RSS | start-up peak RSS | peak RSS under the forgot load | target | met? |',
+    '| server | startup ms | until | idle RSS | peak RSS before the load | peak RSS under the forgot load | target | met? |',
     '| --- | ---: | --- | ---: | ---: | ---: | --- | --- |',
     ...rows.map((row) => {
       const judged = row.label.startsWith('Rekey');
@@ -85,5 +85,5 @@ export function footprintTable(rows: Footprint[]): string[] {
 
 /** One line for the log. */
 export function describeFootprint(row: Footprint): string {
-  return `${row.label}: startup ${row.startupMs === undefined ? '—' : `${row.startupMs.toFixed(0)} ms`} (${row.startupUntil}), idle RSS ${mib(row.idleRss)}, start-up peak ${mib(row.startPeak)}, peak under the forgot load ${mib(row.loadPeak)}`;
+  return `${row.label}: startup ${row.startupMs === undefined ? '—' : `${row.startupMs.toFixed(0)} ms`} (${row.startupUntil}), idle RSS ${mib(row.idleRss)}, peak before the load ${mib(row.startPeak)}, peak under the forgot load ${mib(row.loadPeak)}`;
 }

@@ -730,7 +730,7 @@ async function main(): Promise<void> {
       '',
       '### Start-up and memory',
       '',
-      `Each server's own process (its children not counted), from /proc: \`VmRSS\` once up and idle for 1 s, \`VmHWM\` at that point (start-up peak), and the peak over its initial warm-up and its throughput runs (\`VmHWM\` reset just before). Rekey is a compiled copy (\`npm run build\` in \`bench/.work/compiled\`, ${fixed(copy.buildSeconds, 1)} s) run as \`npm start\` runs it: plain \`node\` on dist/, no loader, the page script prebuilt.`,
+      `Each server's own process (its children not counted), from /proc: \`VmRSS\` once up, its users created (Rekey: ${ROTATION} through the API, each an Argon2id hash on the thread pool) and idle for 1 s; \`VmHWM\` at that point (the peak before the load); and the peak over its initial warm-up and its throughput runs (\`VmHWM\` reset just before). Rekey is a compiled copy (\`npm run build\` in \`bench/.work/compiled\`, ${fixed(copy.buildSeconds, 1)} s) run as \`npm start\` runs it: plain \`node\` on dist/, no loader, the page script prebuilt.`,
       '',
       ...footprintTable(footprints),
       '',
