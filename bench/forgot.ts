@@ -581,7 +581,6 @@ async function main(): Promise<void> {
     const ceilings: { before?: LoadSummary; after?: LoadSummary } = {};
     const rekey: Partial<Record<Kind, LoadSummary>> & { timing?: TimingSummary } = {};
     const betterAuth: Partial<Record<Kind, LoadSummary>> & { timing?: TimingSummary } = {};
-    let rekeyDeployed: TimingSummary | undefined;
     let betterAuthMailed: number | undefined;
     const footprints: Footprint[] = [];
     try {
@@ -657,7 +656,7 @@ async function main(): Promise<void> {
     }
 
     log('Rekey POST /auth/forgot, SQLite, dispatcher on (as deployed): timing only');
-    rekeyDeployed = await attempt('Rekey timing, dispatcher on', () =>
+    const rekeyDeployed = await attempt('Rekey timing, dispatcher on', () =>
       withChild(
         () => startRekey(tmp, 'deployed', true),
         (server) => timingDifference(server, 'Rekey timing, dispatcher on', REKEY_FORGOT, rekeyBody),

@@ -25,7 +25,7 @@ export type BuiltModules = Built<typeof MODULES>;
 /** What the modules put on the `Rekey` object, merged. */
 export type ExposedServices = UnionToIntersection<{ [K in keyof BuiltModules]: BuiltModules[K] extends { expose: infer E } ? E : never }[keyof BuiltModules]>;
 
-type Built<L> = L extends readonly [ModuleDefinition<infer N, any, infer M>, ...infer Rest] ? { [K in N]: M } & Built<Rest> : unknown;
+type Built<L> = L extends readonly [ModuleDefinition<infer N, infer _D, infer M>, ...infer Rest] ? { [K in N]: M } & Built<Rest> : unknown;
 
 /** `true` when each module's factory needs only the shared deps and the modules listed before it. */
 type InOrder<L, Have> = L extends readonly [ModuleDefinition<infer N, infer D, infer M>, ...infer Rest]

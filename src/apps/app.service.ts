@@ -211,7 +211,7 @@ function watchRevocations(db: Kysely<Database>, { cacheInUse, dropCache, logger 
     /** Starts the periodic check if it is not running: called whenever a lookup is cached. */
     watch(): void {
       if (timer || closed) return;
-      timer = setTimeout(tick, REVOCATION_CHECK_MS);
+      timer = setTimeout(() => void tick().catch((error: unknown) => logger.warn({ err: error }, 'key revocation check failed')), REVOCATION_CHECK_MS);
       // The check never keeps a process (a CLI command, a test) alive on its own.
       timer.unref();
     },

@@ -219,7 +219,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   // setTimeout chained after each round, not setInterval: a slow round never overlaps the next.
   function schedule(delay: number): void {
     if (!running) return;
-    timer = setTimeout(tick, delay);
+    timer = setTimeout(() => void tick().catch((error: unknown) => log.error({ err: error }, 'delivery.round_failed')), delay);
     timer.unref();
   }
 

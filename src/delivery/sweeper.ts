@@ -130,7 +130,8 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
     if (!running) return;
     timer = setTimeout(() => {
       timer = undefined;
-      sweep().finally(() => schedule(intervalMs));
+      // sweepAll settles every step itself, so this never rejects; schedule the next either way.
+      void sweep().then(() => schedule(intervalMs), () => schedule(intervalMs));
     }, delay);
     timer.unref();
   }

@@ -35,6 +35,9 @@ export async function paginate<DB, TB extends keyof DB, O extends { id: string }
   const cursor = after ?? before;
   const forwardOp = descending ? '<' : '>';
   const backwardOp = descending ? '>' : '<';
+  // The builder arrives typed for its own table, and the cursor column is named at run time: Kysely cannot check
+  // that name statically, so the builder is widened here (the callers pass only their own id column).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let q = query as unknown as SelectQueryBuilder<any, any, O>;
   if (cursor !== undefined) q = q.where(idColumn, backward ? backwardOp : forwardOp, cursor);
   const direction = descending !== backward ? 'desc' : 'asc';

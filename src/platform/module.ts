@@ -17,7 +17,7 @@ export interface JobRow {
  * returns the writes that complete it (they commit with the row's "sent" mark, only while the row is still
  * claimed), or keys its effects so that a rerun changes nothing. Throw to retry with backoff.
  */
-export interface Job<P = any> {
+export interface Job<P = unknown> {
   schema: z.ZodType<P>;
   handler(payload: P, row: JobRow): Promise<void | BoundWrite[]>;
 }
@@ -59,7 +59,7 @@ export interface ModuleParts {
 }
 
 /** A module's entry in `src/modules.ts`: its name, its migrations and its factory. */
-export interface ModuleDefinition<N extends string = string, D = any, M extends ModuleParts = ModuleParts> {
+export interface ModuleDefinition<N extends string = string, D = never, M extends ModuleParts = ModuleParts> {
   readonly name: N;
   readonly migrations: Record<string, Migration>;
   create(deps: D): Promise<M>;

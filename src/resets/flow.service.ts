@@ -1,6 +1,6 @@
 import { allowedRedirects, safeRedirect, type Application } from '../apps/index.ts';
 import type { PlatformDeps } from '../deps.ts';
-import { enqueue, outboxWrite } from '../delivery/index.ts';
+import { outboxWrite } from '../delivery/index.ts';
 import { writeTogether, writeTogetherIf } from '../store/compiled.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { FactorService, FactorType } from '../factors/index.ts';
