@@ -61,9 +61,21 @@ async function main(): Promise<void> {
     for (let start = 0; start < USERS; start += 200) {
       const now = Date.now();
       const rows = Array.from({ length: Math.min(200, USERS - start) }, (_, k) => ({
-        id: rekey.deps.ids.next('user'), email: emailOf('bd', start + k), email_verified: 1, first_name: null, last_name: null,
-        profile_picture_url: null, external_id: null, metadata: '{}', locale: null, password_hash: hash, password_changed_at: now,
-        last_sign_in_at: null, disabled_at: null, created_at: now, updated_at: now,
+        id: rekey.deps.ids.next('user'),
+        email: emailOf('bd', start + k),
+        email_verified: 1,
+        first_name: null,
+        last_name: null,
+        profile_picture_url: null,
+        external_id: null,
+        metadata: '{}',
+        locale: null,
+        password_hash: hash,
+        password_changed_at: now,
+        last_sign_in_at: null,
+        disabled_at: null,
+        created_at: now,
+        updated_at: now,
       }));
       await db.insertInto('users').values(rows).execute();
     }
@@ -103,8 +115,14 @@ async function main(): Promise<void> {
           const now = Date.now();
           const row = fresh(i);
           await client.query('BEGIN');
-          await client.query('UPDATE password_resets SET invalidated_at = $1, token_sealed = NULL WHERE user_id = $2 AND consumed_at IS NULL AND invalidated_at IS NULL', [now, user(i).id]);
-          await client.query(`UPDATE reset_flows SET status = 'expired', code_hash = NULL, grant_hash = NULL, grant_expires_at = NULL, updated_at = $1 WHERE user_id = $2 AND status IN ${open}`, [now, user(i).id]);
+          await client.query(
+            'UPDATE password_resets SET invalidated_at = $1, token_sealed = NULL WHERE user_id = $2 AND consumed_at IS NULL AND invalidated_at IS NULL',
+            [now, user(i).id],
+          );
+          await client.query(
+            `UPDATE reset_flows SET status = 'expired', code_hash = NULL, grant_hash = NULL, grant_expires_at = NULL, updated_at = $1 WHERE user_id = $2 AND status IN ${open}`,
+            [now, user(i).id],
+          );
           await client.query(insertReset, row.reset);
           await client.query(insertOutbox, row.outbox);
           await client.query('COMMIT');
@@ -133,10 +151,16 @@ async function main(): Promise<void> {
       raw.pragma('journal_mode = WAL');
       raw.pragma('synchronous = NORMAL');
       raw.pragma('foreign_keys = ON');
-      const voidResets = raw.prepare('UPDATE password_resets SET invalidated_at = ?, token_sealed = NULL WHERE user_id = ? AND consumed_at IS NULL AND invalidated_at IS NULL');
-      const voidFlows = raw.prepare(`UPDATE reset_flows SET status = 'expired', code_hash = NULL, grant_hash = NULL, grant_expires_at = NULL, updated_at = ? WHERE user_id = ? AND status IN ${open}`);
+      const voidResets = raw.prepare(
+        'UPDATE password_resets SET invalidated_at = ?, token_sealed = NULL WHERE user_id = ? AND consumed_at IS NULL AND invalidated_at IS NULL',
+      );
+      const voidFlows = raw.prepare(
+        `UPDATE reset_flows SET status = 'expired', code_hash = NULL, grant_hash = NULL, grant_expires_at = NULL, updated_at = ? WHERE user_id = ? AND status IN ${open}`,
+      );
       const insertReset = raw.prepare(`INSERT INTO password_resets (${resetCols.map(q).join(', ')}) VALUES (${resetCols.map(() => '?').join(', ')})`);
-      const insertOutbox = raw.prepare(`INSERT INTO outbox (${outboxCols.map(q).join(', ')}) VALUES (${outboxCols.map(() => '?').join(', ')}) ON CONFLICT (idempotency_key) DO NOTHING`);
+      const insertOutbox = raw.prepare(
+        `INSERT INTO outbox (${outboxCols.map(q).join(', ')}) VALUES (${outboxCols.map(() => '?').join(', ')}) ON CONFLICT (idempotency_key) DO NOTHING`,
+      );
       const tx = raw.transaction((i: number) => {
         const now = Date.now();
         const row = fresh(i);

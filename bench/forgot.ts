@@ -36,7 +36,10 @@ const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 const profile = args.has('--profile');
 /** `--only=…` (shared with bench/run.ts) runs this half only when it names `forgot`. */
-const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = [...args]
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 
 const SECONDS = quick ? 2 : 10;
 const WARMUP_SECONDS = 2;
@@ -154,7 +157,8 @@ function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise
 async function waitForHealthz(url: string, child: ChildProcess, stderr: () => string, seconds = 90): Promise<void> {
   const deadline = Date.now() + seconds * 1000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`rekey serve exited (${child.exitCode ?? child.signalCode}) before it was healthy: ${stderr()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`rekey serve exited (${child.exitCode ?? child.signalCode}) before it was healthy: ${stderr()}`);
     try {
       const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
       await response.arrayBuffer();
@@ -229,7 +233,8 @@ async function startRekey(tmp: string, name: string, dispatcher: boolean, profil
     async stop() {
       await terminate(child);
       const tail = stderr();
-      if (child.exitCode !== 0 && child.exitCode !== null) issues.push(`rekey serve (${name}) exited with ${child.exitCode}${tail ? `: ${tail.split('\n').pop()}` : ''}`);
+      if (child.exitCode !== 0 && child.exitCode !== null)
+        issues.push(`rekey serve (${name}) exited with ${child.exitCode}${tail ? `: ${tail.split('\n').pop()}` : ''}`);
     },
   };
 }
@@ -370,7 +375,12 @@ async function throughput(server: Child, name: string, path: string, body: BodyO
   log(`${label}: ${CONNECTIONS} connections, ${SECONDS} s`);
   const warm = await load(WARMUP_SECONDS);
   log(`  warm-up: ${describeLoad(warm)}`);
-  const summary = await measured(label, server, () => load(SECONDS), (s) => s.ok);
+  const summary = await measured(
+    label,
+    server,
+    () => load(SECONDS),
+    (s) => s.ok,
+  );
   log(`  ${describeLoad(summary)}`);
   checkResponses(label, summary);
   return summary;
@@ -472,7 +482,12 @@ async function timingDifference(server: Child, label: string, path: string, body
   // Warm-up on its own connection, the same way as the measurement.
   const warm = await interleaved(server.url, path, body, INTERLEAVED_WARMUP);
   if (warm.failures) issues.push(`${label} warm-up: ${warm.failures} non-2xx answers`);
-  const timing = await measured(label, server, () => interleaved(server.url, path, body, INTERLEAVED), (t) => t.existing.length + t.unknown.length);
+  const timing = await measured(
+    label,
+    server,
+    () => interleaved(server.url, path, body, INTERLEAVED),
+    (t) => t.existing.length + t.unknown.length,
+  );
   const summary = summarizeTiming(timing);
   log(
     `  ${label}: median existing ${fixed(summary.existingP50, 3)} ms, unknown ${fixed(summary.unknownP50, 3)} ms, ` +
@@ -518,7 +533,9 @@ interface Row {
 }
 
 function loadRow(scenario: string, summary: LoadSummary | undefined, target = '—', met?: boolean, detail?: string): Row {
-  return summary ? { scenario, rps: summary.rps, p50: String(summary.p50), p99: String(summary.p99), target, met, detail } : { scenario, target: `${target} (not measured)` };
+  return summary
+    ? { scenario, rps: summary.rps, p50: String(summary.p50), p99: String(summary.p99), target, met, detail }
+    : { scenario, target: `${target} (not measured)` };
 }
 
 function line(row: Row): string {
@@ -615,7 +632,12 @@ async function main(): Promise<void> {
           const load = (duration: number) =>
             fire({ url: ceilingServer.url, connections: CONNECTIONS, duration, request: rotatingPost('/insert', {}, ceilingBodies).request });
           await load(WARMUP_SECONDS);
-          const summary = await measured(label, ceilingServer, () => load(SECONDS), (s) => s.ok);
+          const summary = await measured(
+            label,
+            ceilingServer,
+            () => load(SECONDS),
+            (s) => s.ok,
+          );
           log(`  ${describeLoad(summary)}`);
           checkResponses(label, summary);
           return summary;
@@ -630,14 +652,22 @@ async function main(): Promise<void> {
       ];
       for (const [server, path, bodies] of initial) {
         if (!server) continue;
-        const warm = await fire({ url: server.url, connections: CONNECTIONS, duration: SERVER_WARMUP_SECONDS, request: rotatingPost(path, {}, bodies).request });
+        const warm = await fire({
+          url: server.url,
+          connections: CONNECTIONS,
+          duration: SERVER_WARMUP_SECONDS,
+          request: rotatingPost(path, {}, bodies).request,
+        });
         log(`${server.label}: initial warm-up of ${SERVER_WARMUP_SECONDS} s, ${describeLoad(warm)}`);
       }
 
       ceilings.before = await ceilingRun('before the forgot runs');
       for (const kind of ['existing', 'unknown'] as const) {
         if (rekeyServer) rekey[kind] = await attempt(`${rekeyName}, ${kind}`, () => throughput(rekeyServer, rekeyName, REKEY_FORGOT, rekeyBody, kind));
-        if (betterAuthServer) betterAuth[kind] = await attempt(`${betterAuthName}, ${kind}`, () => throughput(betterAuthServer, betterAuthName, BETTER_AUTH_FORGOT, betterAuthBody, kind));
+        if (betterAuthServer)
+          betterAuth[kind] = await attempt(`${betterAuthName}, ${kind}`, () =>
+            throughput(betterAuthServer, betterAuthName, BETTER_AUTH_FORGOT, betterAuthBody, kind),
+          );
       }
       ceilings.after = await ceilingRun('after the forgot runs');
       for (const { footprint, peak } of watched) {
@@ -645,8 +675,14 @@ async function main(): Promise<void> {
         log(describeFootprint(footprint));
       }
 
-      if (rekeyServer) rekey.timing = await attempt('Rekey timing, dispatcher off', () => timingDifference(rekeyServer, 'Rekey timing, dispatcher off', REKEY_FORGOT, rekeyBody));
-      if (betterAuthServer) betterAuth.timing = await attempt('Better Auth timing', () => timingDifference(betterAuthServer, 'Better Auth timing', BETTER_AUTH_FORGOT, betterAuthBody));
+      if (rekeyServer)
+        rekey.timing = await attempt('Rekey timing, dispatcher off', () =>
+          timingDifference(rekeyServer, 'Rekey timing, dispatcher off', REKEY_FORGOT, rekeyBody),
+        );
+      if (betterAuthServer)
+        betterAuth.timing = await attempt('Better Auth timing', () =>
+          timingDifference(betterAuthServer, 'Better Auth timing', BETTER_AUTH_FORGOT, betterAuthBody),
+        );
       if (betterAuthServer) {
         await betterAuthServer.stop();
         betterAuthMailed = betterAuthServer.mailed();
@@ -670,14 +706,25 @@ async function main(): Promise<void> {
     /** Rekey is judged against the mean of the ceiling runs just before and just after the forgot runs. */
     const ceilingRps = around.length ? around.reduce((sum, c) => sum + c.rps, 0) / around.length : undefined;
     const ceilingTarget =
-      ceilingRps !== undefined ? `≥ 50 % of ceiling (${around.length > 1 ? 'mean of before and after, ' : ''}${Math.round(ceilingRps * 0.5)} req/s)` : '≥ 50 % of ceiling';
+      ceilingRps !== undefined
+        ? `≥ 50 % of ceiling (${around.length > 1 ? 'mean of before and after, ' : ''}${Math.round(ceilingRps * 0.5)} req/s)`
+        : '≥ 50 % of ceiling';
     const ceilingName = 'ceiling: bare Fastify `POST /insert`, one row';
     rows.push(loadRow(`${ceilingName}, before the forgot runs`, ceilings.before));
     for (const kind of ['existing', 'unknown'] as const) {
       const ours = rekey[kind];
       const ratio = ours && ceilingRps ? ours.rps / ceilingRps : undefined;
-      rows.push(loadRow(`${rekeyName}, ${kind} email`, ours, ceilingTarget, ratio === undefined ? undefined : ratio >= 0.5, ratio === undefined ? undefined : pct(ratio)));
-      if (ratio !== undefined) ratios.push(`Rekey forgot (${kind} email) / ceiling: **${pct(ratio)}** (${ours!.rps.toFixed(0)} / ${ceilingRps!.toFixed(0)} req/s)`);
+      rows.push(
+        loadRow(
+          `${rekeyName}, ${kind} email`,
+          ours,
+          ceilingTarget,
+          ratio === undefined ? undefined : ratio >= 0.5,
+          ratio === undefined ? undefined : pct(ratio),
+        ),
+      );
+      if (ratio !== undefined)
+        ratios.push(`Rekey forgot (${kind} email) / ceiling: **${pct(ratio)}** (${ours!.rps.toFixed(0)} / ${ceilingRps!.toFixed(0)} req/s)`);
       const theirs = betterAuth[kind];
       const factor = theirs && ours && theirs.rps > 0 ? ours.rps / theirs.rps : undefined;
       rows.push(
@@ -689,12 +736,15 @@ async function main(): Promise<void> {
           factor === undefined ? undefined : `${fixed(factor, 1)}×`,
         ),
       );
-      if (factor !== undefined) ratios.push(`Rekey / Better Auth, ${kind} email: **${fixed(factor, 1)}×** (${ours!.rps.toFixed(0)} / ${theirs!.rps.toFixed(0)} req/s)`);
+      if (factor !== undefined)
+        ratios.push(`Rekey / Better Auth, ${kind} email: **${fixed(factor, 1)}×** (${ours!.rps.toFixed(0)} / ${theirs!.rps.toFixed(0)} req/s)`);
     }
     rows.push(loadRow(`${ceilingName}, after the forgot runs`, ceilings.after));
     if (around.length > 1) {
       const [a, b] = [around[0]!.rps, around[1]!.rps];
-      ratios.push(`The machine's speed over the forgot runs: the ceiling measured ${a.toFixed(0)} req/s before and ${b.toFixed(0)} after (${b >= a ? '+' : '−'}${pct(Math.abs(b - a) / a)})`);
+      ratios.push(
+        `The machine's speed over the forgot runs: the ceiling measured ${a.toFixed(0)} req/s before and ${b.toFixed(0)} after (${b >= a ? '+' : '−'}${pct(Math.abs(b - a) / a)})`,
+      );
     }
     const timingRow = (scenario: string, t: TimingSummary | undefined, judged: boolean): Row => ({
       scenario,
@@ -711,7 +761,10 @@ async function main(): Promise<void> {
       ['Rekey, dispatcher off', rekey.timing],
       ['Better Auth', betterAuth.timing],
     ] as const) {
-      if (t) ratios.push(`${name}: existing − unknown median **${t.difference >= 0 ? '+' : '−'}${fixed(Math.abs(t.difference), 3)} ms** (${fixed(t.existingP50, 3)} vs ${fixed(t.unknownP50, 3)} ms)`);
+      if (t)
+        ratios.push(
+          `${name}: existing − unknown median **${t.difference >= 0 ? '+' : '−'}${fixed(Math.abs(t.difference), 3)} ms** (${fixed(t.existingP50, 3)} vs ${fixed(t.unknownP50, 3)} ms)`,
+        );
     }
 
     const codeAtEnd = revision();

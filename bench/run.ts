@@ -32,7 +32,10 @@ import { renderReport, type Row } from './report.ts';
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 const profile = args.has('--profile');
-const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = [...args]
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 const want = (scenario: string) => !only || only.includes(scenario);
 
 const SECONDS = quick ? 2 : 10;
@@ -177,7 +180,12 @@ async function ceiling(store: StoreTarget, when: 'before' | 'after'): Promise<Lo
   const server = await startServer({ role: 'ceiling', ...db });
   return withServer(server, async () => {
     const bodies = Array.from({ length: USERS }, (_, i) => ({ email: emailOf('ceiling', i) }));
-    const load = (duration: number): LoadOptions => ({ url: server.url, connections: CONNECTIONS, duration, request: rotatingPost('/insert', {}, bodies).request });
+    const load = (duration: number): LoadOptions => ({
+      url: server.url,
+      connections: CONNECTIONS,
+      duration,
+      request: rotatingPost('/insert', {}, bodies).request,
+    });
     await fire(load(WARMUP_SECONDS));
     return measured(`ceiling ${when}, ${store.label}`, server, store, () => fire(load(SECONDS)));
   });
@@ -215,7 +223,11 @@ interface ConfirmRun {
 }
 
 /** A confirm load on a fresh server and store; `round` numbers the runs of one store; `probes` adds the SEC-48 probes. */
-async function confirmResets(store: StoreTarget, hashRate: number, { round, probes: withProbes = false }: { round?: number; probes?: boolean }): Promise<ConfirmRun> {
+async function confirmResets(
+  store: StoreTarget,
+  hashRate: number,
+  { round, probes: withProbes = false }: { round?: number; probes?: boolean },
+): Promise<ConfirmRun> {
   const name = withProbes ? 'probes' : `confirm${round ?? ''}`;
   const connections = withProbes ? STORM_CONNECTIONS : CONFIRM_CONNECTIONS;
   const db = await store.fresh(name);
@@ -233,12 +245,19 @@ async function confirmResets(store: StoreTarget, hashRate: number, { round, prob
       await server.call({ cmd: 'seed', prefix, count });
       const t1 = performance.now();
       const tokens = await server.call<string[]>({ cmd: 'issue', prefix, count });
-      log(`  ${count} users seeded in ${((t1 - t0) / 1000).toFixed(1)} s, a reset issued to each (mail delivered) in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+      log(
+        `  ${count} users seeded in ${((t1 - t0) / 1000).toFixed(1)} s, a reset issued to each (mail delivered) in ${((performance.now() - t1) / 1000).toFixed(1)} s`,
+      );
       return tokens.map((token, i) => ({ token, new_password: passwordOf(i + 1) }));
     };
 
     const warmup = (quick ? 2 : 4) * CONFIRM_CONNECTIONS;
-    await fire({ url: server.url, connections: CONFIRM_CONNECTIONS, amount: warmup, request: rotatingPost(path, auth, await tokenBatch(warmup), false).request });
+    await fire({
+      url: server.url,
+      connections: CONFIRM_CONNECTIONS,
+      amount: warmup,
+      request: rotatingPost(path, auth, await tokenBatch(warmup), false).request,
+    });
 
     // Enough single-use tokens for one run at well above any hash rate this machine showed (a raw
     // measurement disturbed by other processes must not leave the run short of tokens).
@@ -259,7 +278,9 @@ async function confirmResets(store: StoreTarget, hashRate: number, { round, prob
     const label = `confirm${withProbes ? ` (${connections} connections) + probes` : ''}, ${store.label}${round ? `, round ${round}` : ''}`;
 
     // Reference: the same probes with nothing else running.
-    const idle = withProbes ? await measured(`probes alone, ${store.label}`, server, store, async () => (await fireProbes()) as [LoadSummary, ...LoadSummary[]], refreshProbes) : [];
+    const idle = withProbes
+      ? await measured(`probes alone, ${store.label}`, server, store, async () => (await fireProbes()) as [LoadSummary, ...LoadSummary[]], refreshProbes)
+      : [];
     const both = await measured(
       label,
       server,
@@ -360,7 +381,12 @@ async function main(): Promise<void> {
         if (!top) return undefined;
         log(`  ${describeLoad(top)}`);
         checkResponses(`ceiling ${when}, ${store.label}`, top);
-        rows.push({ scenario: `ceiling: bare Fastify \`POST /insert\`, one row, ${when === 'before' ? 'just before' : 'just after'} create-reset`, store: store.label, summary: top, target: '—' });
+        rows.push({
+          scenario: `ceiling: bare Fastify \`POST /insert\`, one row, ${when === 'before' ? 'just before' : 'just after'} create-reset`,
+          store: store.label,
+          summary: top,
+          target: '—',
+        });
         return top;
       };
       const before = await measureCeiling('before');
@@ -392,7 +418,12 @@ async function main(): Promise<void> {
     // decides, so one disturbed minute cannot.
     for (const store of want('confirm') ? stores : []) {
       const rawRow = (raw: HashResult, i: number) =>
-        rows.push({ scenario: `raw Argon2id \`hasher.hash()\`, ${THREADPOOL} concurrent loops, run ${i + 1} of ${CONFIRM_ROUNDS + 1}`, store: `(${store.label} run)`, rps: raw.rate, target: '—' });
+        rows.push({
+          scenario: `raw Argon2id \`hasher.hash()\`, ${THREADPOOL} concurrent loops, run ${i + 1} of ${CONFIRM_ROUNDS + 1}`,
+          store: `(${store.label} run)`,
+          rps: raw.rate,
+          target: '—',
+        });
       let before = await attempt(`raw Argon2id 1, ${store.label}`, () => rawHashes(`run 1 of ${CONFIRM_ROUNDS + 1}, ${store.label}`));
       if (!before) continue;
       raws.push(before);
@@ -470,7 +501,6 @@ async function main(): Promise<void> {
       ratios.push(`probes during ${run.confirm.rps.toFixed(1)} confirms/s, ${store.label}: ${figures.join('; ')}`);
     }
 
-
     const codeAtEnd = revision();
     const markdown = renderReport({
       date: started,
@@ -500,7 +530,8 @@ async function main(): Promise<void> {
     if (!only && !quick) log(`written to ${RESULTS}`);
     if (profileDir) log(`CPU profiles in ${profileDir} (summarise with: node --import tsx bench/profile-summary.ts <file>)`);
   } finally {
-    for (const schema of schemas) await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch((error: Error) => log(`could not drop ${schema}: ${error.message}`));
+    for (const schema of schemas)
+      await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch((error: Error) => log(`could not drop ${schema}: ${error.message}`));
     rmSync(tmp, { recursive: true, force: true });
   }
 }

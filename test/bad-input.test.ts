@@ -9,18 +9,40 @@ const BAD_BODIES: Array<{ name: string; payload: string | Buffer; contentType: s
   { name: 'malformed JSON', payload: '{"email": ', contentType: 'application/json' },
   { name: 'a JSON array', payload: '[1,2,3]', contentType: 'application/json' },
   { name: 'a JSON number', payload: '42', contentType: 'application/json' },
-  { name: 'wrong types', payload: JSON.stringify({ email: 5, password: [], token: {}, new_password: null, grant_type: 7, session_id: false }), contentType: 'application/json' },
+  {
+    name: 'wrong types',
+    payload: JSON.stringify({ email: 5, password: [], token: {}, new_password: null, grant_type: 7, session_id: false }),
+    contentType: 'application/json',
+  },
   { name: 'unknown fields', payload: JSON.stringify({ unexpected: 'field', __proto__x: 1 }), contentType: 'application/json' },
   { name: 'prototype pollution', payload: '{"__proto__": {"admin": true}, "constructor": {"prototype": {"x": 1}}}', contentType: 'application/json' },
   { name: 'a 1 MB body', payload: JSON.stringify({ email: `${'a'.repeat(1024 * 1024)}@example.com` }), contentType: 'application/json' },
   { name: 'invalid UTF-8', payload: Buffer.from([0x7b, 0x22, 0x65, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d]), contentType: 'application/json' },
   { name: 'a 10 000-character email', payload: JSON.stringify({ email: `${'e'.repeat(10_000)}@example.com`, password: 'x' }), contentType: 'application/json' },
-  { name: 'NUL characters', payload: JSON.stringify({ email: 'a\u0000@example.com', identifier: 'x\u0000@example.com', token: 'a\u0000', first_name: 'x\u0000', session_id: 's\u0000' }), contentType: 'application/json' },
+  {
+    name: 'NUL characters',
+    payload: JSON.stringify({
+      email: 'a\u0000@example.com',
+      identifier: 'x\u0000@example.com',
+      token: 'a\u0000',
+      first_name: 'x\u0000',
+      session_id: 's\u0000',
+    }),
+    contentType: 'application/json',
+  },
   { name: 'form encoding', payload: 'email=a%40b.c', contentType: 'application/x-www-form-urlencoded' },
   { name: 'XML', payload: '<email>a@b.c</email>', contentType: 'application/xml' },
 ];
 
-const BAD_IDS = ['user_01ARZ3NDEKTSV4RRFFQ69G5F%00', 'not-an-id', '..%2F..%2Fetc%2Fpasswd', "user_' OR 1=1 --", 'x'.repeat(5000), '%00', 'user_01ARZ3NDEKTSV4RRFFQ69G5FA!'];
+const BAD_IDS = [
+  'user_01ARZ3NDEKTSV4RRFFQ69G5F%00',
+  'not-an-id',
+  '..%2F..%2Fetc%2Fpasswd',
+  "user_' OR 1=1 --",
+  'x'.repeat(5000),
+  '%00',
+  'user_01ARZ3NDEKTSV4RRFFQ69G5FA!',
+];
 const BAD_QUERIES = ['client_id=a%00b', 'email=a%00%40b.c', 'limit=abc', 'limit=0', 'limit=100000', 'order=sideways', 'after=', 'unknown=1', 'limit=1&limit=2'];
 
 function errorCode(body: string): string | undefined {

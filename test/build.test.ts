@@ -72,7 +72,9 @@ describe('npm start runs the compiled build', SLOW, () => {
     copy = compiledCopy(join(root, 'rekey'));
     dataDir = join(root, 'data');
     mkdirSync(dataDir);
-    const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith('REKEY_') && !['NODE_ENV', 'PORT', 'HOST', 'NODE_OPTIONS'].includes(name));
+    const inherited = Object.entries(process.env).filter(
+      ([name]) => !name.startsWith('REKEY_') && !['NODE_ENV', 'PORT', 'HOST', 'NODE_OPTIONS'].includes(name),
+    );
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     env = {

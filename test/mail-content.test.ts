@@ -74,7 +74,10 @@ for (const factory of STORES) {
       const api = managementApi(h);
       const canadian = await newUser();
       const german = await newUser();
-      for (const [user, locale] of [[canadian, 'fr-CA'], [german, 'de-DE']] as const) {
+      for (const [user, locale] of [
+        [canadian, 'fr-CA'],
+        [german, 'de-DE'],
+      ] as const) {
         expect((await api.call('PUT', `/user_management/users/${user.id}`, { locale })).statusCode).toBe(200);
         expect((await api.createReset(user.email)).statusCode).toBe(201);
       }

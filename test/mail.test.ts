@@ -21,8 +21,7 @@ for (const factory of STORES) {
       await sink.stop();
     });
 
-    const outboxRowsFor = (email: string) =>
-      h.store.db.selectFrom('outbox').selectAll().where('payload', 'like', `%${email}%`).execute();
+    const outboxRowsFor = (email: string) => h.store.db.selectFrom('outbox').selectAll().where('payload', 'like', `%${email}%`).execute();
 
     /** Runs the dispatcher until no row is due, waits for the rounds in flight, and checks nothing is left pending. */
     const outboxSettled = async () => {

@@ -84,7 +84,11 @@ export function createApplicationService(deps: PlatformDeps): ApplicationService
 
   const insertKey = async (applicationId: string, name: string, key: string): Promise<ApiKeyRecord> => {
     const record = { id: ids.next('key'), application_id: applicationId, name, key_hint: `${key.slice(0, 10)}…`, created_at: clock.now(), revoked_at: null };
-    await db.insertInto('api_keys').values({ ...record, key_hash: tokens.hash(key, 'api_key') }).onConflict((oc) => oc.column('key_hash').doNothing()).execute();
+    await db
+      .insertInto('api_keys')
+      .values({ ...record, key_hash: tokens.hash(key, 'api_key') })
+      .onConflict((oc) => oc.column('key_hash').doNothing())
+      .execute();
     return record;
   };
 

@@ -13,9 +13,7 @@ export function registerAppsCommands(program: Command, ctx: CliContext): void {
     .option('--reset-url <url>', "the application's own reset page (links get ?token=…); default: Rekey's hosted page", parseLinkUrl)
     .option('--redirect <url...>', 'allowed redirect target (exact origin plus path prefix); repeatable', collectRedirects)
     .action(async (name: string, opts: { resetUrl?: string; redirect?: string[] }) => {
-      const application = await ctx.withRekey((rekey) =>
-        rekey.apps.create({ name, resetUrl: opts.resetUrl ?? null, allowedRedirects: opts.redirect ?? [] }),
-      );
+      const application = await ctx.withRekey((rekey) => rekey.apps.create({ name, resetUrl: opts.resetUrl ?? null, allowedRedirects: opts.redirect ?? [] }));
       if (ctx.json()) return printJson(toJson(application));
       printRecord({
         id: application.id,

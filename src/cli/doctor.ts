@@ -80,7 +80,11 @@ async function checkStore(config: Config): Promise<CheckResult> {
     }
     const pending = known.filter((name) => !applied.includes(name));
     if (pending.length) {
-      return { status: 'warn', name: 'store', reason: `${where}: ${pending.length} pending migration(s): run \`rekey migrate\` (the server also migrates at start)` };
+      return {
+        status: 'warn',
+        name: 'store',
+        reason: `${where}: ${pending.length} pending migration(s): run \`rekey migrate\` (the server also migrates at start)`,
+      };
     }
     return { status: 'ok', name: 'store', reason: `${where}, ${applied.length} migrations applied, up to date` };
   } finally {

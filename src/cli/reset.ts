@@ -39,7 +39,14 @@ export function registerResetCommand(program: Command, ctx: CliContext): void {
 
       const { reset, url } = issued;
       if (ctx.json()) {
-        return printJson({ id: reset.id, user_id: reset.user_id, email: reset.email, application_id: reset.application_id, expires_at: iso(reset.expires_at), url });
+        return printJson({
+          id: reset.id,
+          user_id: reset.user_id,
+          email: reset.email,
+          application_id: reset.application_id,
+          expires_at: iso(reset.expires_at),
+          url,
+        });
       }
       process.stdout.write(`${url}\n`);
       note(`Reset ${reset.id} for ${reset.email}: the link works once, until ${iso(reset.expires_at)}.`);

@@ -10,32 +10,45 @@ const positiveInt = () => z.coerce.number().int().positive();
 
 export const configSchema = z.strictObject({
   /** @default 'development' */
-  env: setting(z.enum(['development', 'production', 'test']).default('development'), 'NODE_ENV',
-    '`production` refuses to start without a secret, an https base URL and a real mail channel.'),
+  env: setting(
+    z.enum(['development', 'production', 'test']).default('development'),
+    'NODE_ENV',
+    '`production` refuses to start without a secret, an https base URL and a real mail channel.',
+  ),
   /** @default 8080 */
   port: setting(z.coerce.number().int().min(0).max(65535).default(8080), 'PORT', 'TCP port to listen on.'),
   /** @default '127.0.0.1' */
   host: setting(z.string().min(1).default('127.0.0.1'), 'HOST', 'Interface to bind; loopback by default.'),
   /** @default './.rekey' */
-  dataDir: setting(z.string().min(1).default('./.rekey'), 'REKEY_DATA_DIR',
-    'Directory for the SQLite file and the generated development secret.'),
+  dataDir: setting(z.string().min(1).default('./.rekey'), 'REKEY_DATA_DIR', 'Directory for the SQLite file and the generated development secret.'),
   /** @default undefined (SQLite file `rekey.db` in the data dir) */
-  databaseUrl: setting(z.string().min(1).optional(), 'REKEY_DATABASE_URL',
-    '`postgres://…` for PostgreSQL, or a path / `sqlite:` URL for SQLite. Default: `<dataDir>/rekey.db`.'),
+  databaseUrl: setting(
+    z.string().min(1).optional(),
+    'REKEY_DATABASE_URL',
+    '`postgres://…` for PostgreSQL, or a path / `sqlite:` URL for SQLite. Default: `<dataDir>/rekey.db`.',
+  ),
   /** @default `http://127.0.0.1:${port}` */
-  baseUrl: setting(z.url({ protocol: /^https?$/ }).optional(), 'REKEY_BASE_URL',
-    'Public origin used in every link Rekey sends. Never taken from a request header.'),
+  baseUrl: setting(
+    z.url({ protocol: /^https?$/ }).optional(),
+    'REKEY_BASE_URL',
+    'Public origin used in every link Rekey sends. Never taken from a request header.',
+  ),
   /** @default generated into `<dataDir>/secret` outside production */
-  secret: setting(z.string().min(32, 'must be at least 32 characters').optional(), 'REKEY_SECRET',
-    'Server secret: keys the token HMACs, the sealed copies and the JWT signatures.'),
+  secret: setting(
+    z.string().min(32, 'must be at least 32 characters').optional(),
+    'REKEY_SECRET',
+    'Server secret: keys the token HMACs, the sealed copies and the JWT signatures.',
+  ),
   /** @default undefined (development mailbox) */
-  smtpUrl: setting(z.url({ protocol: /^smtps?$/ }).optional(), 'REKEY_SMTP_URL',
-    '`smtp://user:pass@host:port` or `smtps://…`. Without it, mail goes to the development mailbox.'),
+  smtpUrl: setting(
+    z.url({ protocol: /^smtps?$/ }).optional(),
+    'REKEY_SMTP_URL',
+    '`smtp://user:pass@host:port` or `smtps://…`. Without it, mail goes to the development mailbox.',
+  ),
   /** @default 'Rekey <no-reply@rekey.localhost>' */
   mailFrom: setting(z.string().min(3).default('Rekey <no-reply@rekey.localhost>'), 'REKEY_MAIL_FROM', 'From header of every mail.'),
   /** @default undefined */
-  apiKey: setting(z.string().min(8).optional(), 'REKEY_API_KEY',
-    'A secret key the default application accepts, for scripted setups (e.g. `sk_test_…`).'),
+  apiKey: setting(z.string().min(8).optional(), 'REKEY_API_KEY', 'A secret key the default application accepts, for scripted setups (e.g. `sk_test_…`).'),
   /** @default undefined */
   clientId: setting(z.string().min(3).optional(), 'REKEY_CLIENT_ID', 'Client id given to the default application.'),
   /** @default 'Rekey' */
@@ -43,93 +56,159 @@ export const configSchema = z.strictObject({
   /** @default 'info' */
   logLevel: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), 'REKEY_LOG_LEVEL', 'pino log level.'),
   /** @default 30 */
-  resetTokenTtlMinutes: setting(positiveInt().max(60).default(30), 'REKEY_RESET_TOKEN_TTL_MINUTES',
-    'Lifetime of a reset link (at most 60 minutes).'),
+  resetTokenTtlMinutes: setting(positiveInt().max(60).default(30), 'REKEY_RESET_TOKEN_TTL_MINUTES', 'Lifetime of a reset link (at most 60 minutes).'),
   /** @default 15 — NIST SP 800-63B rev 4 for password-only accounts */
-  passwordMinLength: setting(z.coerce.number().int().min(8).max(64).default(15), 'REKEY_PASSWORD_MIN_LENGTH',
-    'Minimum password length in Unicode code points.'),
+  passwordMinLength: setting(
+    z.coerce.number().int().min(8).max(64).default(15),
+    'REKEY_PASSWORD_MIN_LENGTH',
+    'Minimum password length in Unicode code points.',
+  ),
   /** @default 256 */
-  passwordMaxLength: setting(z.coerce.number().int().min(64).max(1024).default(256), 'REKEY_PASSWORD_MAX_LENGTH',
-    'Maximum password length in code points (also capped at 1 KiB of UTF-8). At least 64.'),
+  passwordMaxLength: setting(
+    z.coerce.number().int().min(64).max(1024).default(256),
+    'REKEY_PASSWORD_MAX_LENGTH',
+    'Maximum password length in code points (also capped at 1 KiB of UTF-8). At least 64.',
+  ),
   /** @default 19456 — OWASP's Argon2id floor */
   argon2MemoryKib: setting(z.coerce.number().int().min(19456).default(19456), 'REKEY_ARGON2_MEMORY_KIB', 'Argon2id memory cost in KiB.'),
   /** @default 2 */
   argon2TimeCost: setting(z.coerce.number().int().min(2).default(2), 'REKEY_ARGON2_TIME_COST', 'Argon2id iterations.'),
   /** @default 10 */
-  hashThreadNice: setting(z.coerce.number().int().min(0).max(19).default(10), 'REKEY_HASH_THREAD_NICE',
-    'Linux: the niceness given to the threads that hash passwords, so health checks and cheap requests stay fast while Argon2 saturates the CPU. 0 leaves them alone.'),
+  hashThreadNice: setting(
+    z.coerce.number().int().min(0).max(19).default(10),
+    'REKEY_HASH_THREAD_NICE',
+    'Linux: the niceness given to the threads that hash passwords, so health checks and cheap requests stay fast while Argon2 saturates the CPU. 0 leaves them alone.',
+  ),
   /** @default 4 — Node's own default */
-  threadPoolSize: setting(z.coerce.number().int().min(1).max(1024).default(4), 'UV_THREADPOOL_SIZE',
-    "Node's libuv thread pool size, shared by Argon2, WebCrypto, fs and DNS. Read by Node itself at start; Rekey derives its hashing limits from it."),
+  threadPoolSize: setting(
+    z.coerce.number().int().min(1).max(1024).default(4),
+    'UV_THREADPOOL_SIZE',
+    "Node's libuv thread pool size, shared by Argon2, WebCrypto, fs and DNS. Read by Node itself at start; Rekey derives its hashing limits from it.",
+  ),
   /** @default 0 — derived: `threadPoolSize − 1` (at least 1) */
-  hashConcurrency: setting(z.coerce.number().int().min(0).max(1024).default(0), 'REKEY_HASH_CONCURRENCY',
-    'Password hashes and verifications run at once. 0: one less than `threadPoolSize`, so a pool thread always stays free for token signatures and file I/O. Keep it below `threadPoolSize`.'),
+  hashConcurrency: setting(
+    z.coerce.number().int().min(0).max(1024).default(0),
+    'REKEY_HASH_CONCURRENCY',
+    'Password hashes and verifications run at once. 0: one less than `threadPoolSize`, so a pool thread always stays free for token signatures and file I/O. Keep it below `threadPoolSize`.',
+  ),
   /** @default 0 — derived: `16 × threadPoolSize` */
-  hashQueue: setting(z.coerce.number().int().min(0).max(100_000).default(0), 'REKEY_HASH_QUEUE',
-    'Requests allowed to wait for a hashing slot; beyond them a 503 `server_busy` with Retry-After. 0: 16 × `threadPoolSize` (about a second or two of hashing).'),
+  hashQueue: setting(
+    z.coerce.number().int().min(0).max(100_000).default(0),
+    'REKEY_HASH_QUEUE',
+    'Requests allowed to wait for a hashing slot; beyond them a 503 `server_busy` with Retry-After. 0: 16 × `threadPoolSize` (about a second or two of hashing).',
+  ),
   /** @default 300 */
   accessTokenTtlSeconds: setting(positiveInt().max(3600).default(300), 'REKEY_ACCESS_TOKEN_TTL_SECONDS', 'Lifetime of an access token (JWT).'),
   /** @default 720 (30 days) */
   sessionTtlHours: setting(positiveInt().default(720), 'REKEY_SESSION_TTL_HOURS', 'Lifetime of a session and its refresh token.'),
   /** @default 5 */
-  deliveryMaxAttempts: setting(positiveInt().max(50).default(5), 'REKEY_DELIVERY_MAX_ATTEMPTS',
-    'Delivery attempts before a message is dead-lettered.'),
+  deliveryMaxAttempts: setting(positiveInt().max(50).default(5), 'REKEY_DELIVERY_MAX_ATTEMPTS', 'Delivery attempts before a message is dead-lettered.'),
   /** @default 2000 */
-  deliveryBackoffMs: setting(positiveInt().default(2000), 'REKEY_DELIVERY_BACKOFF_MS',
-    'Base of the exponential backoff between delivery attempts (with jitter).'),
+  deliveryBackoffMs: setting(
+    positiveInt().default(2000),
+    'REKEY_DELIVERY_BACKOFF_MS',
+    'Base of the exponential backoff between delivery attempts (with jitter).',
+  ),
   /** @default 250 */
   dispatcherIntervalMs: setting(positiveInt().default(250), 'REKEY_DISPATCHER_INTERVAL_MS', 'How often the dispatcher looks for due messages.'),
   /** @default true */
-  dispatcher: setting(z.union([z.boolean(), z.stringbool()]).default(true), 'REKEY_DISPATCHER',
-    'Run the outbox dispatcher inside the server process. Set `false` on API-only nodes.'),
+  dispatcher: setting(
+    z.union([z.boolean(), z.stringbool()]).default(true),
+    'REKEY_DISPATCHER',
+    'Run the outbox dispatcher inside the server process. Set `false` on API-only nodes.',
+  ),
   /** @default 7 */
-  outboxRetentionDays: setting(positiveInt().max(3650).default(7), 'REKEY_OUTBOX_RETENTION_DAYS',
-    'Days a sent or dead outbox row (recipient, IP and user agent included) is kept after its last attempt; the dispatcher then deletes it. Its idempotency key goes with it.'),
+  outboxRetentionDays: setting(
+    positiveInt().max(3650).default(7),
+    'REKEY_OUTBOX_RETENTION_DAYS',
+    'Days a sent or dead outbox row (recipient, IP and user agent included) is kept after its last attempt; the dispatcher then deletes it. Its idempotency key goes with it.',
+  ),
   /** @default 10 */
   resetCodeTtlMinutes: setting(positiveInt().max(10).default(10), 'REKEY_RESET_CODE_TTL_MINUTES', 'Lifetime of an emailed reset code (at most 10 minutes).'),
   /** @default false */
-  notifyUnknownRecipients: setting(z.union([z.boolean(), z.stringbool()]).default(false), 'REKEY_NOTIFY_UNKNOWN_RECIPIENTS',
-    'Send a "no account with this address" mail when a reset is asked for an unknown email. Off: mail to strangers is a spam vector.'),
+  notifyUnknownRecipients: setting(
+    z.union([z.boolean(), z.stringbool()]).default(false),
+    'REKEY_NOTIFY_UNKNOWN_RECIPIENTS',
+    'Send a "no account with this address" mail when a reset is asked for an unknown email. Off: mail to strangers is a spam vector.',
+  ),
   /** @default undefined (memory) */
-  redisUrl: setting(z.url({ protocol: /^rediss?$/ }).optional(), 'REKEY_REDIS_URL',
-    'Redis for rate limits shared by every server process. Without it, limits are kept per process in memory.'),
+  redisUrl: setting(
+    z.url({ protocol: /^rediss?$/ }).optional(),
+    'REKEY_REDIS_URL',
+    'Redis for rate limits shared by every server process. Without it, limits are kept per process in memory.',
+  ),
   /** @default '' (no proxy is trusted) */
-  trustedProxies: setting(z.string().default(''), 'REKEY_TRUSTED_PROXIES',
-    'Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed. Empty: the socket peer is the client.'),
+  trustedProxies: setting(
+    z.string().default(''),
+    'REKEY_TRUSTED_PROXIES',
+    'Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed. Empty: the socket peer is the client.',
+  ),
   /** @default 30 */
-  rateLimitIpRequests: setting(positiveInt().default(30), 'REKEY_RATE_LIMIT_IP_REQUESTS',
-    'Reset requests (forgot, new flow) per client IP per window; beyond it a 429 with Retry-After.'),
+  rateLimitIpRequests: setting(
+    positiveInt().default(30),
+    'REKEY_RATE_LIMIT_IP_REQUESTS',
+    'Reset requests (forgot, new flow) per client IP per window; beyond it a 429 with Retry-After.',
+  ),
   /** @default 30 */
-  rateLimitIpVerifications: setting(positiveInt().default(30), 'REKEY_RATE_LIMIT_IP_VERIFICATIONS',
-    'Code, link and set-password attempts per client IP per window (link tokens in URLs can be guessed too).'),
+  rateLimitIpVerifications: setting(
+    positiveInt().default(30),
+    'REKEY_RATE_LIMIT_IP_VERIFICATIONS',
+    'Code, link and set-password attempts per client IP per window (link tokens in URLs can be guessed too).',
+  ),
   /** @default 600 */
   rateLimitIpWindowSeconds: setting(positiveInt().default(600), 'REKEY_RATE_LIMIT_IP_WINDOW_SECONDS', 'Window of the per-IP limits.'),
   /** @default 10 */
-  rateLimitIdentifierRequests: setting(positiveInt().default(10), 'REKEY_RATE_LIMIT_IDENTIFIER_REQUESTS',
-    'Reset requests per email address per window, counted the same for unknown addresses (SEC-03).'),
+  rateLimitIdentifierRequests: setting(
+    positiveInt().default(10),
+    'REKEY_RATE_LIMIT_IDENTIFIER_REQUESTS',
+    'Reset requests per email address per window, counted the same for unknown addresses (SEC-03).',
+  ),
   /** @default 900 */
-  rateLimitIdentifierWindowSeconds: setting(positiveInt().default(900), 'REKEY_RATE_LIMIT_IDENTIFIER_WINDOW_SECONDS', 'Window of the per-address request limit.'),
+  rateLimitIdentifierWindowSeconds: setting(
+    positiveInt().default(900),
+    'REKEY_RATE_LIMIT_IDENTIFIER_WINDOW_SECONDS',
+    'Window of the per-address request limit.',
+  ),
   /** @default 3 */
-  resetMailsPer15Minutes: setting(positiveInt().default(3), 'REKEY_RESET_MAILS_PER_15_MINUTES',
-    'Reset mails delivered per account per 15 minutes; extra requests are dropped silently.'),
+  resetMailsPer15Minutes: setting(
+    positiveInt().default(3),
+    'REKEY_RESET_MAILS_PER_15_MINUTES',
+    'Reset mails delivered per account per 15 minutes; extra requests are dropped silently.',
+  ),
   /** @default 10 */
   resetMailsPerDay: setting(positiveInt().default(10), 'REKEY_RESET_MAILS_PER_DAY', 'Reset mails delivered per account per 24 hours.'),
   /** @default 20 */
-  codeFailuresPerDay: setting(positiveInt().default(20), 'REKEY_CODE_FAILURES_PER_DAY',
-    'Wrong codes per account per 24 hours across re-issued codes; then codes are refused until the window passes.'),
+  codeFailuresPerDay: setting(
+    positiveInt().default(20),
+    'REKEY_CODE_FAILURES_PER_DAY',
+    'Wrong codes per account per 24 hours across re-issued codes; then codes are refused until the window passes.',
+  ),
   /** @default 5 */
-  totpFailuresPer15Minutes: setting(positiveInt().default(5), 'REKEY_TOTP_FAILURES_PER_15_MINUTES',
-    'Wrong authenticator codes per account per 15 minutes, sign-in and recovery together; then every code is refused until the window passes.'),
+  totpFailuresPer15Minutes: setting(
+    positiveInt().default(5),
+    'REKEY_TOTP_FAILURES_PER_15_MINUTES',
+    'Wrong authenticator codes per account per 15 minutes, sign-in and recovery together; then every code is refused until the window passes.',
+  ),
   /** @default 20 */
-  totpFailuresPerDay: setting(positiveInt().default(20), 'REKEY_TOTP_FAILURES_PER_DAY', 'Wrong authenticator codes per account per 24 hours, sign-in and recovery together.'),
+  totpFailuresPerDay: setting(
+    positiveInt().default(20),
+    'REKEY_TOTP_FAILURES_PER_DAY',
+    'Wrong authenticator codes per account per 24 hours, sign-in and recovery together.',
+  ),
   /** @default 10 */
-  signInFailuresPerAccount: setting(positiveInt().default(10), 'REKEY_SIGN_IN_FAILURES_PER_ACCOUNT',
-    'Wrong passwords per email address per window, counted the same for unknown addresses; then every sign-in of that address, right password included, gets a 429 with Retry-After until the window passes.'),
+  signInFailuresPerAccount: setting(
+    positiveInt().default(10),
+    'REKEY_SIGN_IN_FAILURES_PER_ACCOUNT',
+    'Wrong passwords per email address per window, counted the same for unknown addresses; then every sign-in of that address, right password included, gets a 429 with Retry-After until the window passes.',
+  ),
   /** @default 900 */
   signInAccountWindowSeconds: setting(positiveInt().default(900), 'REKEY_SIGN_IN_ACCOUNT_WINDOW_SECONDS', 'Window of the per-address sign-in limit.'),
   /** @default 100 */
-  signInFailuresPerIp: setting(positiveInt().default(100), 'REKEY_SIGN_IN_FAILURES_PER_IP',
-    "Wrong passwords per client IP per window: the `ip_address` an application passes to `authenticate`, or else the caller's address (behind `trustedProxies`). Then every sign-in from it gets a 429."),
+  signInFailuresPerIp: setting(
+    positiveInt().default(100),
+    'REKEY_SIGN_IN_FAILURES_PER_IP',
+    "Wrong passwords per client IP per window: the `ip_address` an application passes to `authenticate`, or else the caller's address (behind `trustedProxies`). Then every sign-in from it gets a 429.",
+  ),
   /** @default 3600 */
   signInIpWindowSeconds: setting(positiveInt().default(3600), 'REKEY_SIGN_IN_IP_WINDOW_SECONDS', 'Window of the per-IP sign-in limit.'),
 });

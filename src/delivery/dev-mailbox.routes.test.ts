@@ -12,7 +12,16 @@ describe('SEC-49 development routes and DNS rebinding', () => {
     store = await STORES[0]!.open();
     await store.db
       .insertInto('dev_mailbox')
-      .values({ id: 'mail_1', outbox_id: null, to: 'ada@example.com', from: 'Rekey <no-reply@rekey.localhost>', subject: 'Reset your password', text: 'https://x/reset/verify?token=LIVE-TOKEN', html: '', created_at: 0 })
+      .values({
+        id: 'mail_1',
+        outbox_id: null,
+        to: 'ada@example.com',
+        from: 'Rekey <no-reply@rekey.localhost>',
+        subject: 'Reset your password',
+        text: 'https://x/reset/verify?token=LIVE-TOKEN',
+        html: '',
+        created_at: 0,
+      })
       .execute();
   });
   afterAll(async () => {
@@ -44,15 +53,7 @@ describe('SEC-49 development routes and DNS rebinding', () => {
 
   it('SEC-49 refuses any other Host with 403 dev_host_not_allowed and no mail', async () => {
     const app = await server('http://127.0.0.1:8080');
-    const refused = [
-      'evil.test',
-      'evil.test:8080',
-      '127.0.0.1.evil.test',
-      'localhost.evil.test',
-      'evil.test@localhost',
-      'localhost/evil',
-      '192.168.1.20:8080',
-    ];
+    const refused = ['evil.test', 'evil.test:8080', '127.0.0.1.evil.test', 'localhost.evil.test', 'evil.test@localhost', 'localhost/evil', '192.168.1.20:8080'];
     for (const host of refused) {
       for (const url of ['/dev/mailbox', '/dev/mailbox/messages']) {
         const res = await get(app, url, host);

@@ -155,8 +155,16 @@ for (const factory of STORES) {
         };
         const first = dispatcher({ test: handler }, { batchSize: 3 });
         const second = createDispatcher({
-          db: other.db, dialect: other.dialect, clock, ids, logger: createLogger('silent'),
-          jobs: anyPayload({ test: handler }), maxAttempts: 5, backoffMs: BACKOFF, intervalMs: 10, batchSize: 3,
+          db: other.db,
+          dialect: other.dialect,
+          clock,
+          ids,
+          logger: createLogger('silent'),
+          jobs: anyPayload({ test: handler }),
+          maxAttempts: 5,
+          backoffMs: BACKOFF,
+          intervalMs: 10,
+          batchSize: 3,
         });
         const rowIds: string[] = [];
         for (let i = 0; i < 40; i++) rowIds.push(await put({ n: i }));

@@ -136,7 +136,10 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
    */
   async function succeedAll(delivered: Array<{ row: OutboxRow; deliveries: BoundWrite[] }>): Promise<void> {
     if (delivered.length > 1) {
-      const together = await writeAllIf(db, delivered.map(({ row, deliveries }) => ({ guard: sentMark(row), writes: deliveries }))).catch(() => false);
+      const together = await writeAllIf(
+        db,
+        delivered.map(({ row, deliveries }) => ({ guard: sentMark(row), writes: deliveries })),
+      ).catch(() => false);
       if (together) return;
     }
     for (const { row, deliveries } of delivered) await succeed(row, deliveries);

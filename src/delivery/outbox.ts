@@ -14,7 +14,12 @@ export interface OutboxMessage<P = unknown> {
   notBefore?: number;
 }
 
-const insertRow = compiled<OutboxTable>((db, p) => db.insertInto('outbox').values(p).onConflict((oc) => oc.column('idempotency_key').doNothing()));
+const insertRow = compiled<OutboxTable>((db, p) =>
+  db
+    .insertInto('outbox')
+    .values(p)
+    .onConflict((oc) => oc.column('idempotency_key').doNothing()),
+);
 
 const rowOf = (deps: { clock: Clock; ids: Ids }, message: OutboxMessage): OutboxTable => {
   const id = deps.ids.next('msg');

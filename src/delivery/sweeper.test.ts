@@ -101,13 +101,25 @@ for (const factory of STORES) {
     it('leaves a row a dispatcher is sending to that dispatcher', async () => {
       const id = await put('ok', { to: 'ada@example.com', sealed: { link: 'SEALED-LINK' } });
       clock.advance(SEALED_LIFETIME);
-      await store.db.updateTable('outbox').set({ lease_owner: 'dsp_other', lease_until: clock.now() + 60_000 }).where('id', '=', id).execute();
+      await store.db
+        .updateTable('outbox')
+        .set({ lease_owner: 'dsp_other', lease_until: clock.now() + 60_000 })
+        .where('id', '=', id)
+        .execute();
       expect(await dispatcher.sweep()).toMatchObject({ 'outbox.sealed_expired': 0 });
       expect((await rows())[0]).toMatchObject({ status: 'pending', lease_owner: 'dsp_other' });
     });
 
     it('deletes a long backlog in bounded statements', async () => {
-      const sweeper = createSweeper({ db: store.db, dialect: store.dialect, clock, logger: createLogger('silent'), retentionMs: DAY, sealedLifetimeMs: DAY, batchSize: 3 });
+      const sweeper = createSweeper({
+        db: store.db,
+        dialect: store.dialect,
+        clock,
+        logger: createLogger('silent'),
+        retentionMs: DAY,
+        sealedLifetimeMs: DAY,
+        batchSize: 3,
+      });
       for (let i = 0; i < 8; i++) await put('ok', { n: i });
       await dispatcher.drain();
       clock.advance(2 * DAY);

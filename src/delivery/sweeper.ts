@@ -131,7 +131,10 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
     timer = setTimeout(() => {
       timer = undefined;
       // sweepAll settles every step itself, so this never rejects; schedule the next either way.
-      void sweep().then(() => schedule(intervalMs), () => schedule(intervalMs));
+      void sweep().then(
+        () => schedule(intervalMs),
+        () => schedule(intervalMs),
+      );
     }, delay);
     timer.unref();
   }

@@ -59,6 +59,11 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 export const PASSWORD_POLICY_CODES = [
-  'password_too_short', 'password_too_long', 'password_common', 'password_breached', 'password_context', 'password_invalid_characters',
+  'password_too_short',
+  'password_too_long',
+  'password_common',
+  'password_breached',
+  'password_context',
+  'password_invalid_characters',
 ] as const satisfies readonly ErrorCode[];
 export type PasswordPolicyCode = (typeof PASSWORD_POLICY_CODES)[number];

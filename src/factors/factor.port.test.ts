@@ -11,7 +11,17 @@ function fakeFactor(calls: string[]): Factor<'totp'> {
     type: 'totp',
     enroll: (user, options, now) => {
       calls.push(`enroll:${options.label ?? ''}`);
-      const row = { id: `auth_factor_fake${now}`, user_id: user.id, type: 'totp' as const, secret_sealed: 'sealed', totp_issuer: 'Fake', totp_user: options.label ?? user.email, last_used_step: null, created_at: now, updated_at: now };
+      const row = {
+        id: `auth_factor_fake${now}`,
+        user_id: user.id,
+        type: 'totp' as const,
+        secret_sealed: 'sealed',
+        totp_issuer: 'Fake',
+        totp_user: options.label ?? user.email,
+        last_used_step: null,
+        created_at: now,
+        updated_at: now,
+      };
       return { row, secrets: { secret: 'fake-secret', uri: 'fake://uri' } };
     },
     isWellFormed: (code) => code.startsWith('fake-'),
@@ -38,7 +48,11 @@ for (const factory of STORES) {
       setup = async () => {
         const deps = await factorTestDeps(store);
         const registry: FactorRegistry = { totp: fakeFactor(calls) };
-        const factors = createFactorService({ ...deps, config: { ...deps.config, totpFailuresPer15Minutes: 2, totpFailuresPerDay: 2 }, factors: () => registry });
+        const factors = createFactorService({
+          ...deps,
+          config: { ...deps.config, totpFailuresPer15Minutes: 2, totpFailuresPerDay: 2 },
+          factors: () => registry,
+        });
         return { factors, user: await insertUser(deps, 'port@example.com') };
       };
     });

@@ -46,7 +46,11 @@ export interface FactorService {
    * After the first factor: a token that only a second factor can turn into a login. It records which password
    * `user.password_hash` names (an HMAC of it), so the login cannot outlive that password (SEC-47).
    */
-  beginMfaLogin(user: { id: string; password_hash?: string | null }, applicationId: string | null, ctx: MfaLoginContext): Promise<{ pendingAuthenticationToken: string }>;
+  beginMfaLogin(
+    user: { id: string; password_hash?: string | null },
+    applicationId: string | null,
+    ctx: MfaLoginContext,
+  ): Promise<{ pendingAuthenticationToken: string }>;
   /**
    * At most `MFA_MAX_ATTEMPTS` codes per token, and one success; `undefined` for any failure.
    * `currentPasswordHash` reads the account's password hash now: if it is not the one the login began with,

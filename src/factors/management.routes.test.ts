@@ -44,7 +44,11 @@ for (const factory of STORES) {
     });
 
     it('enrolls a TOTP factor in WorkOS shape, showing the secret only then', async () => {
-      const created = await app.inject({ method: 'POST', url: `/user_management/users/${user.id}/auth_factors`, payload: { type: 'totp', totp_issuer: 'Acme' } });
+      const created = await app.inject({
+        method: 'POST',
+        url: `/user_management/users/${user.id}/auth_factors`,
+        payload: { type: 'totp', totp_issuer: 'Acme' },
+      });
       expect(created.statusCode).toBe(201);
       const body = created.json();
       const createdAt = new Date(clock.now()).toISOString();

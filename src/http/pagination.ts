@@ -18,8 +18,7 @@ export interface Page<T> {
 
 export const listMetadata = z.object({ before: z.string().nullable(), after: z.string().nullable() });
 
-export const listEnvelope = <T extends z.ZodType>(item: T) =>
-  z.object({ object: z.literal('list'), data: z.array(item), list_metadata: listMetadata });
+export const listEnvelope = <T extends z.ZodType>(item: T) => z.object({ object: z.literal('list'), data: z.array(item), list_metadata: listMetadata });
 
 /**
  * Applies a cursor to a query ordered by `id`. `after` walks forward in the chosen order,
@@ -41,7 +40,10 @@ export async function paginate<DB, TB extends keyof DB, O extends { id: string }
   let q = query as unknown as SelectQueryBuilder<any, any, O>;
   if (cursor !== undefined) q = q.where(idColumn, backward ? backwardOp : forwardOp, cursor);
   const direction = descending !== backward ? 'desc' : 'asc';
-  const rows = await q.orderBy(idColumn, direction).limit(limit + 1).execute();
+  const rows = await q
+    .orderBy(idColumn, direction)
+    .limit(limit + 1)
+    .execute();
   const more = rows.length > limit;
   const data = rows.slice(0, limit);
   if (backward) data.reverse();

@@ -14,7 +14,7 @@ describe('mail templates', () => {
   it('password-reset: the text part carries the link as is, the html part escapes user input', async () => {
     const mail = await templates.render('password-reset', {
       app,
-      user: { email: 'ada@example.com', first_name: '<script>alert(1)</script> O\'Neil' },
+      user: { email: 'ada@example.com', first_name: "<script>alert(1)</script> O'Neil" },
       link,
       expires_in_minutes: 30,
     });
@@ -68,7 +68,11 @@ describe('mail templates', () => {
 
   it('password-changed: unknown IP and device say so', async () => {
     const mail = await templates.render('password-changed', {
-      app, user: { email: 'ada@example.com' }, changed_at: '2025-03-04T05:06:07.000Z', ip_address: null, user_agent: null,
+      app,
+      user: { email: 'ada@example.com' },
+      changed_at: '2025-03-04T05:06:07.000Z',
+      ip_address: null,
+      user_agent: null,
       help_url: 'https://rekey.test/auth/forgot',
     });
     expect(mail.text).toMatch(/IP:\s+unknown/);
@@ -78,7 +82,9 @@ describe('mail templates', () => {
   it('falls back to safe branding when a colour or logo could break out of its attribute', async () => {
     const mail = await templates.render('password-reset', {
       app: { name: 'Acme', logo_url: 'javascript:alert(1)', brand_color: 'red;background:url(https://evil.test/x)' },
-      user: { email: 'ada@example.com' }, link, expires_in_minutes: 30,
+      user: { email: 'ada@example.com' },
+      link,
+      expires_in_minutes: 30,
     });
     expect(mail.html).not.toContain('javascript:');
     expect(mail.html).not.toContain('evil.test');
@@ -120,7 +126,11 @@ const NAMES = [...new Set(readdirSync(TEMPLATE_DIR).map((file) => file.split('.'
 const FR_VARS: Record<string, Record<string, unknown>> = {
   'password-reset': { app, user: { email: 'ada@example.com', first_name: 'Ada' }, link, code: '042917', expires_in_minutes: 30 },
   'password-changed': {
-    app, user: { email: 'ada@example.com' }, changed_at: '2025-03-04T05:06:07.000Z', ip_address: null, user_agent: null,
+    app,
+    user: { email: 'ada@example.com' },
+    changed_at: '2025-03-04T05:06:07.000Z',
+    ip_address: null,
+    user_agent: null,
     help_url: 'https://rekey.test/reset',
   },
   'reset-unknown-account': { app, user: { email: 'nobody@example.com' }, help_url: 'https://rekey.test/reset' },

@@ -59,7 +59,10 @@ export function createMailTemplates(opts: MailTemplatesOptions = {}): MailTempla
     if (!parsed) {
       parsed = parse(name, lang);
       // A failed load is not cached: a template added while running would stay unknown otherwise.
-      parsed.then((found) => found ?? cache.delete(key), () => cache.delete(key));
+      parsed.then(
+        (found) => found ?? cache.delete(key),
+        () => cache.delete(key),
+      );
       cache.set(key, parsed);
     }
     return parsed;

@@ -113,5 +113,4 @@ export function readForm(deps: PagesDeps, request: FastifyRequest): ParsedForm {
 }
 
 /** Writes an HTML page with its status. */
-export const sendPage = (reply: FastifyReply, status: number, document: string) =>
-  reply.code(status).type('text/html; charset=utf-8').send(document);
+export const sendPage = (reply: FastifyReply, status: number, document: string) => reply.code(status).type('text/html; charset=utf-8').send(document);

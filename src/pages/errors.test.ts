@@ -125,7 +125,7 @@ describe('hosted pages: a failed service call on each step', () => {
     });
   }
 
-  it('fills a policy failure\'s details into its message next to the password field', async () => {
+  it("fills a policy failure's details into its message next to the password field", async () => {
     const response = await failAt('new_password', new RekeyError('password_too_short', { min: 15 }));
     expect(response.body).toMatch(/<a href="#password">[^<]*15[^<]*<\/a>/);
   });

@@ -11,7 +11,13 @@ import { messagePage } from './views.ts';
 /** Service codes that mean the flow (or its grant) is over: the only way on is to start again. */
 const GONE: ReadonlySet<string> = new Set<ErrorCode & PageErrorCode>(['flow_not_found', 'flow_expired', 'grant_invalid', 'code_attempts_exceeded']);
 /** Service codes that, on the link's own page, all mean "this link cannot be used" (SEC-04: one answer for all). */
-const LINK_UNUSABLE: ReadonlySet<string> = new Set<ErrorCode>(['password_reset_token_invalid', 'flow_not_found', 'flow_expired', 'flow_state_invalid', 'grant_invalid']);
+const LINK_UNUSABLE: ReadonlySet<string> = new Set<ErrorCode>([
+  'password_reset_token_invalid',
+  'flow_not_found',
+  'flow_expired',
+  'flow_state_invalid',
+  'grant_invalid',
+]);
 
 export const fieldError = (tr: Translator, field: string | undefined, code: string, vars?: Vars): FieldError => ({
   ...(field ? { field } : {}),

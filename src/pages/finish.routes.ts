@@ -42,7 +42,11 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
     if (link && (link.token === null || !(await flows.isLinkUsable(link.token, requestContext(deps, request))))) {
       jar.clearLink(reply);
       // SEC-04: one message for invalid, expired and used links, and nothing about the account.
-      return sendPage(reply, 400, messagePage(page, { title: page.tr.t('link_invalid_title'), error: fieldError(page.tr, undefined, 'link_invalid'), path: '/reset/verify' }));
+      return sendPage(
+        reply,
+        400,
+        messagePage(page, { title: page.tr.t('link_invalid_title'), error: fieldError(page.tr, undefined, 'link_invalid'), path: '/reset/verify' }),
+      );
     }
     return sendPage(reply, 200, verifyPage(page));
   });

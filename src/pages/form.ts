@@ -80,7 +80,12 @@ export function checkEmail(input: string | undefined): EmailCheck {
 export type CodeCheck<C extends string> = { ok: true; code: string } | { ok: false; code: C };
 
 /** People paste codes with spaces or dashes (`123 456`); those are dropped, anything else must be digits. */
-export function checkDigits<R extends string, F extends string>(input: string | undefined, lengths: readonly number[], required: R, format: F): CodeCheck<R | F> {
+export function checkDigits<R extends string, F extends string>(
+  input: string | undefined,
+  lengths: readonly number[],
+  required: R,
+  format: F,
+): CodeCheck<R | F> {
   const digits = (input ?? '').replace(/[\s-]/g, '');
   if (digits === '') return { ok: false, code: required };
   if (!/^\d+$/.test(digits) || !lengths.includes(digits.length)) return { ok: false, code: format };

@@ -23,7 +23,10 @@ for (const factory of STORES) {
 
     beforeAll(async () => {
       store = await factory.open();
-      const config = loadConfig({ env: {}, overrides: { env: 'test', secret: 'pages-test-secret-long-enough-0123456789', baseUrl: BASE, logLevel: 'silent', dataDir: '/nonexistent-rekey-test' } });
+      const config = loadConfig({
+        env: {},
+        overrides: { env: 'test', secret: 'pages-test-secret-long-enough-0123456789', baseUrl: BASE, logLevel: 'silent', dataDir: '/nonexistent-rekey-test' },
+      });
       const clock = manualClock(Date.parse('2026-11-25T12:00:00Z'));
       rekey = await createRekey({ config, store, clock, logger: createLogger('silent') });
       app = await buildApp(rekey);

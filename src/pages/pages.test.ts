@@ -199,7 +199,14 @@ describe('hosted pages', () => {
 
   it('escapes everything it shows and applies the brand only in safe forms', async () => {
     const evil = application({ name: '<script>alert(1)</script>', brand_color: 'red;background:url(//evil.test)', logo_url: 'https://evil.test/logo.png' });
-    const branded = application({ id: 'app_b', client_id: 'client_b', is_default: 0, name: 'Bee', brand_color: '#0a0', logo_url: 'data:image/png;base64,iVBORw0KGgo=' });
+    const branded = application({
+      id: 'app_b',
+      client_id: 'client_b',
+      is_default: 0,
+      name: 'Bee',
+      brand_color: '#0a0',
+      logo_url: 'data:image/png;base64,iVBORw0KGgo=',
+    });
     const { browser, app } = await setup({ apps: [evil, branded] });
     const page = await browser.get('/reset?redirect_url=%22%3E%3Cscript%3E');
     expect(page.body).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');

@@ -11,13 +11,11 @@ import { askPage, codePage, sentPage } from './views.ts';
 export const PAGE_ROUTE = { config: { surface: 'browser' as const }, schema: { hide: true } };
 
 /** What the page promises is what the mail says and the token does: both read these settings. */
-const minutes = (config: Config, strategy: FlowStrategy): number =>
-  strategy === 'email_code' ? config.resetCodeTtlMinutes : config.resetTokenTtlMinutes;
+const minutes = (config: Config, strategy: FlowStrategy): number => (strategy === 'email_code' ? config.resetCodeTtlMinutes : config.resetTokenTtlMinutes);
 const isStrategy = (value: unknown): value is FlowStrategy => (FLOW_STRATEGIES as readonly unknown[]).includes(value);
 
 /** A return address is carried only if the application allows it (SEC-23); the service checks it again. */
-const allowedReturn = (application: Application, candidate: string | undefined) =>
-  safeRedirect(candidate, allowedRedirects(application)) ?? undefined;
+const allowedReturn = (application: Application, candidate: string | undefined) => safeRedirect(candidate, allowedRedirects(application)) ?? undefined;
 
 /** The first steps: ask (`/reset`), "check your email" (`/reset/sent`) and the emailed code (`/reset/code`). */
 export function startRoutes(app: FastifyInstance, deps: PagesDeps): void {

@@ -16,8 +16,17 @@ export const LINK_TOKEN = 'a'.repeat(43);
 
 export function application(fields: Partial<Application> = {}): Application {
   return {
-    id: 'app_default', name: 'Acme', client_id: 'client_default', reset_url: null, allowed_redirects: '["https://app.example.com/after-reset"]',
-    logo_url: null, brand_color: null, is_default: 1, created_at: 0, updated_at: 0, ...fields,
+    id: 'app_default',
+    name: 'Acme',
+    client_id: 'client_default',
+    reset_url: null,
+    allowed_redirects: '["https://app.example.com/after-reset"]',
+    logo_url: null,
+    brand_color: null,
+    is_default: 1,
+    created_at: 0,
+    updated_at: 0,
+    ...fields,
   };
 }
 
@@ -43,8 +52,22 @@ export class FakeFlows implements FlowService {
     const id = `flow_${this.flows.size + 1}`;
     const now = this.now();
     const flow: ResetFlow = {
-      id, application_id: applicationId, strategy, status: 'needs_first_factor', identifier_hash: 'h', user_id: null, code_hash: null, code_expires_at: null,
-      code_attempts: 0, grant_hash: null, grant_expires_at: null, redirect_url: redirectUrl, created_at: now, updated_at: now, expires_at: now + 30 * 60_000, completed_at: null,
+      id,
+      application_id: applicationId,
+      strategy,
+      status: 'needs_first_factor',
+      identifier_hash: 'h',
+      user_id: null,
+      code_hash: null,
+      code_expires_at: null,
+      code_attempts: 0,
+      grant_hash: null,
+      grant_expires_at: null,
+      redirect_url: redirectUrl,
+      created_at: now,
+      updated_at: now,
+      expires_at: now + 30 * 60_000,
+      completed_at: null,
     };
     this.flows.set(id, flow);
     return flow;
@@ -122,10 +145,19 @@ export function fakeApps(apps: Application[]): ApplicationService {
     throw new Error('not used by the pages');
   };
   return {
-    ensureDefault: async () => apps[0]!, getDefault: async () => apps[0]!, list: async () => apps, get: async (id) => apps.find((a) => a.id === id),
+    ensureDefault: async () => apps[0]!,
+    getDefault: async () => apps[0]!,
+    list: async () => apps,
+    get: async (id) => apps.find((a) => a.id === id),
     findByClientId: async (clientId) => apps.find((a) => a.client_id === clientId),
-    create: notUsed, configure: notUsed, createKey: notUsed, listKeys: notUsed, revokeKey: notUsed, authenticate: notUsed,
-    checkRevocations: async () => {}, close: async () => {},
+    create: notUsed,
+    configure: notUsed,
+    createKey: notUsed,
+    listKeys: notUsed,
+    revokeKey: notUsed,
+    authenticate: notUsed,
+    checkRevocations: async () => {},
+    close: async () => {},
   };
 }
 
@@ -148,7 +180,10 @@ export async function buildPages(options: { baseUrl?: string; apps?: Application
 export class Browser {
   readonly cookies = new Map<string, string>();
   csrf = '';
-  constructor(private readonly app: FastifyInstance, private readonly origin: string) {}
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly origin: string,
+  ) {}
 
   private remember(response: LightMyRequestResponse) {
     for (const cookie of response.cookies as Array<{ name: string; value: string; maxAge?: number }>) {
@@ -169,8 +204,16 @@ export class Browser {
     const payload = new URLSearchParams({ csrf: this.csrf, ...fields }).toString();
     return this.remember(
       await this.app.inject({
-        method: 'POST', url, payload,
-        headers: { cookie: this.cookieHeader(), 'content-type': 'application/x-www-form-urlencoded', origin: this.origin, 'sec-fetch-site': 'same-origin', ...headers },
+        method: 'POST',
+        url,
+        payload,
+        headers: {
+          cookie: this.cookieHeader(),
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: this.origin,
+          'sec-fetch-site': 'same-origin',
+          ...headers,
+        },
       }),
     );
   }

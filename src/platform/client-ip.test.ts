@@ -67,9 +67,7 @@ describe('clientIp', () => {
 
 describe('parseTrustedProxies', () => {
   it('parses a comma-separated list of IPs and CIDRs', () => {
-    expect(parseTrustedProxies(' 127.0.0.1/32, 10.0.0.0/8 ,::1, fd00::/8,')).toEqual([
-      '127.0.0.1/32', '10.0.0.0/8', '::1', 'fd00::/8',
-    ]);
+    expect(parseTrustedProxies(' 127.0.0.1/32, 10.0.0.0/8 ,::1, fd00::/8,')).toEqual(['127.0.0.1/32', '10.0.0.0/8', '::1', 'fd00::/8']);
     expect(parseTrustedProxies('')).toEqual([]);
   });
 

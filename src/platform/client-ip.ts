@@ -15,7 +15,10 @@ export function clientIp(socketAddress: string, forwardedFor: string | undefined
   const trusted = matcherFor(trustedProxies);
   if (!trusted(peer) || forwardedFor === undefined) return peer;
 
-  const hops = forwardedFor.split(',').map((hop) => hop.trim()).filter((hop) => hop !== '');
+  const hops = forwardedFor
+    .split(',')
+    .map((hop) => hop.trim())
+    .filter((hop) => hop !== '');
   let client = peer;
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = normalize(hops[i]!);
@@ -33,7 +36,10 @@ export function clientIp(socketAddress: string, forwardedFor: string | undefined
  * Throws an Error naming the first malformed entry. Blank entries are ignored; an empty value trusts no one.
  */
 export function parseTrustedProxies(value: string): string[] {
-  const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
   for (const entry of entries) parseEntry(entry);
   return entries;
 }

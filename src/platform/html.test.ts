@@ -7,7 +7,7 @@ describe('html', () => {
   });
 
   it('escapes every interpolated value unless it is already markup', () => {
-    const name = '<b>O\'Neil</b>';
+    const name = "<b>O'Neil</b>";
     const inner = html`<i>${name}</i>`;
     expect(html`<p title="${name}">${inner}${raw('<br>')}${[name, 1, null, undefined, false]}</p>`.value).toBe(
       '<p title="&lt;b&gt;O&#39;Neil&lt;/b&gt;"><i>&lt;b&gt;O&#39;Neil&lt;/b&gt;</i><br>&lt;b&gt;O&#39;Neil&lt;/b&gt;1</p>',

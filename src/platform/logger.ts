@@ -7,14 +7,29 @@ import pino, { type DestinationStream, type Logger } from 'pino';
  * endpoint's throughput here and guarded nothing Rekey logs.)
  */
 const SECRET_FIELDS = [
-  'password', 'new_password', 'newPassword', 'token', 'code', 'secret', 'client_secret', 'refresh_token', 'access_token',
-  'password_reset_token', 'passwordResetToken', 'apiKey', 'api_key', 'authorization', 'cookie',
+  'password',
+  'new_password',
+  'newPassword',
+  'token',
+  'code',
+  'secret',
+  'client_secret',
+  'refresh_token',
+  'access_token',
+  'password_reset_token',
+  'passwordResetToken',
+  'apiKey',
+  'api_key',
+  'authorization',
+  'cookie',
 ];
 
 export const REDACT_PATHS = [
   ...SECRET_FIELDS,
   ...SECRET_FIELDS.map((field) => `*.${field}`),
-  'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
 ];
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {

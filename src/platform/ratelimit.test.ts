@@ -4,10 +4,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createRateLimits, windowed, type RateLimits } from './ratelimit.ts';
 
 const REDIS_URL = process.env.REKEY_TEST_REDIS_URL;
-const BACKENDS: Array<{ name: 'memory' | 'redis'; url?: string }> = [
-  { name: 'memory' },
-  ...(REDIS_URL ? [{ name: 'redis' as const, url: REDIS_URL }] : []),
-];
+const BACKENDS: Array<{ name: 'memory' | 'redis'; url?: string }> = [{ name: 'memory' }, ...(REDIS_URL ? [{ name: 'redis' as const, url: REDIS_URL }] : [])];
 
 for (const backend of BACKENDS) {
   describe(`${backend.name}: rate limits`, () => {
@@ -183,7 +180,10 @@ describe('redis outage', () => {
     });
     try {
       expect(limits.backend).toBe('redis');
-      const error = await limits.ready().then(() => undefined, (e: unknown) => e as Error);
+      const error = await limits.ready().then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
       expect(error?.message).toMatch(/not reachable/);
       expect(error?.message).not.toContain('hunter2');
       const limiter = limits.limiter('outage', { points: 2, durationSeconds: 60 });

@@ -79,8 +79,7 @@ export function createRateLimits(options: RateLimitsOptions = {}): RateLimits {
       const base = { keyPrefix: `${prefix}:${name}`, points: rule.points, duration: rule.durationSeconds };
       const blockDuration = rule.blockSeconds ?? 0;
       const store: RateLimiterAbstract = redis
-        ? new RateLimiterRedis({ ...base, blockDuration, storeClient: redis, rejectIfRedisNotReady: true,
-            insuranceLimiter: new RateLimiterMemory(base) })
+        ? new RateLimiterRedis({ ...base, blockDuration, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: new RateLimiterMemory(base) })
         : new RateLimiterMemory({ ...base, blockDuration });
       const limiter = wrap(store);
       made.set(name, { rule: signature, limiter });
@@ -160,10 +159,12 @@ export function windowed(limits: RateLimits, name: string, rules: Array<{ points
         if (!result.allowed) {
           await Promise.all(windows.slice(0, i).map((w) => w.limiter.reward(key, points)));
           // Later windows were not consumed; if one is exhausted too, its wait is the real one.
-          const waits = await Promise.all(windows.slice(i + 1).map(async (w) => {
-            const res = await STORES.get(w.limiter)?.get(key);
-            return res && res.consumedPoints >= w.rule.points ? toSeconds(res.msBeforeNext) : 0;
-          }));
+          const waits = await Promise.all(
+            windows.slice(i + 1).map(async (w) => {
+              const res = await STORES.get(w.limiter)?.get(key);
+              return res && res.consumedPoints >= w.rule.points ? toSeconds(res.msBeforeNext) : 0;
+            }),
+          );
           return { allowed: false, remaining: 0, retryAfterSeconds: Math.max(result.retryAfterSeconds, ...waits) };
         }
         remaining = Math.min(remaining, result.remaining);

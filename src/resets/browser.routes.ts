@@ -86,7 +86,15 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
 
   r.post(
     '/auth/forgot',
-    { config: routeConfig, schema: { tags, summary: 'Start a reset (Novel)', body: z.strictObject({ email: emailField }), response: { 204: z.null().describe('Accepted. The same answer whether or not the address has an account.') } } },
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Start a reset (Novel)',
+        body: z.strictObject({ email: emailField }),
+        response: { 204: z.null().describe('Accepted. The same answer whether or not the address has an account.') },
+      },
+    },
     async (request, reply) => {
       await flows.requestLink({ identifier: request.body.email, application: request.application!, ...context(request), locale: null });
       return reply.code(204).send(null);
@@ -159,9 +167,18 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
 
   r.post(
     '/v1/reset_flows/:id/attempt_second_factor',
-    { config: routeConfig, schema: { tags, params: flowId, body: z.strictObject({ strategy: z.enum(SECOND_FACTOR_TYPES), code, grant: grantField }), response: { 200: withGrant } } },
+    {
+      config: routeConfig,
+      schema: { tags, params: flowId, body: z.strictObject({ strategy: z.enum(SECOND_FACTOR_TYPES), code, grant: grantField }), response: { 200: withGrant } },
+    },
     async (request) => {
-      const { flow, grant } = await flows.attemptSecondFactor(request.params.id, request.body.grant, request.body.code, context(request), request.body.strategy);
+      const { flow, grant } = await flows.attemptSecondFactor(
+        request.params.id,
+        request.body.grant,
+        request.body.code,
+        context(request),
+        request.body.strategy,
+      );
       return { ...(await publicFlow(flow)), grant };
     },
   );

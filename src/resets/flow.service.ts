@@ -147,7 +147,8 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
     if (!flow) throw new RekeyError('flow_not_found');
     const status = effectiveStatus(flow, clock.now());
     if (status === 'expired') throw new RekeyError('flow_expired');
-    if (status !== expected) throw new RekeyError(status === 'needs_second_factor' && expected === 'needs_new_password' ? 'mfa_required' : 'flow_state_invalid');
+    if (status !== expected)
+      throw new RekeyError(status === 'needs_second_factor' && expected === 'needs_new_password' ? 'mfa_required' : 'flow_state_invalid');
     return flow;
   };
 
@@ -180,7 +181,12 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
     return advanceWithGrant(flowId, 'needs_second_factor', 'needs_new_password');
   };
 
-  const finish = async (flowId: string, grant: string, password: string, options: Omit<RequestContext, 'ipAddress'> & { ipAddress?: string | null; signOutOfOtherSessions?: boolean; currentSessionId?: string | null }) => {
+  const finish = async (
+    flowId: string,
+    grant: string,
+    password: string,
+    options: Omit<RequestContext, 'ipAddress'> & { ipAddress?: string | null; signOutOfOtherSessions?: boolean; currentSessionId?: string | null },
+  ) => {
     const flow = await loadOpenFlow(flowId, 'needs_new_password');
     checkGrant(flow, grant);
     const user = await users.getOrThrow(flow.user_id!);
@@ -196,7 +202,9 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
       keepSessionId: keep,
       cause: { flowId },
     });
-    const completed = await users.whileLocked(user.id, (executor) => writeTogetherIf<ResetFlow>(executor, flows.spendGrant(flowId, grantHash(flowId, grant), now), changes));
+    const completed = await users.whileLocked(user.id, (executor) =>
+      writeTogetherIf<ResetFlow>(executor, flows.spendGrant(flowId, grantHash(flowId, grant), now), changes),
+    );
     if (!completed) throw new RekeyError('grant_invalid');
     return completed;
   };

@@ -55,7 +55,10 @@ export interface PublicFlow {
 }
 
 /** A new flow waiting for its first factor: the one shape both the request path and a bare link open. */
-export function openFlow(fields: Pick<ResetFlow, 'id' | 'application_id' | 'strategy' | 'identifier_hash' | 'user_id' | 'redirect_url' | 'expires_at'>, now: number): ResetFlow {
+export function openFlow(
+  fields: Pick<ResetFlow, 'id' | 'application_id' | 'strategy' | 'identifier_hash' | 'user_id' | 'redirect_url' | 'expires_at'>,
+  now: number,
+): ResetFlow {
   return {
     ...fields,
     status: 'needs_first_factor',

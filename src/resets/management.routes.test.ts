@@ -18,7 +18,12 @@ for (const factory of STORES) {
       const email = 'proxied@example.com';
       await api.createUser(email, `${GOOD_PASSWORD} 1`);
       const { password_reset_token: token } = await api.resetToken(email);
-      const res = await api.call('POST', '/user_management/password_reset/confirm', { token, new_password: `${GOOD_PASSWORD} 2` }, { 'x-forwarded-for': '203.0.113.50' });
+      const res = await api.call(
+        'POST',
+        '/user_management/password_reset/confirm',
+        { token, new_password: `${GOOD_PASSWORD} 2` },
+        { 'x-forwarded-for': '203.0.113.50' },
+      );
       expect(res.statusCode).toBe(200);
       await h.deliver();
       const notice = (await h.mailbox(email)).find((m) => m.text.includes('IP:'));

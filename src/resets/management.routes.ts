@@ -39,7 +39,9 @@ const tokenConfirm = z.strictObject({
   skip_second_factor: z
     .boolean()
     .optional()
-    .describe('Rekey only. `true` sets the password of an account with a second factor on the token alone: say so only when your application has checked that factor itself.'),
+    .describe(
+      'Rekey only. `true` sets the password of an account with a second factor on the token alone: say so only when your application has checked that factor itself.',
+    ),
 });
 const factorConfirm = z.strictObject({
   pending_authentication_token: z.string().min(20).max(200).describe('From the `mfa_challenge` answer to a token confirm.'),

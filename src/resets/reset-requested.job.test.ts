@@ -37,7 +37,12 @@ for (const factory of STORES) {
         defaultApplicationId: async () => (await h.rekey.apps.getDefault()).id,
       });
       const job = createResetRequestedJob({ ...h.rekey.deps, apps: h.rekey.apps, users: h.rekey.users, flows, limits, strategies });
-      const row = await h.store.db.selectFrom('outbox').selectAll().where('kind', '=', RESET_REQUESTED).where('status', '=', 'pending').executeTakeFirstOrThrow();
+      const row = await h.store.db
+        .selectFrom('outbox')
+        .selectAll()
+        .where('kind', '=', RESET_REQUESTED)
+        .where('status', '=', 'pending')
+        .executeTakeFirstOrThrow();
       const payload = job.schema.parse(JSON.parse(row.payload));
       await job.handler(payload, { id: row.id, attempts: 0 });
       const writes = await job.handler(payload, { id: row.id, attempts: 1 });

@@ -59,7 +59,13 @@ export function createResetRequestedJob(deps: ResetRequestedDeps): Job<ResetRequ
     if (!user || user.disabled_at !== null) {
       logger.info({ event: 'reset.requested', flow_id: job.flowId, matched: false }, 'reset requested');
       if (user || !config.notifyUnknownRecipients) return [];
-      const mail: EmailJob = { template: 'reset-unknown-account', to: email, applicationId: application.id, locale: job.locale, data: { help_url: `${config.baseUrl}/reset` } };
+      const mail: EmailJob = {
+        template: 'reset-unknown-account',
+        to: email,
+        applicationId: application.id,
+        locale: job.locale,
+        data: { help_url: `${config.baseUrl}/reset` },
+      };
       return [outboxWrite(deps, { kind: EMAIL, payload: mail, idempotencyKey: `${row.id}:unknown` })];
     }
     // SEC-18: past the per-account mail limit the request is dropped; the response was the same anyway.

@@ -48,7 +48,11 @@ export interface ResetService {
   /** Issues a token for a known user, voiding older tokens and codes, and queues the mail, in one transaction. */
   issue(user: User, application: Application, options?: { flowId?: string | null }): Promise<IssuedReset>;
   /** `issue`'s writes, for a caller that commits them with its own (a job's done mark). `locale` is the page's, if the user asked on one. */
-  issueWrites(user: User, application: Application, options: { flowId?: string | null; now: number; locale?: string | null }): IssuedReset & { writes: BoundWrite[] };
+  issueWrites(
+    user: User,
+    application: Application,
+    options: { flowId?: string | null; now: number; locale?: string | null },
+  ): IssuedReset & { writes: BoundWrite[] };
   /** The reset and, while it is still usable, its token (WorkOS's GET returns it). */
   get(id: string): Promise<{ reset: PasswordReset; token: string | null; url: string | null } | undefined>;
   /**
@@ -104,7 +108,10 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
   users.onAccountChange((change) => [
     ...voidOutstanding(change.user.id, change.now, change.cause),
     ...(change.kind === 'password'
-      ? [sessions.revokeAllForUser(change.user.id, change.now, change.keepSessionId), outboxWrite(deps, { kind: EMAIL, payload: passwordChangedNotice(change) })]
+      ? [
+          sessions.revokeAllForUser(change.user.id, change.now, change.keepSessionId),
+          outboxWrite(deps, { kind: EMAIL, payload: passwordChangedNotice(change) }),
+        ]
       : []),
   ]);
   // A grant or link earned before a factor was enrolled (or removed) must not set a password past it (SEC-13).
@@ -197,4 +204,3 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
   };
   return service;
 }
-

@@ -38,8 +38,14 @@ for (const factory of STORES) {
         invalidated_at: null,
       }));
       for (let i = 0; i < OPEN_TOKENS; i += 100) {
-        await store.db.insertInto('users').values(users.slice(i, i + 100)).execute();
-        await store.db.insertInto('password_resets').values(open.slice(i, i + 100)).execute();
+        await store.db
+          .insertInto('users')
+          .values(users.slice(i, i + 100))
+          .execute();
+        await store.db
+          .insertInto('password_resets')
+          .values(open.slice(i, i + 100))
+          .execute();
       }
     });
     afterAll(() => store.close());
@@ -59,7 +65,9 @@ for (const factory of STORES) {
 
     // Confirming a reset must cost the same with 10 or 100,000 links outstanding.
     it(`looks a token up by its hash, not by walking the ${OPEN_TOKENS} open tokens`, async () => {
-      const { sql, parameters } = resets().consumeToken('hash-20', now + 1).compile(store.db);
+      const { sql, parameters } = resets()
+        .consumeToken('hash-20', now + 1)
+        .compile(store.db);
       if (store.dialect === 'sqlite') {
         const plan = await store.db.executeQuery<{ detail: string }>(CompiledQuery.raw(`EXPLAIN QUERY PLAN ${sql}`, [...parameters]));
         expect(plan.rows.map((row) => row.detail).join('\n')).toMatch(/USING INDEX \S+ \(token_hash=\?\)/);
@@ -78,7 +86,7 @@ for (const factory of STORES) {
         await client.query('ROLLBACK');
         // What finds the row, under the UPDATE (whose own index writes come on top and grow with every index
         // of the table, which is not what this checks): the token's unique index, then the newer-token check.
-        type Node = { 'Alias'?: string; 'Index Name'?: string; 'Shared Hit Blocks': number; 'Shared Read Blocks': number; Plans?: Node[] };
+        type Node = { Alias?: string; 'Index Name'?: string; 'Shared Hit Blocks': number; 'Shared Read Blocks': number; Plans?: Node[] };
         const find = explained.rows[0]['QUERY PLAN'][0].Plan.Plans[0] as Node;
         const nodes = (node: Node): Node[] => [node, ...(node.Plans ?? []).flatMap(nodes)];
         expect(nodes(find).find((node) => node.Alias === 'password_resets')?.['Index Name']).toBe('password_resets_token_hash_key');

@@ -22,8 +22,7 @@ export interface ResetStore {
   wipeExpiredSeals(now: number): Promise<number>;
 }
 
-export const isUsable = (reset: PasswordReset, now: number): boolean =>
-  reset.consumed_at === null && reset.invalidated_at === null && reset.expires_at > now;
+export const isUsable = (reset: PasswordReset, now: number): boolean => reset.consumed_at === null && reset.invalidated_at === null && reset.expires_at > now;
 
 const insertReset = compiled<PasswordReset>((db, p) => db.insertInto('password_resets').values(p));
 const byId = compiled<{ id: string }, PasswordReset>((db, p) => db.selectFrom('password_resets').selectAll().where('id', '=', p.id));

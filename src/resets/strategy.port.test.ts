@@ -47,7 +47,17 @@ for (const factory of STORES) {
       const real = createResetStrategies({ ...h.rekey.deps, flows, resets, resetService: h.rekey.resets, limits, defaultApplicationId });
       const strategies: ResetStrategies = { email_link: real.email_link, email_code: fakeCode(calls) };
       const factors: SecondFactors = { hasSecondFactor: async () => false, enrolledTypes: async () => [], verify: async () => false, ...secondFactors };
-      const service = createFlowService({ ...h.rekey.deps, flows, resets, resetService: h.rekey.resets, users: h.rekey.users, factors, limits, strategies, defaultApplicationId });
+      const service = createFlowService({
+        ...h.rekey.deps,
+        flows,
+        resets,
+        resetService: h.rekey.resets,
+        users: h.rekey.users,
+        factors,
+        limits,
+        strategies,
+        defaultApplicationId,
+      });
       const job = createResetRequestedJob({ ...h.rekey.deps, apps: h.rekey.apps, users: h.rekey.users, flows, limits, strategies });
       return { service, job };
     };
@@ -79,7 +89,14 @@ for (const factory of STORES) {
       const address = `port${++n}@example.com`;
       await managementApi(h).createUser(address, `${GOOD_PASSWORD} ${n}`);
       const flow = await start(service, address, 'email_code');
-      const row = await h.store.db.selectFrom('outbox').selectAll().where('kind', '=', RESET_REQUESTED).where('status', '=', 'pending').orderBy('created_at', 'desc').orderBy('id', 'desc').executeTakeFirstOrThrow();
+      const row = await h.store.db
+        .selectFrom('outbox')
+        .selectAll()
+        .where('kind', '=', RESET_REQUESTED)
+        .where('status', '=', 'pending')
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .executeTakeFirstOrThrow();
       const payload = job.schema.parse(JSON.parse(row.payload));
       expect(payload.flowId).toBe(flow.id);
       expect(await job.handler(payload, { id: row.id, attempts: 0 })).toEqual([]);

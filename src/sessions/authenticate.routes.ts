@@ -24,7 +24,13 @@ const authenticateBody = z.discriminatedUnion('grant_type', [
     signals_id: z.string().max(200).optional(),
     radar_auth_attempt_id: z.string().max(200).optional(),
   }),
-  z.strictObject({ grant_type: z.literal('refresh_token'), ...client, ...signal, refresh_token: z.string().min(1).max(500), organization_id: z.string().optional() }),
+  z.strictObject({
+    grant_type: z.literal('refresh_token'),
+    ...client,
+    ...signal,
+    refresh_token: z.string().min(1).max(500),
+    organization_id: z.string().optional(),
+  }),
   z.strictObject({
     grant_type: z.literal('urn:workos:oauth:grant-type:mfa-totp'),
     ...client,

@@ -21,7 +21,12 @@ const row = (id: string, overrides: Partial<Row> = {}): Row => ({
   ...overrides,
 });
 
-const insert = compiled<Row>((db, p) => db.insertInto('outbox').values(p).onConflict((oc) => oc.column('idempotency_key').doNothing()));
+const insert = compiled<Row>((db, p) =>
+  db
+    .insertInto('outbox')
+    .values(p)
+    .onConflict((oc) => oc.column('idempotency_key').doNothing()),
+);
 const byId = compiled<{ id: string }, Row>((db, p) => db.selectFrom('outbox').selectAll().where('id', '=', p.id));
 const markSent = compiled<{ id: string; at: number }>((db, p) =>
   db.updateTable('outbox').set({ status: 'sent', sent_at: p.at }).where('id', '=', p.id).where('status', '=', 'pending'),

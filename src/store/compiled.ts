@@ -232,7 +232,10 @@ async function commitGroup(db: Kysely<Database>, group: Waiting[]): Promise<void
     if (group.length === 1) return group[0]!.reject(error);
     // One caller's write failed and took the group down: commit each alone, so only that caller sees it.
     for (const waiting of group) {
-      await db.transaction().execute((trx) => runGuarded(trx, waiting)).then(waiting.resolve, waiting.reject);
+      await db
+        .transaction()
+        .execute((trx) => runGuarded(trx, waiting))
+        .then(waiting.resolve, waiting.reject);
     }
   }
 }
@@ -284,10 +287,17 @@ function combined(executor: Kysely<Database>, writes: BoundWrite[], main?: strin
     sql = `with ${renumbered.map((text, i) => `"write_${i}" as (${text})`).join(', ')} ${last}`;
     byKeys.set(id, sql);
   }
-  return CompiledQuery.raw(sql, parts.flatMap((part) => part.parameters));
+  return CompiledQuery.raw(
+    sql,
+    parts.flatMap((part) => part.parameters),
+  );
 }
 
-function compileTemplate<Input extends object>(executor: Kysely<Database>, build: (db: Kysely<Database>, p: Input) => Compilable<unknown>, input: Input): Template {
+function compileTemplate<Input extends object>(
+  executor: Kysely<Database>,
+  build: (db: Kysely<Database>, p: Input) => Compilable<unknown>,
+  input: Input,
+): Template {
   // The placeholder row has the keys of the first input, so `values(p)` lists every column of the row.
   const keys = Object.keys(input);
   const placeholders = new Proxy({} as Record<string, unknown>, {
@@ -398,7 +408,11 @@ async function watchEveryTable(exec: (sql: string) => Promise<unknown[]>): Promi
   await exec(`create temp table if not exists ${TOUCHED} (tbl text not null, rid integer not null, inserted integer not null)`);
   await exec(`create temp table if not exists ${WATCHING} (watching integer not null)`);
   for (const { name } of unwatched) {
-    for (const [event, row, inserted] of [['insert', 'new', 1], ['update', 'old', 0], ['delete', 'old', 0]] as const) {
+    for (const [event, row, inserted] of [
+      ['insert', 'new', 1],
+      ['update', 'old', 0],
+      ['delete', 'old', 0],
+    ] as const) {
       await exec(
         `create temp trigger if not exists "rekey_watch_${event}_${name}" after ${event} on main."${name}" when exists (select 1 from ${WATCHING}) ` +
           `begin insert into ${TOUCHED} values ('${name}', ${row}.rowid, ${inserted}); end`,

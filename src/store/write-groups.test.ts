@@ -29,9 +29,16 @@ const insert = compiled<Row>((db, p) => db.insertInto('outbox').values(p));
 const markSent = compiled<{ id: string; at: number }>((db, p) =>
   db.updateTable('outbox').set({ status: 'sent', sent_at: p.at }).where('id', '=', p.id).where('status', '=', 'pending'),
 );
-const countAttempt = compiled<{ id: string }>((db, p) => db.updateTable('outbox').set((eb) => ({ attempts: eb('attempts', '+', 1) })).where('id', '=', p.id));
+const countAttempt = compiled<{ id: string }>((db, p) =>
+  db
+    .updateTable('outbox')
+    .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+    .where('id', '=', p.id),
+);
 /** Keyed by another column than the id, as "void every open token of this account" is. */
-const giveUpOnKind = compiled<{ kind: string }>((db, p) => db.updateTable('outbox').set({ status: 'dead' }).where('kind', '=', p.kind).where('status', '=', 'pending'));
+const giveUpOnKind = compiled<{ kind: string }>((db, p) =>
+  db.updateTable('outbox').set({ status: 'dead' }).where('kind', '=', p.kind).where('status', '=', 'pending'),
+);
 const claim = compiled<{ id: string }, { id: string }>((db, p) =>
   db.updateTable('outbox').set({ status: 'sent' }).where('id', '=', p.id).where('status', '=', 'pending').returning(['id']),
 );
@@ -67,7 +74,8 @@ const INDEPENDENT: Array<{ name: string; run: (store: TestStore) => Promise<unkn
   },
   {
     name: 'writeTogetherIf: a guard and writes to other rows',
-    run: (store) => writeTogetherIf(store.db, claim.bind({ id: 'a' }), [countAttempt.bind({ id: 'b' }), giveUpOnKind.bind({ kind: 'sms' }), insert.bind(row('f'))]),
+    run: (store) =>
+      writeTogetherIf(store.db, claim.bind({ id: 'a' }), [countAttempt.bind({ id: 'b' }), giveUpOnKind.bind({ kind: 'sms' }), insert.bind(row('f'))]),
   },
   {
     name: 'writeAllIf: groups on rows of their own',
@@ -165,9 +173,7 @@ for (const factory of STORES.filter((f) => f.name === 'sqlite')) {
       it(`${name}: refused, and nothing of it written`, async () => {
         await seeded(store);
         await expect(run(store)).rejects.toThrow(error);
-        expect(await rowsOf(store)).toEqual(
-          SEED.map(({ id, kind }) => ({ id, kind, status: 'pending', attempts: 0, sent_at: null })),
-        );
+        expect(await rowsOf(store)).toEqual(SEED.map(({ id, kind }) => ({ id, kind, status: 'pending', attempts: 0, sent_at: null })));
       });
     }
 

@@ -22,7 +22,10 @@ const createBody = z.strictObject({
   metadata: metadataField.optional(),
 });
 
-const updateBody = createBody.omit({ password_hash: true, password_hash_type: true }).partial().extend({ locale: z.string().max(35).nullable().optional() });
+const updateBody = createBody
+  .omit({ password_hash: true, password_hash_type: true })
+  .partial()
+  .extend({ locale: z.string().max(35).nullable().optional() });
 
 /** WorkOS-shaped `/user_management/users` (secret key). */
 export const userManagementRoutes: FastifyPluginAsync<{ users: UserService }> = async (app, { users }) => {
@@ -47,7 +50,14 @@ export const userManagementRoutes: FastifyPluginAsync<{ users: UserService }> = 
 
   r.get(
     '/user_management/users',
-    { config, schema: { tags, querystring: listQuery.extend({ email: emailField.optional(), organization_id: z.string().optional() }), response: { 200: listEnvelope(userObject) } } },
+    {
+      config,
+      schema: {
+        tags,
+        querystring: listQuery.extend({ email: emailField.optional(), organization_id: z.string().optional() }),
+        response: { 200: listEnvelope(userObject) },
+      },
+    },
     async (request) => {
       const { organization_id: _ignored, ...query } = request.query;
       const page = await users.list(query);
@@ -59,20 +69,28 @@ export const userManagementRoutes: FastifyPluginAsync<{ users: UserService }> = 
     toWireUser(await users.getOrThrow(request.params.id)),
   );
 
-  r.put('/user_management/users/:id', { config, schema: { tags, params: idParam('user'), body: updateBody, response: { 200: userObject } } }, async (request) => {
-    const b = request.body;
-    const user = await users.update(request.params.id, {
-      email: b.email,
-      password: b.password,
-      firstName: b.first_name,
-      lastName: b.last_name,
-      emailVerified: b.email_verified,
-      externalId: b.external_id,
-      metadata: b.metadata,
-      locale: b.locale,
-    }, { ipAddress: request.clientIp, userAgent: request.headers['user-agent'] ?? null, applicationId: request.application?.id ?? null });
-    return toWireUser(user);
-  });
+  r.put(
+    '/user_management/users/:id',
+    { config, schema: { tags, params: idParam('user'), body: updateBody, response: { 200: userObject } } },
+    async (request) => {
+      const b = request.body;
+      const user = await users.update(
+        request.params.id,
+        {
+          email: b.email,
+          password: b.password,
+          firstName: b.first_name,
+          lastName: b.last_name,
+          emailVerified: b.email_verified,
+          externalId: b.external_id,
+          metadata: b.metadata,
+          locale: b.locale,
+        },
+        { ipAddress: request.clientIp, userAgent: request.headers['user-agent'] ?? null, applicationId: request.application?.id ?? null },
+      );
+      return toWireUser(user);
+    },
+  );
 
   r.delete('/user_management/users/:id', { config, schema: { tags, params: idParam('user') } }, async (request, reply) => {
     if (!(await users.delete(request.params.id))) throw new RekeyError('user_not_found', { entity_id: request.params.id });

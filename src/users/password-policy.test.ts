@@ -32,7 +32,10 @@ describe('blocklist', () => {
 describe('password policy', () => {
   it('SEC-28 14 code points rejected, 15 accepted', () => {
     expect(policy.check('maple orbit ja', context)).toEqual({
-      ok: false, code: 'password_too_short', message: 'Use at least 15 characters.', details: { min: 15 },
+      ok: false,
+      code: 'password_too_short',
+      message: 'Use at least 15 characters.',
+      details: { min: 15 },
     });
     expect(policy.check('maple orbit jar', context)).toEqual({ ok: true, normalized: 'maple orbit jar' });
   });
@@ -51,7 +54,10 @@ describe('password policy', () => {
     }
     const long = randomPassphrase(300);
     expect(policy.check(long, context)).toEqual({
-      ok: false, code: 'password_too_long', message: 'Use at most 256 characters.', details: { max: 256 },
+      ok: false,
+      code: 'password_too_long',
+      message: 'Use at most 256 characters.',
+      details: { max: 256 },
     });
     expect(codeOf(policy.check(randomPassphrase(257), context))).toBe('password_too_long');
     expect(codeOf(policy.check('x'.repeat(1_000_000), context))).toBe('password_too_long');
@@ -113,8 +119,16 @@ describe('password policy', () => {
     expect(codeOf(policy.check('1qaz2wsx3edc4rfv', context))).toBe('password_breached');
     expect(codeOf(policy.check('QWERTYUIOPASDFG', context))).toBe('password_breached');
     for (const password of [
-      'P@ssw0rd2024!!!!', 'monkeymonkeymonkey', '!!!dragon2024!!!', 'zxcvbnm,./asdfghjkl', '1qaz-2wsx-3edc-4rfv-5',
-      'ああああああああああああああああ', 'abc123!!!!!!!!!!!', 'abcdefghijklmnopq!', '98765432109876543', 'xk9xk9xk9xk9xk9xk9',
+      'P@ssw0rd2024!!!!',
+      'monkeymonkeymonkey',
+      '!!!dragon2024!!!',
+      'zxcvbnm,./asdfghjkl',
+      '1qaz-2wsx-3edc-4rfv-5',
+      'ああああああああああああああああ',
+      'abc123!!!!!!!!!!!',
+      'abcdefghijklmnopq!',
+      '98765432109876543',
+      'xk9xk9xk9xk9xk9xk9',
     ]) {
       expect(codeOf(policy.check(password, context)), password).toBe('password_common');
     }

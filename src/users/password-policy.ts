@@ -8,8 +8,7 @@ import type { Blocklist } from './blocklist.ts';
  * and from not being predictable, never from "one digit and one symbol".
  */
 export type PolicyResult =
-  | { ok: true; normalized: string }
-  | { ok: false; code: PasswordPolicyCode; message: string; details?: { min?: number; max?: number } };
+  { ok: true; normalized: string } | { ok: false; code: PasswordPolicyCode; message: string; details?: { min?: number; max?: number } };
 
 export interface PolicyContext {
   email?: string | null;
@@ -57,7 +56,7 @@ const SEPARATORS = /[\s._-]+/gu;
 const EDGES = /^[\p{N}\p{P}\p{S}\p{Z}]+|[\p{N}\p{P}\p{S}\p{Z}]+$/gu;
 const SYMBOL_EDGES = /^[\p{P}\p{S}\p{Z}]+|[\p{P}\p{S}\p{Z}]+$/gu;
 const ONLY_DECORATION = /^[\p{N}\p{P}\p{S}\p{Z}\s]*$/u;
-const LEET: Record<string, string> = { '0': 'o', '1': 'i', '!': 'i', '3': 'e', '4': 'a', '@': 'a', '$': 's', '5': 's', '7': 't' };
+const LEET: Record<string, string> = { '0': 'o', '1': 'i', '!': 'i', '3': 'e', '4': 'a', '@': 'a', $: 's', '5': 's', '7': 't' };
 
 export function createPasswordPolicy({ minLength, maxLength, blocklist }: PasswordPolicyOptions): PasswordPolicy {
   if (minLength < ABSOLUTE_MIN_LENGTH || maxLength < 64 || minLength > maxLength) {
@@ -119,7 +118,7 @@ export function createPasswordPolicy({ minLength, maxLength, blocklist }: Passwo
 /** The core itself, its de-leeted spellings (`p@ssw0rd` → `password`) and the unit of a repetition. */
 function baseCandidates(core: string): string[] {
   const chars = [...core];
-  const deleet = (one: string) => chars.map((c) => (c === '1' ? one : LEET[c] ?? c)).join('');
+  const deleet = (one: string) => chars.map((c) => (c === '1' ? one : (LEET[c] ?? c))).join('');
   const candidates = new Set([core, deleet('i'), deleet('l')]);
   const unit = repeatedUnit(chars);
   if (unit) candidates.add(unit);
@@ -163,8 +162,13 @@ function linked(a: string, b: string): boolean {
 }
 
 // US QWERTY, each row with its horizontal offset in key widths; shifted symbols map to their key.
-const ROWS: Array<[string, number]> = [['`1234567890-=', 0], ['qwertyuiop[]\\', 1.5], ["asdfghjkl;'", 1.75], ['zxcvbnm,./', 2.25]];
-const SHIFTED: Record<string, string> = Object.fromEntries([...'~!@#$%^&*()_+{}|:"<>?'].map((c, i) => [c, '`1234567890-=[]\\;\',./'[i]!]));
+const ROWS: Array<[string, number]> = [
+  ['`1234567890-=', 0],
+  ['qwertyuiop[]\\', 1.5],
+  ["asdfghjkl;'", 1.75],
+  ['zxcvbnm,./', 2.25],
+];
+const SHIFTED: Record<string, string> = Object.fromEntries([...'~!@#$%^&*()_+{}|:"<>?'].map((c, i) => [c, "`1234567890-=[]\\;',./"[i]!]));
 const WRAPS = new Set(['0q', 'pa', 'lz']);
 const KEYS = new Map<string, { row: number; x: number }>();
 ROWS.forEach(([keys, offset], row) => [...keys].forEach((key, i) => KEYS.set(key, { row, x: offset + i })));

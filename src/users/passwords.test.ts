@@ -71,7 +71,8 @@ describe('password hashing', () => {
   it('SEC-33 the memory ceiling is 4× the configured memory or 256 MiB, whichever is more; costs Argon2 cannot verify are refused too', () => {
     expect(verifyLimits(19456)).toEqual({ memoryKib: 262144, timeCost: 10, parallelism: 4 });
     expect(verifyLimits(131072).memoryKib).toBe(524288);
-    const phc = (params: string, type = 'id', version = 'v=19$') => `$argon2${type}$${version}${params}$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g`;
+    const phc = (params: string, type = 'id', version = 'v=19$') =>
+      `$argon2${type}$${version}${params}$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g`;
     expect(hasher.accepts(phc('m=262144,t=10,p=4'))).toBe(true);
     expect(hasher.accepts(phc('m=8,t=1,p=1', 'd'))).toBe(true); // weak, but upgraded at the next sign-in
     expect(hasher.accepts(phc('m=8,t=1,p=1', 'i', ''))).toBe(true); // Argon2 1.0 strings carry no version

@@ -137,7 +137,11 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
         created_at: now,
         updated_at: now,
       };
-      const inserted = await db.insertInto('users').values(user).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+      const inserted = await db
+        .insertInto('users')
+        .values(user)
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
       if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
         throw new RekeyError('email_already_exists', {}, input.externalId ? 'A user with this email or external id already exists.' : undefined);
       }
@@ -152,7 +156,10 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
     findByEmail: (email, executor = db) => byEmail.first(executor, { email: normalizeEmail(email) }),
     list: ({ email, ...query }) =>
       paginate(
-        db.selectFrom('users').selectAll().$if(email !== undefined, (q) => q.where('email', '=', normalizeEmail(email!))),
+        db
+          .selectFrom('users')
+          .selectAll()
+          .$if(email !== undefined, (q) => q.where('email', '=', normalizeEmail(email!))),
         'id',
         query,
       ),
@@ -251,7 +258,10 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
         await (result === undefined ? trx.rollback() : trx.commit()).execute();
         return result;
       } catch (error) {
-        await trx.rollback().execute().catch(() => undefined);
+        await trx
+          .rollback()
+          .execute()
+          .catch(() => undefined);
         throw error;
       }
     },

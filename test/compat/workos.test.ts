@@ -67,7 +67,9 @@ for (const factory of STORES) {
       expect((weak as BadRequestException).errors?.[0]).toMatchObject({ code: expect.stringMatching(/^password_(common|breached)$/) });
 
       await workos.userManagement.resetPassword({ token: reset.passwordResetToken, newPassword: `${GOOD_PASSWORD} two` });
-      const reused = await workos.userManagement.resetPassword({ token: reset.passwordResetToken, newPassword: `${GOOD_PASSWORD} three` }).catch((e: unknown) => e);
+      const reused = await workos.userManagement
+        .resetPassword({ token: reset.passwordResetToken, newPassword: `${GOOD_PASSWORD} three` })
+        .catch((e: unknown) => e);
       expect(reused).toBeInstanceOf(BadRequestException);
       expect((reused as BadRequestException).errors?.[0]).toMatchObject({ code: 'password_reset_token_invalid' });
 
@@ -87,7 +89,9 @@ for (const factory of STORES) {
       const user = await workos.userManagement.createUser({ email, password: `${GOOD_PASSWORD} mfa` });
       await h.rekey.factors.enrollTotp(user);
       const reset = await workos.userManagement.createPasswordReset({ email });
-      const thrown = await workos.userManagement.resetPassword({ token: reset.passwordResetToken, newPassword: `${GOOD_PASSWORD} next` }).catch((error: unknown) => error);
+      const thrown = await workos.userManagement
+        .resetPassword({ token: reset.passwordResetToken, newPassword: `${GOOD_PASSWORD} next` })
+        .catch((error: unknown) => error);
       expect(thrown).toBeInstanceOf(GenericServerException);
       const error = thrown as GenericServerException;
       expect(error.status).toBe(403);

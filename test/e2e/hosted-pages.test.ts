@@ -15,7 +15,16 @@ import { createHarness, GOOD_PASSWORD, type Harness } from '../support/harness.t
  * accessibility basics and hostile form bodies. Screenshots of each step go to test/artifacts/ (git-ignored).
  */
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts');
 const SCANNER_UA = 'Mozilla/5.0 (compatible; SafeLinksScanner/2.1; +https://scanner.example.net/bot)';
 /** What a stack trace or a leaked internal path looks like in a response body. */
@@ -30,7 +39,11 @@ interface PageElement {
   tagName: string;
   textContent: string | null;
 }
-declare const document: { activeElement: PageElement | null; querySelector(selector: string): PageElement | null; getElementById(id: string): PageElement | null };
+declare const document: {
+  activeElement: PageElement | null;
+  querySelector(selector: string): PageElement | null;
+  getElementById(id: string): PageElement | null;
+};
 declare const history: { length: number };
 declare const location: { href: string };
 declare const navigation: { entries(): Array<{ url: string | null }> } | undefined;
@@ -338,7 +351,16 @@ for (const factory of STORES) {
     });
 
     it('SEC-26 every reset page is no-store and cannot be framed', async () => {
-      const paths = ['/reset', '/reset/sent', '/reset/code', '/reset/verify', '/reset/second-factor', '/reset/new', '/reset/done', '/reset/verify?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'];
+      const paths = [
+        '/reset',
+        '/reset/sent',
+        '/reset/code',
+        '/reset/verify',
+        '/reset/second-factor',
+        '/reset/new',
+        '/reset/done',
+        '/reset/verify?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+      ];
       for (const path of paths) {
         const res = await fetch(new URL(path, h.url), { redirect: 'manual' });
         await res.arrayBuffer();
@@ -372,7 +394,9 @@ for (const factory of STORES) {
         await page.waitForLoadState('load');
         const frame = await (await page.waitForSelector('#f', { state: 'attached' })).contentFrame();
         // Chromium swaps a refused frame's document for its own error page: the form never exists in it.
-        const shown = await frame!.evaluate(() => ({ url: location.href, form: document.querySelector('#email') !== null })).catch((error: Error) => ({ url: frame!.url(), form: false, error: error.message }));
+        const shown = await frame!
+          .evaluate(() => ({ url: location.href, form: document.querySelector('#email') !== null }))
+          .catch((error: Error) => ({ url: frame!.url(), form: false, error: error.message }));
         expect(shown.form).toBe(false);
         expect(shown.url).not.toBe(`${h.url}/reset`);
       } finally {
@@ -463,12 +487,14 @@ for (const factory of STORES) {
       const order: string[] = [];
       for (let i = 0; i < 15 && !order.includes('submit'); i++) {
         await page.keyboard.press('Tab');
-        order.push(await page.evaluate(() => {
-          const el = document.activeElement;
-          if (!el) return 'none';
-          if (el.tagName === 'BUTTON') return 'submit';
-          return el.id || el.tagName.toLowerCase();
-        }));
+        order.push(
+          await page.evaluate(() => {
+            const el = document.activeElement;
+            if (!el) return 'none';
+            if (el.tagName === 'BUTTON') return 'submit';
+            return el.id || el.tagName.toLowerCase();
+          }),
+        );
       }
       expect(order).toContain('email');
       expect(order).toContain('submit');
@@ -518,7 +544,12 @@ for (const factory of STORES) {
           return res;
         };
         const post = async (path: string, body: string | Buffer, type = 'application/x-www-form-urlencoded') => {
-          const res = await fetch(new URL(path, h.url), { method: 'POST', redirect: 'manual', headers: { 'content-type': type, cookie: jar.header(), origin: h.url }, body });
+          const res = await fetch(new URL(path, h.url), {
+            method: 'POST',
+            redirect: 'manual',
+            headers: { 'content-type': type, cookie: jar.header(), origin: h.url },
+            body,
+          });
           jar.take(res);
           return res;
         };
@@ -564,18 +595,47 @@ for (const factory of STORES) {
           { name: 'no CSRF field', body: form(valid), status: 403 },
           // The link form has no field but the token: submitting it is a legitimate confirmation, tried last below.
           ...(path === '/reset/verify' ? [] : [{ name: 'missing fields', body: form({ csrf }) }]),
-          { name: 'a 10,000-character field', body: form({ csrf, ...valid, [main]: main === 'email' ? `${long}@example.com` : long, ...(main === 'password' ? { confirm: long } : {}) }) },
+          {
+            name: 'a 10,000-character field',
+            body: form({ csrf, ...valid, [main]: main === 'email' ? `${long}@example.com` : long, ...(main === 'password' ? { confirm: long } : {}) }),
+          },
           // Long, but within the body limit, so the page itself has to deal with it (a password over its 1 KiB cap).
-          { name: 'a 5,000-character field', body: form({ csrf, ...valid, [main]: 'b'.repeat(5_000), ...(main === 'password' ? { confirm: 'b'.repeat(5_000) } : {}) }) },
+          {
+            name: 'a 5,000-character field',
+            body: form({ csrf, ...valid, [main]: 'b'.repeat(5_000), ...(main === 'password' ? { confirm: 'b'.repeat(5_000) } : {}) }),
+          },
           { name: 'a 1 MB body', body: `csrf=${csrf}&${main}=${'a'.repeat(1 << 20)}`, status: 413 },
-          { name: 'invalid UTF-8 bytes', body: Buffer.concat([Buffer.from(`csrf=${csrf}&${main}=`), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('x')]), status: 400 },
+          {
+            name: 'invalid UTF-8 bytes',
+            body: Buffer.concat([Buffer.from(`csrf=${csrf}&${main}=`), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('x')]),
+            status: 400,
+          },
           { name: 'a broken percent-escape', body: `csrf=${csrf}&${main}=%E0%A4%A&x=%ZZ`, status: 400 },
           { name: 'a repeated field', body: `${form({ csrf, ...valid })}&${main}=a&${main}=b`, status: 400 },
           { name: 'a repeated CSRF field', body: `${form({ csrf, ...valid })}&csrf=${csrf}`, status: 400 },
-          { name: 'a field with control characters', body: form({ csrf, ...valid, [main]: `a\u0000b\u0007c${main === 'email' ? '@example.com' : ''}`, ...(main === 'password' ? { confirm: 'a\u0000b\u0007c' } : {}) }) },
-          { name: 'more than 32 fields', body: Array.from({ length: 40 }, (_, i) => `f${i}=1`).concat(`csrf=${csrf}`).join('&'), status: 400 },
+          {
+            name: 'a field with control characters',
+            body: form({
+              csrf,
+              ...valid,
+              [main]: `a\u0000b\u0007c${main === 'email' ? '@example.com' : ''}`,
+              ...(main === 'password' ? { confirm: 'a\u0000b\u0007c' } : {}),
+            }),
+          },
+          {
+            name: 'more than 32 fields',
+            body: Array.from({ length: 40 }, (_, i) => `f${i}=1`)
+              .concat(`csrf=${csrf}`)
+              .join('&'),
+            status: 400,
+          },
           { name: 'a JSON body', body: JSON.stringify({ csrf, ...valid }), type: 'application/json', status: 415 },
-          { name: 'a multipart body', body: `--b\r\ncontent-disposition: form-data; name="csrf"\r\n\r\n${csrf}\r\n--b--\r\n`, type: 'multipart/form-data; boundary=b', status: 415 },
+          {
+            name: 'a multipart body',
+            body: `--b\r\ncontent-disposition: form-data; name="csrf"\r\n\r\n${csrf}\r\n--b--\r\n`,
+            type: 'multipart/form-data; boundary=b',
+            status: 415,
+          },
           { name: 'a text body', body: `csrf=${csrf}`, type: 'text/plain', status: 415 },
         ];
         for (const { name, body, type, status } of cases) {
@@ -589,7 +649,8 @@ for (const factory of STORES) {
           }
           const text = await res.text();
           const problems: string[] = [];
-          if (status !== undefined ? res.status !== status : res.status < 400 || res.status >= 500) problems.push(`status ${res.status}, expected ${status ?? '4xx'}`);
+          if (status !== undefined ? res.status !== status : res.status < 400 || res.status >= 500)
+            problems.push(`status ${res.status}, expected ${status ?? '4xx'}`);
           if (!isHtml(res)) problems.push(`content-type ${res.headers.get('content-type')}`);
           if (!/<html lang="(en|fr)">/.test(text)) problems.push('not a page');
           if (!/data-code="[a-z_]+"/.test(text)) problems.push('no message saying what is wrong');
@@ -599,9 +660,18 @@ for (const factory of STORES) {
       }
       // The pages' query parameters, hostile too (a NUL is what PostgreSQL refuses in a text parameter).
       const queries = [
-        '/reset?client_id=a%00b', '/reset/sent?client_id=%00', '/reset/verify?client_id=%00', '/reset/done?client_id=a%00',
-        `/reset?client_id=${'c'.repeat(10_000)}`, '/reset?client_id=%FF%FE', '/reset?client_id=a&client_id=b', '/reset?lang=%00&method=%FF',
-        '/reset?redirect_url=javascript:alert(1)', '/reset/verify?token=%00', `/reset/verify?token=${'t'.repeat(10_000)}`, '/reset/verify?token=a&token=b',
+        '/reset?client_id=a%00b',
+        '/reset/sent?client_id=%00',
+        '/reset/verify?client_id=%00',
+        '/reset/done?client_id=a%00',
+        `/reset?client_id=${'c'.repeat(10_000)}`,
+        '/reset?client_id=%FF%FE',
+        '/reset?client_id=a&client_id=b',
+        '/reset?lang=%00&method=%FF',
+        '/reset?redirect_url=javascript:alert(1)',
+        '/reset/verify?token=%00',
+        `/reset/verify?token=${'t'.repeat(10_000)}`,
+        '/reset/verify?token=a&token=b',
       ];
       for (const path of queries) {
         const label = `GET ${path.slice(0, 60)}`;
@@ -621,7 +691,9 @@ for (const factory of STORES) {
       expect(failures).toEqual([]);
 
       // None of it broke a flow: each form still takes a proper submission.
-      expect((await asker.post('/reset', form({ csrf: await asker.csrf('/reset'), email: 'someone@example.com', method: 'email_link' }))).headers.get('location')).toBe('/reset/sent');
+      expect(
+        (await asker.post('/reset', form({ csrf: await asker.csrf('/reset'), email: 'someone@example.com', method: 'email_link' }))).headers.get('location'),
+      ).toBe('/reset/sent');
       const confirmed = await linker.post('/reset/verify', form({ csrf: await linker.csrf('/reset/verify') }));
       expect(confirmed.status).toBe(303);
       expect(confirmed.headers.get('location')).toBe('/reset/new');

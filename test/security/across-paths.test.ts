@@ -135,7 +135,8 @@ for (const factory of STORES) {
       const address = email('mfa');
       const original = password();
       const user = await api.createUser(address, original);
-      const secret: string = (await api.call('POST', `/user_management/users/${user.id}/auth_factors`, { type: 'totp' })).json().authentication_factor.totp.secret;
+      const secret: string = (await api.call('POST', `/user_management/users/${user.id}/auth_factors`, { type: 'totp' })).json().authentication_factor.totp
+        .secret;
       const login = await api.login(address, original);
       h.clock.advance(30_000);
       const signedIn = await api.completeMfa(login.json().pending_authentication_token, await totpAt(secret, h.clock.now()));

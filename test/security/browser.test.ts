@@ -87,7 +87,7 @@ for (const factory of STORES) {
       expect(JSON.stringify((await web.getFlow(flow.id)).json())).not.toContain(address.split('@')[0]!);
     });
 
-    it("SEC-09 a token works only for its own account, purpose and flow", async () => {
+    it('SEC-09 a token works only for its own account, purpose and flow', async () => {
       const a = email('alice');
       const b = email('bob');
       await api.createUser(a, password());
@@ -142,7 +142,9 @@ for (const factory of STORES) {
       await api.createUser(other, password());
       const racing = (await web.startFlow(other)).json();
       const right = await web.codeFor(other);
-      const guesses = await Promise.all(Array.from({ length: 50 }, (_, i) => web.attemptCode(racing.id, String(i).padStart(6, '9') === right ? '123457' : String(i).padStart(6, '9'))));
+      const guesses = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => web.attemptCode(racing.id, String(i).padStart(6, '9') === right ? '123457' : String(i).padStart(6, '9'))),
+      );
       const evaluated = guesses.filter((g) => g.json().error?.code === 'code_incorrect').length;
       expect(evaluated).toBeLessThanOrEqual(5);
       expect(guesses.filter((g) => g.json().error?.code === 'code_attempts_exceeded').length).toBeGreaterThanOrEqual(45);
@@ -163,7 +165,15 @@ for (const factory of STORES) {
     });
 
     it('SEC-23 redirect targets off the allow-list are never stored nor followed', async () => {
-      const payloads = ['//evil.test', 'https://app.example.com@evil.test', 'https://app.example.com.evil.test', '/\\evil.test', 'javascript:alert(1)', '%2F%2Fevil.test', 'https://evil.test#@app.example.com'];
+      const payloads = [
+        '//evil.test',
+        'https://app.example.com@evil.test',
+        'https://app.example.com.evil.test',
+        '/\\evil.test',
+        'javascript:alert(1)',
+        '%2F%2Fevil.test',
+        'https://evil.test#@app.example.com',
+      ];
       for (const payload of payloads) {
         const address = email();
         await api.createUser(address, password());
@@ -192,7 +202,12 @@ for (const factory of STORES) {
 
     it('SEC-26 every browser API answer is no-store', async () => {
       const address = email();
-      const responses = [await web.forgot(address), await web.startFlow(address), await web.attemptLink('nope'), await web.getFlow('flow_01ARZ3NDEKTSV4RRFFQ69G5FAV')];
+      const responses = [
+        await web.forgot(address),
+        await web.startFlow(address),
+        await web.attemptLink('nope'),
+        await web.getFlow('flow_01ARZ3NDEKTSV4RRFFQ69G5FAV'),
+      ];
       for (const res of responses) expect(res.headers['cache-control']).toBe('no-store');
     });
 
@@ -206,9 +221,19 @@ for (const factory of STORES) {
       expect(evil.json().error.code).toBe('cross_origin_forbidden');
       const site = await web.post('/auth/reset', { email: address, token: token2, password: password() }, { 'sec-fetch-site': 'cross-site' });
       expect(site.statusCode).toBe(403);
-      const form = await h.app.inject({ method: 'POST', url: '/auth/reset', payload: `email=${encodeURIComponent(address)}&token=${token2}&password=x`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const form = await h.app.inject({
+        method: 'POST',
+        url: '/auth/reset',
+        payload: `email=${encodeURIComponent(address)}&token=${token2}&password=x`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(form.statusCode).toBe(415);
-      const plain = await h.app.inject({ method: 'POST', url: '/auth/forgot', payload: JSON.stringify({ email: address }), headers: { 'content-type': 'text/plain' } });
+      const plain = await h.app.inject({
+        method: 'POST',
+        url: '/auth/forgot',
+        payload: JSON.stringify({ email: address }),
+        headers: { 'content-type': 'text/plain' },
+      });
       expect(plain.statusCode).toBe(415);
       expect((await web.attemptLink(token2)).statusCode).toBe(200); // the refused requests did not spend it
       const allowed = await web.post('/auth/forgot', { email: address }, { origin: 'https://app.example.com' });

@@ -53,7 +53,14 @@ for (const factory of STORES) {
         expect(res.json()).toMatchObject({ code: 'password_reset_error', errors: [{ code: 'password_reset_token_invalid' }] });
       }
       expect((await api.login(address, winners[0]!)).statusCode).toBe(200);
-      expect((await api.login(address, candidates.find((c) => c !== winners[0])!)).statusCode).toBe(400);
+      expect(
+        (
+          await api.login(
+            address,
+            candidates.find((c) => c !== winners[0])!,
+          )
+        ).statusCode,
+      ).toBe(400);
       await h.deliver();
       const notices = (await h.mailbox(address)).filter((m) => /password (was )?changed/i.test(m.subject));
       expect(notices).toHaveLength(1);
@@ -121,7 +128,10 @@ for (const factory of STORES) {
     it('SEC-21 the link origin comes from configuration, not from Host or X-Forwarded-Host', async () => {
       const address = email();
       await api.createUser(address, password());
-      const spoofs: Array<Record<string, string>> = [{ host: 'evil.test' }, { 'x-forwarded-host': 'evil.test', forwarded: 'host=evil.test', 'x-original-host': 'evil.test' }];
+      const spoofs: Array<Record<string, string>> = [
+        { host: 'evil.test' },
+        { 'x-forwarded-host': 'evil.test', forwarded: 'host=evil.test', 'x-original-host': 'evil.test' },
+      ];
       for (const headers of spoofs) {
         const res = await api.createReset(address, headers);
         expect(res.statusCode).toBe(201);
@@ -179,7 +189,9 @@ for (const factory of STORES) {
       expect(emoji.length).toBe(30);
       const res = await api.call('POST', '/user_management/users', { email: email(), password: emoji });
       expect(res.statusCode).toBe(201);
-      expect((await api.call('POST', '/user_management/users', { email: email(), password: emoji.slice(0, 28) })).json().errors[0].code).toBe('password_too_short');
+      expect((await api.call('POST', '/user_management/users', { email: email(), password: emoji.slice(0, 28) })).json().errors[0].code).toBe(
+        'password_too_short',
+      );
     });
 
     it('SEC-31 common, breached and context passwords are refused with a machine-readable reason', async () => {

@@ -163,7 +163,10 @@ async function requestAndDiff(h: Harness, send: () => Promise<LightMyRequestResp
     Object.fromEntries(
       await Promise.all(
         tables.map(async (name) => {
-          const { n } = await h.store.db.selectFrom(name as 'outbox').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
+          const { n } = await h.store.db
+            .selectFrom(name as 'outbox')
+            .select((eb) => eb.fn.countAll<number | string>().as('n'))
+            .executeTakeFirstOrThrow();
           return [name, Number(n)] as const;
         }),
       ),

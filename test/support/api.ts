@@ -22,14 +22,28 @@ export function managementApi(h: Harness) {
       h.app.inject({
         method: 'POST',
         url: '/user_management/authenticate',
-        payload: { grant_type: 'password', client_id: h.clientId, client_secret: h.secretKey, email, password, ip_address: '198.51.100.7', user_agent: 'TestAgent/1.0' },
+        payload: {
+          grant_type: 'password',
+          client_id: h.clientId,
+          client_secret: h.secretKey,
+          email,
+          password,
+          ip_address: '198.51.100.7',
+          user_agent: 'TestAgent/1.0',
+        },
       }),
     /** The second step of an MFA sign-in: the `pending_authentication_token` of an `mfa_challenge` and a TOTP code. */
     completeMfa: (pendingAuthenticationToken: string, code: string) =>
       h.app.inject({
         method: 'POST',
         url: '/user_management/authenticate',
-        payload: { grant_type: 'urn:workos:oauth:grant-type:mfa-totp', client_id: h.clientId, client_secret: h.secretKey, pending_authentication_token: pendingAuthenticationToken, code },
+        payload: {
+          grant_type: 'urn:workos:oauth:grant-type:mfa-totp',
+          client_id: h.clientId,
+          client_secret: h.secretKey,
+          pending_authentication_token: pendingAuthenticationToken,
+          code,
+        },
       }),
     refresh: (refreshToken: string) =>
       h.app.inject({

@@ -9,8 +9,12 @@ export function browserApi(h: Harness) {
     post,
     forgot: (email: string, headers?: Record<string, string>) => post('/auth/forgot', { email }, headers),
     reset: (email: string, token: string, password: string) => post('/auth/reset', { email, token, password }),
-    startFlow: (identifier: string, strategy: 'email_link' | 'email_code' = 'email_code', extra: Record<string, unknown> = {}, headers?: Record<string, string>) =>
-      post('/v1/reset_flows', { identifier, strategy, ...extra }, headers),
+    startFlow: (
+      identifier: string,
+      strategy: 'email_link' | 'email_code' = 'email_code',
+      extra: Record<string, unknown> = {},
+      headers?: Record<string, string>,
+    ) => post('/v1/reset_flows', { identifier, strategy, ...extra }, headers),
     getFlow: (id: string) => h.app.inject({ method: 'GET', url: `/v1/reset_flows/${id}` }),
     attemptCode: (flowId: string, code: string, headers?: Record<string, string>) =>
       post(`/v1/reset_flows/${flowId}/attempt_first_factor`, { strategy: 'email_code', code }, headers),

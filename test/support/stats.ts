@@ -8,7 +8,7 @@ export const median = (values: number[]): number => {
 export function shuffled<T>(items: T[], seed = 42): T[] {
   const out = [...items];
   let state = seed >>> 0;
-  const next = () => ((state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const next = () => (state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32;
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));
     [out[i], out[j]] = [out[j]!, out[i]!];

@@ -100,9 +100,7 @@ describe('smtp channel', () => {
     const sockets: Socket[] = [];
     const silent = createServer((socket) => void sockets.push(socket)).listen(0, '127.0.0.1');
     await once(silent, 'listening');
-    const channel = track(
-      createSmtpChannel(`smtp://127.0.0.1:${(silent.address() as AddressInfo).port}`, { connectTimeoutMs: 200 }),
-    );
+    const channel = track(createSmtpChannel(`smtp://127.0.0.1:${(silent.address() as AddressInfo).port}`, { connectTimeoutMs: 200 }));
     try {
       const startedAt = performance.now();
       await expect(channel.send(mail())).rejects.toThrow(/greeting|timeout/i);

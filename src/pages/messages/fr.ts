@@ -19,7 +19,8 @@ export const fr: Catalog = {
     ask_submit: 'Continuer',
 
     sent_title: 'Consultez vos e-mails',
-    sent_body: 'Si un compte utilise cette adresse, nous lui avons envoyé un lien pour choisir un nouveau mot de passe. Le lien ne fonctionne qu’une fois et expire dans {minutes} minutes.',
+    sent_body:
+      'Si un compte utilise cette adresse, nous lui avons envoyé un lien pour choisir un nouveau mot de passe. Le lien ne fonctionne qu’une fois et expire dans {minutes} minutes.',
     sent_hint: 'Rien reçu après quelques minutes\u00a0? Vérifiez vos courriers indésirables, ou recommencez.',
 
     code_title: 'Saisissez votre code',

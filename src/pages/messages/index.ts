@@ -21,14 +21,17 @@ export const isLang = (value: unknown): value is Lang => typeof value === 'strin
 /** The best supported language of an `Accept-Language` header by q-value (ties keep header order), else English. */
 export function negotiateLang(header: string | undefined): Lang {
   if (!header || header.length > 1000) return DEFAULT_LANG;
-  const ranges = header.split(',').slice(0, 30).map((part, index) => {
-    const [range = '', ...params] = part.trim().split(';');
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    const weight = q === undefined ? 1 : Number(q.slice(2));
-    return { primary: range.trim().toLowerCase().split('-')[0] ?? '', weight: Number.isFinite(weight) ? weight : 0, index };
-  });
+  const ranges = header
+    .split(',')
+    .slice(0, 30)
+    .map((part, index) => {
+      const [range = '', ...params] = part.trim().split(';');
+      const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+      const weight = q === undefined ? 1 : Number(q.slice(2));
+      return { primary: range.trim().toLowerCase().split('-')[0] ?? '', weight: Number.isFinite(weight) ? weight : 0, index };
+    });
   ranges.sort((a, b) => b.weight - a.weight || a.index - b.index);
-  return ranges.find((range) => range.weight > 0 && isLang(range.primary))?.primary as Lang | undefined ?? DEFAULT_LANG;
+  return (ranges.find((range) => range.weight > 0 && isLang(range.primary))?.primary as Lang | undefined) ?? DEFAULT_LANG;
 }
 
 export type Vars = Record<string, string | number | undefined>;
@@ -41,7 +44,8 @@ export interface Translator {
   isKnownError(code: string): code is PageErrorCode;
 }
 
-const fill = (text: string, vars: Vars = {}): string => text.replace(/\{(\w+)\}/g, (whole, name: string) => (vars[name] === undefined ? whole : String(vars[name])));
+const fill = (text: string, vars: Vars = {}): string =>
+  text.replace(/\{(\w+)\}/g, (whole, name: string) => (vars[name] === undefined ? whole : String(vars[name])));
 
 export function translator(lang: Lang): Translator {
   const catalog = CATALOGS[lang];
@@ -53,4 +57,3 @@ export function translator(lang: Lang): Translator {
     isKnownError,
   };
 }
-
