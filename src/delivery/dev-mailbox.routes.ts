@@ -109,36 +109,38 @@ const PAGE_CSP = [
 export function renderMailboxPage(messages: DevMail[], to: string): string {
   const items = messages.length ? messages.map((mail) => renderMessage(mail)) : html`<p class="empty">No messages${to && html` to ${to}`} yet.</p>`;
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="robots" content="noindex" />
-        <title>Development mailbox · Rekey</title>
-        <style>
-          ${raw(STYLE)}
-        </style>
-      </head>
-      <body>
-        <header>
-          <h1>Development mailbox</h1>
-          <form method="get" action="/dev/mailbox">
-            <input type="email" name="to" placeholder="Filter by recipient" value="${to}" aria-label="Recipient" />
-            <button type="submit">Filter</button>
-          </form>
-          <a href="/dev/mailbox${to ? `?to=${encodeURIComponent(to)}` : ''}">Refresh</a>
-        </header>
-        <main>${items}</main>
-      </body>
-    </html> `.value;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Development mailbox · Rekey</title>
+<style>${raw(STYLE)}</style>
+</head>
+<body>
+<header>
+<h1>Development mailbox</h1>
+<form method="get" action="/dev/mailbox">
+<input type="email" name="to" placeholder="Filter by recipient" value="${to}" aria-label="Recipient">
+<button type="submit">Filter</button>
+</form>
+<a href="/dev/mailbox${to ? `?to=${encodeURIComponent(to)}` : ''}">Refresh</a>
+</header>
+<main>
+${items}
+</main>
+</body>
+</html>
+`.value;
 }
 
 function renderMessage(mail: DevMail): SafeHtml {
   return html`<article>
-    <h2>${mail.subject}</h2>
-    <p class="meta">To ${mail.to} · from ${mail.from} · <time datetime="${mail.created_at}">${formatTime(mail.created_at)}</time></p>
-    <pre>${linkify(escapeHtml(mail.text))}</pre>
-  </article> `;
+<h2>${mail.subject}</h2>
+<p class="meta">To ${mail.to} · from ${mail.from} · <time datetime="${mail.created_at}">${formatTime(mail.created_at)}</time></p>
+<pre>${linkify(escapeHtml(mail.text))}</pre>
+</article>
+`;
 }
 
 const formatTime = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;

@@ -48,55 +48,57 @@ export function layout(page: PageModel, options: LayoutOptions): string {
   const errors = options.errors ?? [];
   const title = errors.length ? `${tr.t('error_summary_title')}: ${options.title}` : options.title;
   return html`<!doctype html>
-    <html lang="${tr.lang}">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="robots" content="noindex, nofollow" />
-        <meta name="referrer" content="no-referrer" />
-        <title>${title} · ${brand.name}</title>
-        <link rel="stylesheet" href="/assets/rekey.css" />
-        ${brand.stylesheet && html`<link rel="stylesheet" href="${brand.stylesheet}" />`}
-        ${(options.scripts ?? []).map((src) => html`<script src="${src}" defer></script>`)}
-      </head>
-      <body>
-        <main class="card">
-          <header class="brand">
-            ${brand.logo && html`<img class="logo" src="${brand.logo}" alt="" />`}
-            <p class="app-name">${brand.name}</p>
-          </header>
-          <h1>${options.title}</h1>
-          ${errorSummary(tr, errors)} ${options.body}
-        </main>
-        <footer>
-          <nav aria-label="${tr.t('language_label')}">
-            <ul class="languages">
-              ${LANGS.map((lang) => {
-                const href = pageHref({ ...page, langParam: lang }, options.path, options.keep);
-                const name = translator(lang).t('language_name');
-                return html`<li><a href="${href}" hreflang="${lang}" lang="${lang}" ${lang === tr.lang ? html` aria-current="true"` : ''}>${name}</a></li>`;
-              })}
-            </ul>
-          </nav>
-        </footer>
-      </body>
-    </html> `.value;
+<html lang="${tr.lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex, nofollow">
+<meta name="referrer" content="no-referrer">
+<title>${title} · ${brand.name}</title>
+<link rel="stylesheet" href="/assets/rekey.css">
+${brand.stylesheet && html`<link rel="stylesheet" href="${brand.stylesheet}">`}
+${(options.scripts ?? []).map((src) => html`<script src="${src}" defer></script>`)}
+</head>
+<body>
+<main class="card">
+<header class="brand">
+${brand.logo && html`<img class="logo" src="${brand.logo}" alt="">`}
+<p class="app-name">${brand.name}</p>
+</header>
+<h1>${options.title}</h1>
+${errorSummary(tr, errors)}
+${options.body}
+</main>
+<footer>
+<nav aria-label="${tr.t('language_label')}">
+<ul class="languages">
+${LANGS.map((lang) => {
+  const href = pageHref({ ...page, langParam: lang }, options.path, options.keep);
+  const name = translator(lang).t('language_name');
+  return html`<li><a href="${href}" hreflang="${lang}" lang="${lang}"${lang === tr.lang ? html` aria-current="true"` : ''}>${name}</a></li>`;
+})}
+</ul>
+</nav>
+</footer>
+</body>
+</html>
+`.value;
 }
 
 function errorSummary(tr: Translator, errors: FieldError[]): HtmlValue {
   if (!errors.length) return '';
   return html`<div class="error-summary" role="alert" aria-labelledby="error-summary-title">
-    <h2 id="error-summary-title">${tr.t('error_summary_title')}</h2>
-    <ul>
-      ${errors.map((error) => html`<li data-code="${error.code}">${error.field ? html`<a href="#${error.field}">${error.message}</a>` : error.message}</li>`)}
-    </ul>
-  </div>`;
+<h2 id="error-summary-title">${tr.t('error_summary_title')}</h2>
+<ul>
+${errors.map((error) => html`<li data-code="${error.code}">${error.field ? html`<a href="#${error.field}">${error.message}</a>` : error.message}</li>`)}
+</ul>
+</div>`;
 }
 
 /** The hidden fields every form carries: the CSRF token and, when chosen, the language. */
 export function formHidden(page: PageModel, extra: Record<string, string | undefined> = {}): SafeHtml {
   const fields = { csrf: page.csrf, lang: page.langParam, ...extra };
-  return html`${Object.entries(fields).map(([name, value]) => value !== undefined && html`<input type="hidden" name="${name}" value="${value}" />`)}`;
+  return html`${Object.entries(fields).map(([name, value]) => value !== undefined && html`<input type="hidden" name="${name}" value="${value}">`)}`;
 }
 
 export interface InputOptions {
@@ -120,21 +122,17 @@ export function input(options: InputOptions): SafeHtml {
   const errorId = error ? `${options.id}-error` : undefined;
   const describedBy = [hintId, errorId].filter(Boolean).join(' ');
   return html`<div class="field${error ? ' field-invalid' : ''}">
-    <label for="${options.id}">${options.label}</label>
-    ${options.hint && html`<p class="hint" id="${hintId}">${options.hint}</p>`}
-    ${error && html`<p class="field-error" id="${errorId}" data-code="${error.code}">${error.message}</p>`}
-    <input
-      id="${options.id}"
-      name="${options.name ?? options.id}"
-      type="${options.type}"
-      autocomplete="${options.autocomplete}"
-      required${options.value !== undefined && html` value="${options.value}"`}${options.inputmode && html` inputmode="${options.inputmode}"`}${
-        options.maxlength !== undefined && html` maxlength="${options.maxlength}"`
-      }${describedBy && html` aria-describedby="${describedBy}"`}${
-        error && html` aria-invalid="true"`
-      }${options.autofocus && html` autofocus`}${options.type !== 'email' && html` spellcheck="false" autocapitalize="off"`}
-    />
-  </div>`;
+<label for="${options.id}">${options.label}</label>
+${options.hint && html`<p class="hint" id="${hintId}">${options.hint}</p>`}
+${error && html`<p class="field-error" id="${errorId}" data-code="${error.code}">${error.message}</p>`}
+<input id="${options.id}" name="${options.name ?? options.id}" type="${options.type}" autocomplete="${options.autocomplete}" required${
+    options.value !== undefined && html` value="${options.value}"`
+  }${options.inputmode && html` inputmode="${options.inputmode}"`}${
+    options.maxlength !== undefined && html` maxlength="${options.maxlength}"`
+  }${describedBy && html` aria-describedby="${describedBy}"`}${
+    error && html` aria-invalid="true"`
+  }${options.autofocus && html` autofocus`}${options.type !== 'email' && html` spellcheck="false" autocapitalize="off"`}>
+</div>`;
 }
 
 /** Focus goes to the first field with an error; a fresh page keeps the normal order (heading, intro, form). */
