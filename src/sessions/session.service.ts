@@ -1,4 +1,5 @@
-import { SignJWT, jwtVerify } from 'jose';
+import { createVerifier } from 'fast-jwt';
+import { SignJWT } from 'jose';
 import { PostgresAdapter, sql } from 'kysely';
 import type { PlatformDeps } from '../deps.ts';
 import { RekeyError } from '../errors/index.ts';
@@ -124,6 +125,10 @@ export function createSessionService(deps: PlatformDeps): SessionService {
   const { store, clock, ids, tokens, config } = deps;
   const db = store.db;
   const jwtKey = tokens.deriveKey('access-token-hs256');
+  // Checked with a synchronous HMAC on the event loop: WebCrypto (jose's verify) queues the HMAC on libuv's
+  // thread pool, where it would wait behind password hashes during a reset storm (SEC-48). Expiry is checked
+  // below against the injected clock.
+  const verifyJwt = createVerifier({ key: jwtKey, algorithms: ['HS256'], allowedIss: config.baseUrl, ignoreExpiration: true, cache: false });
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
 
   const signAccessToken = (session: Session) => {
@@ -197,8 +202,9 @@ export function createSessionService(deps: PlatformDeps): SessionService {
     async verifyAccessToken(accessToken) {
       let sessionId: string;
       try {
-        const { payload } = await jwtVerify(accessToken, jwtKey, { issuer: config.baseUrl, algorithms: ['HS256'], currentDate: new Date(clock.now()) });
-        sessionId = String(payload.sid);
+        const payload = verifyJwt(accessToken) as { sid?: unknown; exp?: unknown };
+        if (typeof payload.exp !== 'number' || payload.exp * 1000 <= clock.now() || typeof payload.sid !== 'string') throw new Error('expired');
+        sessionId = payload.sid;
       } catch {
         throw new RekeyError('session_invalid');
       }
