@@ -202,10 +202,9 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
       keepSessionId: keep,
       cause: { flowId },
     });
-    const completed = await users.whileLocked(user.id, (executor) =>
-      writeTogetherIf<ResetFlow>(executor, flows.spendGrant(flowId, grantHash(flowId, grant), now), changes),
-    );
+    const completed = await writeTogetherIf<ResetFlow>(store.db, flows.spendGrant(flowId, grantHash(flowId, grant), now), changes);
     if (!completed) throw new RekeyError('grant_invalid');
+    await resetService.revokeLateSignIns(user.id, now, keep);
     return completed;
   };
 

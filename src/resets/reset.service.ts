@@ -67,6 +67,13 @@ export interface ResetService {
    * Every write of a completed reset, for the statement that spends its token or grant: the new hash and
    * what every password change brings (see the account-change hook below).
    */
+  /**
+   * After a change's statement committed, on PostgreSQL: that statement revoked the sessions it could see when
+   * it began, and a sign-in that committed while it ran is revoked by this second pass; one that commits later
+   * sees the new hash and ends its own session (the sessions module re-reads the account after inserting).
+   * SQLite has one writer, so nothing commits meanwhile there (SEC-47).
+   */
+  revokeLateSignIns(userId: string, now: number, keepSessionId?: string | null): Promise<void>;
   passwordChanged(user: User, passwordHash: string, change: PasswordChange): BoundWrite[];
 }
 
@@ -194,9 +201,13 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
       // of any number of racing requests, one spends it and the others write nothing.
       const now = clock.now();
       const changes = service.passwordChanged(user, passwordHash, { applicationId: candidate.application_id, context, now, cause: { resetId: candidate.id } });
-      const spent = await users.whileLocked(user.id, (executor) => writeTogetherIf(executor, resets.consumeToken(tokenHash, now), changes));
-      if (!spent) throw new RekeyError('password_reset_token_invalid');
+      if (!(await writeTogetherIf(store.db, resets.consumeToken(tokenHash, now), changes))) throw new RekeyError('password_reset_token_invalid');
+      await service.revokeLateSignIns(user.id, now);
       return { ...user, password_hash: passwordHash, password_changed_at: now, email_verified: 1, updated_at: now };
+    },
+
+    async revokeLateSignIns(userId, now, keepSessionId) {
+      if (store.dialect === 'postgres') await writeTogether(store.db, [sessions.revokeAllForUser(userId, now, keepSessionId)]);
     },
 
     passwordChanged: (user, passwordHash, { applicationId, context, now, keepSessionId, cause }) =>

@@ -82,15 +82,6 @@ export interface UserService {
    */
   passwordChange(user: User, hash: string, change: Omit<AccountChange, 'kind' | 'user'> & { markEmailVerified?: boolean }): BoundWrite[];
   recordSignIn(userId: string): Promise<void>;
-  /**
-   * Runs a password change's statement with the account's row locked first, in one transaction, on
-   * PostgreSQL. That statement reads the sessions to revoke as they were when it began; with the row locked
-   * before it begins, a sign-in that committed meanwhile is among them, and one still checking waits for the
-   * change and sees the new hash (SEC-47). SQLite has one writer, so there it runs as it is.
-   * `run` resolves to undefined when it wrote nothing (a `writeTogetherIf` whose guard missed): then the
-   * transaction rolls back.
-   */
-  whileLocked<T>(userId: string, run: (executor: Kysely<Database>) => Promise<T>): Promise<T>;
   onAccountChange(hook: AccountChangeHook): void;
 }
 
@@ -99,7 +90,6 @@ const byEmail = compiled<{ email: string }, User>((db, p) => db.selectFrom('user
 const setHash = compiled<{ id: string; hash: string; now: number }>((db, p) =>
   db.updateTable('users').set({ password_hash: p.hash, password_changed_at: p.now, updated_at: p.now }).where('id', '=', p.id),
 );
-const lockAccount = compiled<{ id: string }>((db, p) => db.selectFrom('users').select('id').where('id', '=', p.id).forNoKeyUpdate());
 // Resetting by email proves the address (WorkOS marks it verified too).
 const setHashAndVerify = compiled<{ id: string; hash: string; now: number }>((db, p) =>
   db.updateTable('users').set({ password_hash: p.hash, password_changed_at: p.now, updated_at: p.now, email_verified: 1 }).where('id', '=', p.id),
@@ -248,23 +238,6 @@ export function createUserService(deps: PlatformDeps & { policy: PasswordPolicy;
       await db.updateTable('users').set({ last_sign_in_at: clock.now() }).where('id', '=', userId).execute();
     },
     onAccountChange: (hook) => void hooks.push(hook),
-    async whileLocked(userId, run) {
-      if (store.dialect !== 'postgres') return run(db);
-      const trx = await db.startTransaction().execute();
-      try {
-        await lockAccount.execute(trx, { id: userId });
-        const result = await run(trx);
-        // Undefined: the guarded statement changed nothing, and its failure has aborted the transaction.
-        await (result === undefined ? trx.rollback() : trx.commit()).execute();
-        return result;
-      } catch (error) {
-        await trx
-          .rollback()
-          .execute()
-          .catch(() => undefined);
-        throw error;
-      }
-    },
   };
   return service;
 }
