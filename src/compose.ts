@@ -43,7 +43,7 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
   // The write-group check (SQLite) costs about 25 µs a write, a fifth of a forgot request: it guards the test
   // suite, where every write list runs on both stores, and stays out of a serving process.
   checkWriteGroups(config.env === 'test');
-  const store = options.store ?? connect(config.databaseUrl);
+  const store = options.store ?? connect(config.databaseUrl, { poolSize: config.databasePoolSize });
   const ownsStore = !options.store;
   const deps: PlatformDeps = {
     config,

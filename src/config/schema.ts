@@ -27,6 +27,12 @@ export const configSchema = z.strictObject({
     'REKEY_DATABASE_URL',
     '`postgres://…` for PostgreSQL, or a path / `sqlite:` URL for SQLite. Default: `<dataDir>/rekey.db`.',
   ),
+  /** @default 20 */
+  databasePoolSize: setting(
+    positiveInt().max(500).default(20),
+    'REKEY_DATABASE_POOL_SIZE',
+    'PostgreSQL connections per process. Reads queue behind writes when every connection is busy: under a burst of resets, 10 made a session check wait half a second.',
+  ),
   /** @default `http://127.0.0.1:${port}` */
   baseUrl: setting(
     z.url({ protocol: /^https?$/ }).optional(),
