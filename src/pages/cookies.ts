@@ -6,9 +6,10 @@ import type { Tokens } from '../platform/tokens.ts';
 import { isLang, type Lang } from './messages/index.ts';
 
 /**
- * The hosted pages' three cookies, all HttpOnly and SameSite=Strict:
+ * The hosted pages' four cookies, all HttpOnly and SameSite=Strict:
  * - `rekey_flow`: the flow id, the grant once a factor is verified, and the chosen language, sealed (AES-256-GCM);
  * - `rekey_link`: the link token between the link landing and the user's POST (SEC-15, SEC-25), sealed, 15 minutes;
+ * - `rekey_done`: the allow-listed redirect target between the password change and the done page, sealed, 5 minutes;
  * - `rekey_csrf`: the random value the forms' anti-CSRF token is an HMAC of (SEC-27).
  *
  * On an https base URL they carry the `__Host-` prefix, which makes the browser insist on Secure, Path=/ and no
@@ -18,6 +19,7 @@ import { isLang, type Lang } from './messages/index.ts';
 export interface CookieNames {
   flow: string;
   link: string;
+  done: string;
   csrf: string;
 }
 
@@ -28,6 +30,11 @@ export interface FlowCookie {
   lang?: Lang;
 }
 
+export interface DoneCookie {
+  /** Already checked against the application's allow-list when the password was set; checked again when read. */
+  redirectTo: string;
+}
+
 export interface LinkCookie {
   /** Null when the landing got something that cannot be a token: the page then shows the one generic message. */
   token: string | null;
@@ -36,12 +43,14 @@ export interface LinkCookie {
 /** Longer than a flow (30 min for links) so the page can say "expired" rather than "not found". */
 const FLOW_COOKIE_SECONDS = 60 * 60;
 const LINK_COOKIE_SECONDS = 15 * 60;
+/** Only the hop from the password form to the done page: a later visit to the done page sends nobody anywhere. */
+const DONE_COOKIE_SECONDS = 5 * 60;
 const CSRF_VALUE = /^[A-Za-z0-9_-]{43}$/;
 
 export function cookieNames(baseUrl: string): { names: CookieNames; secure: boolean } {
   const secure = new URL(baseUrl).protocol === 'https:';
   const prefix = secure ? '__Host-' : '';
-  return { secure, names: { flow: `${prefix}rekey_flow`, link: `${prefix}rekey_link`, csrf: `${prefix}rekey_csrf` } };
+  return { secure, names: { flow: `${prefix}rekey_flow`, link: `${prefix}rekey_link`, done: `${prefix}rekey_done`, csrf: `${prefix}rekey_csrf` } };
 }
 
 export interface CookieJar {
@@ -52,6 +61,9 @@ export interface CookieJar {
   readLink(request: FastifyRequest): LinkCookie | undefined;
   writeLink(reply: FastifyReply, value: LinkCookie): void;
   clearLink(reply: FastifyReply): void;
+  readDone(request: FastifyRequest): DoneCookie | undefined;
+  writeDone(reply: FastifyReply, value: DoneCookie): void;
+  clearDone(reply: FastifyReply): void;
   /** The token to embed in a form, setting the CSRF cookie first if the request has none. */
   csrfToken(request: FastifyRequest, reply: FastifyReply): string;
   /** A fresh CSRF cookie: one per flow, so a token from before the flow started is worthless after. */
@@ -119,6 +131,12 @@ export function createCookieJar(baseUrl: string, tokens: Tokens, clock: Clock): 
     },
     writeLink: (reply, value) => writeSealed(reply, names.link, value, LINK_COOKIE_SECONDS),
     clearLink: (reply) => void reply.clearCookie(names.link, base),
+    readDone(request) {
+      const redirectTo = shortString(readSealed(request, names.done)?.redirectTo, 2048);
+      return redirectTo ? { redirectTo } : undefined;
+    },
+    writeDone: (reply, value) => writeSealed(reply, names.done, value, DONE_COOKIE_SECONDS),
+    clearDone: (reply) => void reply.clearCookie(names.done, base),
     csrfToken(request, reply) {
       const value = currentCsrf(request) ?? setCsrf(request, reply);
       return tokens.hash(value, 'csrf');

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { allowedRedirects, safeRedirect } from '../apps/index.ts';
 import { isLang } from './messages/index.ts';
-import { loadFlow, PageError, pageModel, pathFor, readForm, requestContext, sendPage, type PagesDeps } from './context.ts';
+import { findApplication, loadFlow, PageError, pageModel, pathFor, readForm, requestContext, sendPage, type PagesDeps } from './context.ts';
 import { answerFailure, fieldError, unusableLink } from './errors.ts';
 import { checkDigits, queryString } from './form.ts';
 import { pageHref, type FieldError } from './layout.ts';
@@ -118,9 +118,15 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
       const { redirectTo } = await flows.setPassword(at.flow.id, at.grant, password, { ...requestContext(deps, request), signOutOfOtherSessions: true });
       // The flow is over: its cookie goes, and nothing takes its place (no session, no token: SEC-35).
       jar.clearFlow(reply);
-      // The service returns an allow-listed target; checking again here keeps an off-site 3xx impossible (SEC-23).
-      const target = safeRedirect(redirectTo, allowedRedirects(at.application)) ?? pageHref(page, '/reset/done');
-      return reply.redirect(target, 303);
+      // The service returns an allow-listed target; checking again here keeps an unlisted one from ever being used (SEC-23).
+      const target = safeRedirect(redirectTo, allowedRedirects(at.application));
+      // Never a 303 off-site from here: Chromium applies the CSP's `form-action 'self'` to the redirects that answer a
+      // form POST and would block it. Widening form-action to the application's origin on this page would let any
+      // markup injected into it post the new password there, so the password form keeps posting to Rekey only: the
+      // POST goes to the same-origin done page, which moves the browser on with a GET navigation (not subject to
+      // form-action). The target travels in a sealed, short-lived cookie: no URL of Rekey takes a target to send anyone to.
+      if (target) jar.writeDone(reply, { redirectTo: target });
+      return reply.redirect(pageHref(page, '/reset/done'), 303);
     } catch (caught) {
       return answerFailure('new_password', caught, { reply, jar, tr: page.tr }, passwordForm);
     }
@@ -128,7 +134,13 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
 
   app.get('/reset/done', PAGE_ROUTE, async (request, reply) => {
     jar.clearFlow(reply);
-    const page = await pageModel(deps, request, reply, { clientId: queryString(request.query, 'client_id', 200) });
-    return sendPage(reply, 200, donePage(page));
+    const done = jar.readDone(request);
+    if (done) jar.clearDone(reply);
+    const application = await findApplication(deps.apps, queryString(request.query, 'client_id', 200));
+    const page = await pageModel(deps, request, reply, { application });
+    // Sealed by Rekey after the check, but checked again against this page's application: a cookie written for one
+    // application never sends the browser to a place only another one lists (SEC-23).
+    const redirectTo = safeRedirect(done?.redirectTo, allowedRedirects(application)) ?? undefined;
+    return sendPage(reply, 200, donePage(page, redirectTo));
   });
 }

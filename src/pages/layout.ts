@@ -31,6 +31,8 @@ export interface LayoutOptions {
   body: SafeHtml;
   /** Same-origin scripts only; the page works without them. */
   scripts?: string[];
+  /** Where the page sends the browser at once, with a GET navigation (a `<meta http-equiv="refresh">`). */
+  refreshTo?: string;
 }
 
 /** A link within the pages that keeps the chosen language and the application. */
@@ -53,7 +55,11 @@ export function layout(page: PageModel, options: LayoutOptions): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="no-referrer">${
+    options.refreshTo &&
+    html`
+<meta http-equiv="refresh" content="0; url=${options.refreshTo}">`
+  }
 <title>${title} · ${brand.name}</title>
 <link rel="stylesheet" href="/assets/rekey.css">
 ${brand.stylesheet && html`<link rel="stylesheet" href="${brand.stylesheet}">`}

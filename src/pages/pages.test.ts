@@ -181,10 +181,10 @@ describe('hosted pages', () => {
     expect((await browser.post('/reset/second-factor', { code: '654321' })).headers.location).toBe('/reset/new');
   });
 
-  it('SEC-23 follows only an allow-listed redirect after the password is set', async () => {
+  it('SEC-23 follows only an allow-listed redirect after the password is set, from the done page', async () => {
     for (const [redirectTo, expected] of [
-      ['https://app.example.com/after-reset?ok=1', 'https://app.example.com/after-reset?ok=1'],
-      ['https://evil.test/after-reset', '/reset/done'],
+      ['https://app.example.com/after-reset?ok=1&b=2', 'https://app.example.com/after-reset?ok=1&amp;b=2'],
+      ['https://evil.test/after-reset', undefined],
     ] as const) {
       const { browser, flows } = await setup();
       flows.redirectTo = redirectTo;
@@ -193,8 +193,35 @@ describe('hosted pages', () => {
       await browser.get('/reset/code');
       await browser.post('/reset/code', { code: '123456' });
       await browser.get('/reset/new');
-      expect((await browser.post('/reset/new', { password: GOOD_PASSWORD, confirm: GOOD_PASSWORD })).headers.location).toBe(expected);
+      // The form's POST is answered on-site (form-action 'self' governs its redirects); the done page moves on with a GET.
+      const changed = await browser.post('/reset/new', { password: GOOD_PASSWORD, confirm: GOOD_PASSWORD });
+      expect(changed.statusCode).toBe(303);
+      expect(changed.headers.location).toBe('/reset/done');
+      const done = await browser.get('/reset/done');
+      expect(done.statusCode).toBe(200);
+      expect(done.headers['content-security-policy']).toContain("form-action 'self'");
+      expect(done.body).not.toContain('evil.test');
+      if (expected) {
+        expect(done.body).toContain(`<meta http-equiv="refresh" content="0; url=${expected}">`);
+        expect(done.body).toContain(`href="${expected}"`);
+      } else expect(done.body).not.toContain('http-equiv="refresh"');
+      // Once only: the target went with the first visit.
+      expect((await browser.get('/reset/done')).body).not.toContain('http-equiv="refresh"');
     }
+
+    // The target is checked again on the done page, against the application that page is for.
+    const other = application({ id: 'app_b', client_id: 'client_b', is_default: 0, allowed_redirects: '["https://b.example.com/"]' });
+    const { browser, flows } = await setup({ apps: [application(), other] });
+    flows.redirectTo = 'https://app.example.com/after-reset';
+    await browser.get('/reset');
+    await browser.post('/reset', { email: 'known@example.com', method: 'email_code' });
+    await browser.get('/reset/code');
+    await browser.post('/reset/code', { code: '123456' });
+    await browser.get('/reset/new');
+    await browser.post('/reset/new', { password: GOOD_PASSWORD, confirm: GOOD_PASSWORD });
+    const elsewhere = await browser.get('/reset/done?client_id=client_b');
+    expect(elsewhere.statusCode).toBe(200);
+    expect(elsewhere.body).not.toContain('app.example.com');
   });
 
   it('escapes everything it shows and applies the brand only in safe forms', async () => {

@@ -108,9 +108,12 @@ ${input({ id: 'confirm', label: tr.t('confirm_label'), type: 'password', autocom
   return layout(page, { title: tr.t('new_title'), path: '/reset/new', errors, body, scripts: ['/assets/meter.js'] });
 }
 
-export function donePage(page: PageModel): string {
+/** `redirectTo`, when given, is an allow-listed target the page sends the browser on to; the link is for when it does not. */
+export function donePage(page: PageModel, redirectTo?: string): string {
   const { tr } = page;
-  return layout(page, { title: tr.t('done_title'), path: '/reset/done', body: html`<p class="done">${tr.t('done_body')}</p>` });
+  const body = html`<p class="done">${tr.t('done_body')}</p>
+${redirectTo && html`<p><a class="button" href="${redirectTo}">${tr.t('done_continue', { app: page.brand.name })}</a></p>`}`;
+  return layout(page, { title: tr.t('done_title'), path: '/reset/done', body, refreshTo: redirectTo });
 }
 
 export interface MessageView {

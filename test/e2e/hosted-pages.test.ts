@@ -269,6 +269,41 @@ for (const factory of STORES) {
       expect(await signsIn(email, old)).toBe(400);
     });
 
+    it('SEC-23 the browser ends on the allow-listed redirect_url after the new password, with form-action still self', async () => {
+      // The application's own site: another origin (localhost is loopback, so plain http may be allow-listed).
+      const target = await otherOrigin('<!doctype html><title>Back in the application</title><p id="back">back</p>', 'localhost');
+      try {
+        const redirectUrl = `${target.url}after-reset?from=rekey`;
+        const application = await h.rekey.apps.create({ name: 'Elsewhere', allowedRedirects: [`${target.url}after-reset`] });
+        const { email, password: old } = await newUser('redirect');
+        const postCsp: string[] = [];
+        page.on('response', async (response) => {
+          if (response.request().method() === 'POST') postCsp.push((await response.allHeaders())['content-security-policy'] ?? '');
+        });
+        await page.goto(`/reset?client_id=${application.client_id}&redirect_url=${encodeURIComponent(redirectUrl)}`);
+        await page.fill('#email', email);
+        await page.check('#method-code');
+        await Promise.all([page.waitForURL('**/reset/code**'), page.click('button[type=submit]')]);
+        await page.fill('#code', await codeFor(email));
+        await Promise.all([page.waitForURL('**/reset/new**'), page.click('button[type=submit]')]);
+        const fresh = newPassword();
+        await page.fill('#password', fresh);
+        await page.fill('#confirm', fresh);
+        await Promise.all([page.waitForURL(redirectUrl), page.click('button[type=submit]')]);
+        expect(page.url()).toBe(redirectUrl);
+        expect(await page.textContent('#back')).toBe('back');
+        // The password form's page never widened where a form may post (SEC-24).
+        expect(postCsp.length).toBeGreaterThan(0);
+        for (const csp of postCsp) expect(csp).toMatch(/(^|;\s*)form-action 'self'(;|$)/);
+        expect(await signsIn(email, fresh)).toBe(200);
+        expect(await signsIn(email, old)).toBe(400);
+        // Nothing of the flow is left to replay: only the CSRF cookie remains.
+        expect((await context.cookies(h.url)).map((c) => c.name)).toEqual(['rekey_csrf']);
+      } finally {
+        await target.close();
+      }
+    });
+
     it('SEC-24 pages with a token in the URL send no-referrer and load nothing cross-origin', async () => {
       const { email } = await newUser('referrer');
       const requests: Request[] = [];
@@ -706,16 +741,19 @@ for (const factory of STORES) {
   });
 }
 
-/** A tiny server on another site (127.0.0.2 is loopback too, but another host) serving one HTML page. */
-async function otherOrigin(body: string): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * A tiny server on another site serving one HTML page: 127.0.0.2 is loopback too, but another host; `localhost` is
+ * another site that the redirect allow-list accepts over plain http.
+ */
+async function otherOrigin(body: string, host: '127.0.0.2' | 'localhost' = '127.0.0.2'): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((_request, response) => {
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     response.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.2', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host === 'localhost' ? '127.0.0.1' : host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.2:${port}/`,
+    url: `http://${host}:${port}/`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -53,6 +53,7 @@ export const en = {
 
     done_title: 'Your password was changed',
     done_body: 'Sign in again with your new password.',
+    done_continue: 'Continue to {app}',
 
     flow_gone_title: 'This reset has ended',
     refused_title: 'This request was refused',

@@ -53,6 +53,7 @@ export const fr: Catalog = {
 
     done_title: 'Votre mot de passe a été changé',
     done_body: 'Reconnectez-vous avec votre nouveau mot de passe.',
+    done_continue: 'Continuer vers {app}',
 
     flow_gone_title: 'Cette réinitialisation est terminée',
     refused_title: 'Cette demande a été refusée',
