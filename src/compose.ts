@@ -57,6 +57,7 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
 
   const rateLimits = createRateLimits({
     redisUrl: config.redisUrl,
+    redisOptions: { commandTimeout: config.redisCommandTimeoutMs },
     keyPrefix: options.rateLimitPrefix ?? 'rekey',
     onError: (error) => deps.logger.warn({ err: error }, 'rate-limit store error; using per-process limits'),
   });

@@ -143,6 +143,12 @@ export const configSchema = z.strictObject({
     'REKEY_REDIS_URL',
     'Redis for rate limits shared by every server process. Without it, limits are kept per process in memory.',
   ),
+  /** @default 1000 */
+  redisCommandTimeoutMs: setting(
+    positiveInt().max(60_000).default(1000),
+    'REKEY_REDIS_COMMAND_TIMEOUT_MS',
+    'How long a rate-limit command may wait for Redis before this process counts that attempt in its own memory instead (limits then hold per process until Redis answers again).',
+  ),
   /** @default '' (no proxy is trusted) */
   trustedProxies: setting(
     z.string().default(''),

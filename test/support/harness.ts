@@ -62,7 +62,18 @@ export async function createHarness(factory: StoreFactory, options: HarnessOptio
   });
   const config = loadConfig({
     env: {},
-    overrides: { env: 'test', secret: TEST_SECRET, logLevel: 'info', deliveryBackoffMs: 10, dataDir: '/nonexistent-rekey-test', ...options.config },
+    // Two test forks, PostgreSQL, Redis and Chromium share two cores in CI: a rate-limit command that waits
+    // more than the production second for Redis would be counted in memory instead, and a limit test would
+    // see one attempt too few.
+    overrides: {
+      env: 'test',
+      secret: TEST_SECRET,
+      redisCommandTimeoutMs: 10_000,
+      logLevel: 'info',
+      deliveryBackoffMs: 10,
+      dataDir: '/nonexistent-rekey-test',
+      ...options.config,
+    },
   });
   const clock = manualClock(Date.parse('2026-11-25T12:00:00Z'));
   const rekey = await createRekey({
