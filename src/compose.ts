@@ -8,7 +8,7 @@ import { createLogger } from './platform/logger.ts';
 import type { Job, ModuleParts, SweepStep } from './platform/module.ts';
 import { createRateLimits, type RateLimits } from './platform/ratelimit.ts';
 import { createTokens } from './platform/tokens.ts';
-import { checkWriteGroups } from './store/compiled.ts';
+import { checkWriteGroups } from './store/write-groups.ts';
 import { connect, type Store } from './store/connect.ts';
 import { migrateToLatest } from './store/migrate.ts';
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxTable } from '../delivery/index.ts';
-import { checkWriteGroups, compiled, writeAllIf, writeTogether, writeTogetherIf, type BoundWrite } from './compiled.ts';
+import { compiled, writeAllIf, writeTogether, writeTogetherIf, type BoundWrite } from './compiled.ts';
+import { checkWriteGroups } from './write-groups.ts';
 import { STORES, type TestStore } from './testing.ts';
 
 // One meaning for a call's writes on both stores: each write does what it would do alone on the rows as
