@@ -8,6 +8,7 @@ import type { SessionService } from '../sessions/index.ts';
 import type { AccountChange, ChangeCause, User, UserService } from '../users/index.ts';
 import { writeTogether, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
 import type { FlowStore } from './flow.store.ts';
+import { passwordResetMail } from './reset-mail.ts';
 import { isUsable, type PasswordReset, type ResetStore } from './reset.store.ts';
 
 export interface ResetServiceDeps extends PlatformDeps {
@@ -150,14 +151,7 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
         consumed_at: null,
         invalidated_at: null,
       };
-      const mail: EmailJob = {
-        template: 'password-reset',
-        to: user.email,
-        applicationId: application.id,
-        locale: locale ?? user.locale,
-        data: { user: { email: user.email, first_name: user.first_name }, expires_in_minutes: config.resetTokenTtlMinutes },
-        sealed: { link: tokens.seal(url) },
-      };
+      const mail = passwordResetMail(user, application, { locale, expiresInMinutes: config.resetTokenTtlMinutes, secret: { link: tokens.seal(url) } });
       // The older tokens void (SEC-12), the new one and its mail exist together.
       const writes = [
         resets.invalidateOpenForUser(user.id, now),

@@ -1,13 +1,11 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertUser } from '../factors/testing.ts';
-import { loadConfig } from '../config/load.ts';
 import type { PlatformDeps } from '../deps.ts';
-import { manualClock, type ManualClock } from '../platform/clock.ts';
-import { createIds } from '../platform/ids.ts';
-import { createLogger } from '../platform/logger.ts';
 import { createTokens } from '../platform/tokens.ts';
 import { STORES, type TestStore } from '../store/testing.ts';
+import type { ManualClock } from '../platform/clock.ts';
+import { sessionTestDeps } from './testing.ts';
 import { createSessionService, type SessionService } from './session.service.ts';
 
 const SECRET = 'access-token-test-secret-that-is-long-0123';
@@ -21,14 +19,7 @@ describe('access tokens', () => {
 
   beforeAll(async () => {
     store = await factory.open();
-    deps = {
-      config: loadConfig({ env: {}, overrides: { env: 'test', secret: SECRET, dataDir: '/nonexistent-rekey-test', accessTokenTtlSeconds: 300 } }),
-      store,
-      clock: manualClock(Date.UTC(2026, 0, 1)),
-      ids: createIds(),
-      tokens: createTokens(SECRET),
-      logger: createLogger('silent'),
-    };
+    deps = sessionTestDeps(store, SECRET, { accessTokenTtlSeconds: 300 });
     sessions = createSessionService(deps);
   });
   afterAll(() => store.close());

@@ -1,14 +1,10 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertUser } from '../factors/testing.ts';
-import { loadConfig } from '../config/load.ts';
 import type { PlatformDeps } from '../deps.ts';
-import { manualClock } from '../platform/clock.ts';
-import { createIds } from '../platform/ids.ts';
-import { createLogger } from '../platform/logger.ts';
-import { createTokens } from '../platform/tokens.ts';
 import { compiled, writeTogether } from '../store/compiled.ts';
 import { STORES, type TestStore } from '../store/testing.ts';
+import { sessionTestDeps } from './testing.ts';
 import { createSessionService, type SessionService } from './session.service.ts';
 
 const SECRET = 'session-test-secret-that-is-long-enough-0123';
@@ -30,14 +26,7 @@ for (const factory of STORES) {
 
     beforeAll(async () => {
       store = await factory.open();
-      deps = {
-        config: loadConfig({ env: {}, overrides: { env: 'test', secret: SECRET, dataDir: '/nonexistent-rekey-test' } }),
-        store,
-        clock: manualClock(Date.UTC(2026, 0, 1)),
-        ids: createIds(),
-        tokens: createTokens(SECRET),
-        logger: createLogger('silent'),
-      };
+      deps = sessionTestDeps(store, SECRET);
       sessions = createSessionService(deps);
     });
     afterAll(() => store.close());

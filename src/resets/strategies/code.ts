@@ -1,6 +1,7 @@
 import { outboxWrite, PermanentDeliveryError } from '../../delivery/index.ts';
 import { RekeyError } from '../../errors/index.ts';
-import { EMAIL, type EmailJob } from '../../notifications/index.ts';
+import { EMAIL } from '../../notifications/index.ts';
+import { passwordResetMail } from '../reset-mail.ts';
 import { MAX_CODE_ATTEMPTS } from '../flow.ts';
 import type { ResetStrategy, StrategyDeps } from './strategy.ts';
 
@@ -23,14 +24,7 @@ export function createCodeStrategy(deps: StrategyDeps): ResetStrategy<'email_cod
       // The job answers a request without a flow with a link; a code here would have nowhere to be typed.
       if (flowId === null) throw new PermanentDeliveryError('a reset code needs the flow it is bound to');
       const code = tokens.newCode(6);
-      const mail: EmailJob = {
-        template: 'password-reset',
-        to: user.email,
-        applicationId: application.id,
-        locale: locale ?? user.locale,
-        data: { user: { email: user.email, first_name: user.first_name }, expires_in_minutes: config.resetCodeTtlMinutes },
-        sealed: { code: tokens.seal(code) },
-      };
+      const mail = passwordResetMail(user, application, { locale, expiresInMinutes: config.resetCodeTtlMinutes, secret: { code: tokens.seal(code) } });
       return [
         // A code replaces the account's open links (SEC-12); its earlier flows ended when this one started.
         resetService.voidTokens(user.id, now),
