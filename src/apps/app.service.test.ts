@@ -113,3 +113,41 @@ describe('revocation check', () => {
     }
   });
 });
+
+for (const factory of STORES) {
+  describe(`${factory.name}: application settings and deletion`, () => {
+    let store: TestStore;
+    let service: ApplicationService;
+    beforeEach(async () => {
+      store = await factory.open();
+      service = processOn(store);
+      await service.ensureDefault();
+    });
+    afterEach(async () => {
+      await service.close();
+      await store.close();
+    });
+
+    it('stores the new settings, checks them and returns the application as stored', async () => {
+      const created = await service.create({ name: 'Acme', allowedRedirects: ['https://acme.example/'], signInUrl: 'https://acme.example/login' });
+      expect(created).toMatchObject({ sign_in_url: 'https://acme.example/login', support_email: null, mail_from: null });
+      const updated = await service.configure(created.id, { supportEmail: 'help@acme.example', mailFrom: 'Acme <no-reply@acme.example>' });
+      expect(updated).toMatchObject({ name: 'Acme', support_email: 'help@acme.example', mail_from: '"Acme" <no-reply@acme.example>' });
+      await expect(service.configure(created.id, { allowedRedirects: [] })).rejects.toMatchObject({ code: 'application_setting_invalid' });
+      expect((await service.get(created.id))?.allowed_redirects).toBe('["https://acme.example/"]');
+      expect(await service.configure('app_missing', { name: 'x' })).toBeUndefined();
+    });
+
+    it('deletes an application once its keys are revoked; never the default one', async () => {
+      const application = await service.create({ name: 'Short-lived' });
+      const { record } = await service.createKey(application.id, 'ci');
+      await expect(service.remove(application.id)).rejects.toMatchObject({ code: 'application_has_active_keys' });
+      await service.revokeKey(record.id);
+      expect(await service.remove(application.id)).toBe(true);
+      expect(await service.get(application.id)).toBeUndefined();
+      expect(await service.listKeys(application.id)).toEqual([]);
+      expect(await service.remove(application.id)).toBe(false);
+      await expect(service.remove((await service.getDefault()).id)).rejects.toMatchObject({ code: 'application_is_default' });
+    });
+  });
+}

@@ -5,6 +5,7 @@ import type { PlatformDeps } from '../deps.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { Database } from '../store/database.ts';
 import type { ApiKeysTable, ApplicationsTable } from './app.table.ts';
+import { parseRedirects, settingColumns, type ApplicationSettings } from './settings.ts';
 
 export type Application = ApplicationsTable;
 export type ApiKeyRecord = Omit<ApiKeysTable, 'key_hash'>;
@@ -20,15 +21,19 @@ export const REVOCATION_CHECK_MS = 1_000;
 export interface ApplicationService {
   ensureDefault(): Promise<Application>;
   getDefault(): Promise<Application>;
-  create(input: { name: string; resetUrl?: string | null; allowedRedirects?: string[] }): Promise<Application>;
+  /** Checks every setting (`application_setting_invalid` names the field) before anything is written. */
+  create(input: { name: string } & ApplicationSettings): Promise<Application>;
   list(): Promise<Application[]>;
   get(id: string): Promise<Application | undefined>;
   findByClientId(clientId: string): Promise<Application | undefined>;
-  /** Changes an application's reset page, redirect allow-list or branding. */
-  configure(
-    id: string,
-    fields: { resetUrl?: string | null; allowedRedirects?: string[]; logoUrl?: string | null; brandColor?: string | null; name?: string },
-  ): Promise<Application | undefined>;
+  /** Changes an application's settings (a missing key keeps its value, null clears it); undefined if there is none. */
+  configure(id: string, fields: ApplicationSettings): Promise<Application | undefined>;
+  /**
+   * Deletes an application and its revoked keys. Refused for the default application (`application_is_default`)
+   * and while a key is live (`application_has_active_keys`): callers would start failing without warning.
+   * False if there is no such application.
+   */
+  remove(id: string): Promise<boolean>;
   /** Returns the plain key once; only its HMAC is kept. */
   createKey(applicationId: string, name: string): Promise<{ key: string; record: ApiKeyRecord }>;
   listKeys(applicationId?: string): Promise<ApiKeyRecord[]>;
@@ -73,6 +78,9 @@ export function createApplicationService(deps: PlatformDeps): ApplicationService
       allowed_redirects: '[]',
       logo_url: null,
       brand_color: null,
+      sign_in_url: null,
+      support_email: null,
+      mail_from: null,
       is_default: 0,
       created_at: now,
       updated_at: now,
@@ -111,8 +119,9 @@ export function createApplicationService(deps: PlatformDeps): ApplicationService
         const application = await db.selectFrom('applications').selectAll().where('is_default', '=', 1).executeTakeFirst();
         return application ?? service.ensureDefault();
       }) as Promise<Application>,
-    async create({ name, resetUrl = null, allowedRedirects = [] }) {
-      const application = await insertApplication(name, { reset_url: resetUrl, allowed_redirects: JSON.stringify(allowedRedirects) });
+    async create({ name, ...settings }) {
+      const { name: checkedName, ...columns } = settingColumns({ name, ...settings });
+      const application = await insertApplication(checkedName!, columns);
       applications.clear();
       return application;
     },
@@ -124,20 +133,39 @@ export function createApplicationService(deps: PlatformDeps): ApplicationService
         ? Promise.resolve(undefined)
         : remember(`client:${clientId}`, () => db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst()),
     async configure(id, fields) {
+      const current = await db.selectFrom('applications').select(['allowed_redirects', 'sign_in_url']).where('id', '=', id).executeTakeFirst();
+      if (!current) return undefined;
+      const columns = settingColumns(fields, current);
       await db
         .updateTable('applications')
-        .set({
-          ...(fields.name !== undefined ? { name: fields.name } : {}),
-          ...(fields.resetUrl !== undefined ? { reset_url: fields.resetUrl } : {}),
-          ...(fields.allowedRedirects !== undefined ? { allowed_redirects: JSON.stringify(fields.allowedRedirects) } : {}),
-          ...(fields.logoUrl !== undefined ? { logo_url: fields.logoUrl } : {}),
-          ...(fields.brandColor !== undefined ? { brand_color: fields.brandColor } : {}),
-          updated_at: clock.now(),
-        })
+        .set({ ...columns, updated_at: clock.now() })
         .where('id', '=', id)
         .execute();
       applications.clear();
       return service.get(id);
+    },
+    async remove(id) {
+      const application = await db.selectFrom('applications').select(['id', 'is_default']).where('id', '=', id).executeTakeFirst();
+      if (!application) return false;
+      if (application.is_default === 1) throw new RekeyError('application_is_default', { entity_id: id });
+      const live = await db.selectFrom('api_keys').select('id').where('application_id', '=', id).where('revoked_at', 'is', null).execute();
+      if (live.length) throw new RekeyError('application_has_active_keys', { entity_id: id, key_ids: live.map((k) => k.id) });
+      // Conditional, so a key created since the check keeps its application; the revoked keys cascade.
+      const result = await db
+        .deleteFrom('applications')
+        .where('id', '=', id)
+        .where('is_default', '=', 0)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('api_keys').select('api_keys.id').whereRef('api_keys.application_id', '=', 'applications.id').where('api_keys.revoked_at', 'is', null),
+            ),
+          ),
+        )
+        .executeTakeFirst();
+      applications.clear();
+      if (Number(result.numDeletedRows) === 0) throw new RekeyError('application_has_active_keys', { entity_id: id });
+      return true;
     },
     async createKey(applicationId, name) {
       if (!(await service.get(applicationId))) throw new RekeyError('application_not_found', { entity_id: applicationId });
@@ -261,11 +289,4 @@ function stripKeyFields<T extends { key_hash: string; revoked_at: number | null 
   return application as unknown as Application;
 }
 
-export function allowedRedirects(application: Application): string[] {
-  try {
-    const value: unknown = JSON.parse(application.allowed_redirects);
-    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-  } catch {
-    return [];
-  }
-}
+export const allowedRedirects = (application: Application): string[] => parseRedirects(application.allowed_redirects);

@@ -28,4 +28,12 @@ export const appsMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0012_application_settings': {
+    async up(db: Kysely<any>) {
+      // One column per statement: SQLite's ALTER TABLE adds one at a time.
+      for (const column of ['sign_in_url', 'support_email', 'mail_from']) {
+        await db.schema.alterTable('applications').addColumn(column, 'text').execute();
+      }
+    },
+  },
 };

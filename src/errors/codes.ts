@@ -23,6 +23,11 @@ export const ERROR_CODES = {
   session_not_found: { status: 404, message: 'Session not found.' },
   password_reset_not_found: { status: 404, message: 'Password reset not found.' },
   application_not_found: { status: 404, message: 'Application not found.' },
+  application_setting_invalid: { status: 422, message: 'An application setting is invalid.' },
+  application_is_default: { status: 409, message: 'The default application cannot be deleted.' },
+  application_has_active_keys: { status: 409, message: 'The application has secret keys that are not revoked. Revoke them first.' },
+  delivery_not_found: { status: 404, message: 'Delivery not found.' },
+  delivery_not_dead: { status: 409, message: 'Only a dead delivery can be retried.' },
   email_already_exists: { status: 409, message: 'A user with this email already exists.' },
   // password policy (SECURITY.md F); each names the rule that failed
   password_too_short: { status: 400, message: 'The password is too short.' },
