@@ -1,9 +1,9 @@
-import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Rekey } from './compose.ts';
 import { installErrorHandling, RekeyError } from './errors/index.ts';
 import { healthRoutes } from './http/health.routes.ts';
+import { registerOpenApi } from './http/openapi.ts';
 import { requireSecretKey } from './http/secret-key.ts';
 import { hostedPages } from './pages/index.ts';
 import { clientIp, parseTrustedProxies } from './platform/client-ip.ts';
@@ -60,15 +60,7 @@ export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Rekey', version: '0.1.0', description: 'Password reset and account recovery.' },
-      components: { securitySchemes: { secretKey: { type: 'http', scheme: 'bearer', description: 'sk_… secret key' } } },
-      security: [{ secretKey: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await registerOpenApi(app);
 
   await app.register(healthRoutes, { store: deps.store });
   for (const module of modules) if (module.routes) await app.register(module.routes);

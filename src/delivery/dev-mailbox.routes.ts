@@ -60,7 +60,14 @@ export const devMailboxRoutes: FastifyPluginAsyncZod<DevMailboxOptions> = async 
   app.get(
     '/dev/mailbox/messages',
     {
-      schema: { querystring: mailboxQuery, response: { 200: z.object({ data: z.array(devMail) }) } },
+      schema: {
+        tags: ['development'],
+        summary: 'List the development mailbox (not in production)',
+        operationId: 'listDevMailbox',
+        querystring: mailboxQuery,
+        response: { 200: z.object({ data: z.array(devMail) }) },
+        errors: ['dev_host_not_allowed'],
+      },
       config: { surface: 'browser' },
     },
     async (request, reply) => {
@@ -69,15 +76,30 @@ export const devMailboxRoutes: FastifyPluginAsyncZod<DevMailboxOptions> = async 
     },
   );
 
-  app.get('/dev/mailbox', { schema: { querystring: mailboxQuery }, config: { surface: 'browser' } }, async (request, reply) => {
-    const messages = await list(request.query);
-    return reply
-      .header('cache-control', 'no-store')
-      .header('referrer-policy', 'no-referrer')
-      .header('content-security-policy', PAGE_CSP)
-      .type('text/html; charset=utf-8')
-      .send(renderMailboxPage(messages, request.query.to?.trim() ?? ''));
-  });
+  app.get(
+    '/dev/mailbox',
+    {
+      schema: {
+        tags: ['development'],
+        summary: 'The development mailbox as a page (not in production)',
+        operationId: 'showDevMailbox',
+        produces: ['text/html'],
+        querystring: mailboxQuery,
+        response: { 200: z.string().describe('An HTML page of the newest mail.') },
+        errors: ['dev_host_not_allowed'],
+      },
+      config: { surface: 'browser' },
+    },
+    async (request, reply) => {
+      const messages = await list(request.query);
+      return reply
+        .header('cache-control', 'no-store')
+        .header('referrer-policy', 'no-referrer')
+        .header('content-security-policy', PAGE_CSP)
+        .type('text/html; charset=utf-8')
+        .send(renderMailboxPage(messages, request.query.to?.trim() ?? ''));
+    },
+  );
 };
 
 const STYLE = `

@@ -72,6 +72,10 @@ export const factorManagementRoutes: FastifyPluginAsync<FactorRouteOptions> = as
       config,
       schema: {
         tags,
+        summary: 'Enroll a TOTP authenticator',
+        description: 'The one answer that carries the secret and its `otpauth://` URI; nothing can read them back afterwards.',
+        operationId: 'enrollAuthFactor',
+        errors: ['user_not_found'],
         params: idParam('user'),
         body: enrollBody,
         response: { 201: z.object({ authentication_factor: authFactorWithSecrets, authentication_challenge: authChallengeObject }) },
@@ -98,7 +102,17 @@ export const factorManagementRoutes: FastifyPluginAsync<FactorRouteOptions> = as
 
   r.get(
     '/user_management/users/:id/auth_factors',
-    { config, schema: { tags, params: idParam('user'), response: { 200: listEnvelope(authFactorObject) } } },
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'List a user’s authentication factors',
+        operationId: 'listAuthFactors',
+        params: idParam('user'),
+        response: { 200: listEnvelope(authFactorObject) },
+        errors: ['user_not_found'],
+      },
+    },
     async (request) => {
       await users.getOrThrow(request.params.id);
       const data = (await factors.list(request.params.id)).map(toWireFactor);
@@ -107,8 +121,22 @@ export const factorManagementRoutes: FastifyPluginAsync<FactorRouteOptions> = as
     },
   );
 
-  r.delete('/user_management/auth_factors/:id', { config, schema: { tags, params: idParam('auth_factor') } }, async (request, reply) => {
-    if (!(await factors.delete(request.params.id))) throw new RekeyError('entity_not_found', { entity_id: request.params.id });
-    return reply.code(204).send();
-  });
+  r.delete(
+    '/user_management/auth_factors/:id',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Delete an authentication factor',
+        operationId: 'deleteAuthFactor',
+        params: idParam('auth_factor'),
+        response: { 204: z.undefined().describe('Deleted.') },
+        errors: ['entity_not_found'],
+      },
+    },
+    async (request, reply) => {
+      if (!(await factors.delete(request.params.id))) throw new RekeyError('entity_not_found', { entity_id: request.params.id });
+      return reply.code(204).send();
+    },
+  );
 };

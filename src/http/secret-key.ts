@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Application, ApplicationService } from '../apps/index.ts';
 import { RekeyError } from '../errors/index.ts';
+import { SECRET_KEY_SECURITY } from './openapi.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,6 +14,10 @@ declare module 'fastify' {
 
 /** `Authorization: Bearer sk_…` on every route of the plugin it is added to. */
 export function requireSecretKey(app: FastifyInstance, apps: ApplicationService): void {
+  // The OpenAPI document says so on each route (and lists its 401), so no route needs to repeat it.
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, security: SECRET_KEY_SECURITY };
+  });
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
     const key = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { allowedRedirects, type Application, type ApplicationService } from '../apps/index.ts';
 import type { Config } from '../config/schema.ts';
-import { RekeyError } from '../errors/index.ts';
+import { PASSWORD_POLICY_CODES, RekeyError } from '../errors/index.ts';
 import { SECOND_FACTOR_TYPES } from '../factors/index.ts';
 import { emailField, passwordField } from '../http/schemas.ts';
 import type { SessionService } from '../sessions/index.ts';
@@ -91,6 +91,9 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
       schema: {
         tags,
         summary: 'Start a reset (Novel)',
+        description: 'Mails a reset link when the address has an account. The answer is the same either way (SEC-01).',
+        operationId: 'forgotPassword',
+        errors: ['cross_origin_forbidden', 'rate_limited'],
         body: z.strictObject({ email: emailField }),
         response: { 204: z.null().describe('Accepted. The same answer whether or not the address has an account.') },
       },
@@ -108,6 +111,16 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
       schema: {
         tags,
         summary: 'Finish a reset with the emailed token (Novel)',
+        operationId: 'resetPassword',
+        errors: [
+          'cross_origin_forbidden',
+          'password_reset_token_invalid',
+          ...PASSWORD_POLICY_CODES,
+          'mfa_required',
+          'user_disabled',
+          'rate_limited',
+          'server_busy',
+        ],
         body: z.strictObject({ email: emailField, password: passwordField, token: z.string().min(1).max(512) }),
         response: { 201: z.object({ redirect_to: z.string().optional() }) },
       },
@@ -124,6 +137,12 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
       config: routeConfig,
       schema: {
         tags,
+        summary: 'Start a reset flow',
+        description:
+          'Opens a flow and mails its link or code when the address has an account; the answer is the same either way (SEC-01). ' +
+          '`redirect_url` counts only when the application allows it.',
+        operationId: 'createResetFlow',
+        errors: ['cross_origin_forbidden', 'rate_limited'],
         body: z.strictObject({ identifier: emailField, strategy: z.enum(FLOW_STRATEGIES), redirect_url: z.string().max(2048).optional() }),
         response: { 201: flowObject },
       },
@@ -141,15 +160,40 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
     },
   );
 
-  r.get('/v1/reset_flows/:id', { config: routeConfig, schema: { tags, params: flowId, response: { 200: flowObject } } }, async (request) => {
-    const flow = await flows.get(request.params.id);
-    if (!flow) throw new RekeyError('flow_not_found');
-    return await publicFlow(flow);
-  });
+  r.get(
+    '/v1/reset_flows/:id',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Get a reset flow',
+        operationId: 'getResetFlow',
+        params: flowId,
+        response: { 200: flowObject },
+        errors: ['cross_origin_forbidden', 'flow_not_found'],
+      },
+    },
+    async (request) => {
+      const flow = await flows.get(request.params.id);
+      if (!flow) throw new RekeyError('flow_not_found');
+      return await publicFlow(flow);
+    },
+  );
 
   r.post(
     '/v1/reset_flows/:id/attempt_first_factor',
-    { config: routeConfig, schema: { tags, params: flowId, body: z.strictObject({ strategy: z.literal('email_code'), code }), response: { 200: withGrant } } },
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Verify the emailed code',
+        operationId: 'attemptFirstFactor',
+        params: flowId,
+        body: z.strictObject({ strategy: z.literal('email_code'), code }),
+        response: { 200: withGrant },
+        errors: ['cross_origin_forbidden', 'flow_not_found', 'flow_expired', 'flow_state_invalid', 'code_incorrect', 'code_attempts_exceeded', 'rate_limited'],
+      },
+    },
     async (request) => {
       const { flow, grant } = await flows.attemptCode(request.params.id, request.body.code, context(request));
       return { ...(await publicFlow(flow)), grant };
@@ -158,7 +202,17 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
 
   r.post(
     '/v1/reset_flows/attempt_link',
-    { config: routeConfig, schema: { tags, body: z.strictObject({ token: z.string().min(1).max(512) }), response: { 200: withGrant } } },
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Verify the emailed link’s token',
+        operationId: 'attemptLink',
+        body: z.strictObject({ token: z.string().min(1).max(512) }),
+        response: { 200: withGrant },
+        errors: ['cross_origin_forbidden', 'password_reset_token_invalid', 'flow_state_invalid', 'rate_limited'],
+      },
+    },
     async (request) => {
       const { flow, grant } = await flows.attemptLink(request.body.token, context(request));
       return { ...(await publicFlow(flow)), grant };
@@ -169,7 +223,24 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
     '/v1/reset_flows/:id/attempt_second_factor',
     {
       config: routeConfig,
-      schema: { tags, params: flowId, body: z.strictObject({ strategy: z.enum(SECOND_FACTOR_TYPES), code, grant: grantField }), response: { 200: withGrant } },
+      schema: {
+        tags,
+        summary: 'Verify the second factor',
+        operationId: 'attemptSecondFactor',
+        params: flowId,
+        body: z.strictObject({ strategy: z.enum(SECOND_FACTOR_TYPES), code, grant: grantField }),
+        response: { 200: withGrant },
+        errors: [
+          'cross_origin_forbidden',
+          'flow_not_found',
+          'flow_expired',
+          'flow_state_invalid',
+          'grant_invalid',
+          'totp_incorrect',
+          'totp_attempts_exceeded',
+          'rate_limited',
+        ],
+      },
     },
     async (request) => {
       const { flow, grant } = await flows.attemptSecondFactor(
@@ -189,6 +260,20 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
       config: routeConfig,
       schema: {
         tags,
+        summary: 'Set the new password',
+        description: 'Spends the grant of the last verified factor. Other sessions end unless `sign_out_of_other_sessions` is false (SEC-34).',
+        operationId: 'setResetFlowPassword',
+        errors: [
+          'cross_origin_forbidden',
+          'flow_not_found',
+          'flow_expired',
+          'flow_state_invalid',
+          'mfa_required',
+          'grant_invalid',
+          ...PASSWORD_POLICY_CODES,
+          'rate_limited',
+          'server_busy',
+        ],
         params: flowId,
         body: z.strictObject({ password: passwordField, grant: grantField, sign_out_of_other_sessions: z.boolean().default(true) }),
         response: { 200: flowObject.extend({ redirect_to: z.string().nullable() }) },

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { RekeyError } from '../errors/index.ts';
+import { PASSWORD_POLICY_CODES, RekeyError } from '../errors/index.ts';
 import { toIso } from '../platform/clock.ts';
 import { emailField, idParam, passwordField } from '../http/schemas.ts';
 import { toWireUser, userObject, type UserService } from '../users/index.ts';
@@ -59,7 +59,18 @@ export const resetManagementRoutes: FastifyPluginAsync<{ resetService: ResetServ
 
   r.post(
     '/user_management/password_reset',
-    { config: { surface: 'management' }, schema: { tags, body: z.strictObject({ email: emailField }), response: { 201: passwordResetObject } } },
+    {
+      config: { surface: 'management' },
+      schema: {
+        tags,
+        summary: 'Create a password reset',
+        description: 'Issues a reset token for the user with this email and answers it with its link; Rekey sends no mail for it.',
+        operationId: 'createPasswordReset',
+        body: z.strictObject({ email: emailField }),
+        response: { 201: passwordResetObject },
+        errors: ['user_not_found', 'user_disabled'],
+      },
+    },
     async (request, reply) => {
       const { reset, token, url } = await resetService.createForEmail(request.body.email, request.application!);
       return reply.code(201).send(toWire(reset, token, url));
@@ -68,7 +79,17 @@ export const resetManagementRoutes: FastifyPluginAsync<{ resetService: ResetServ
 
   r.get(
     '/user_management/password_reset/:id',
-    { config: { surface: 'management' }, schema: { tags, params: idParam('password_reset'), response: { 200: passwordResetObject } } },
+    {
+      config: { surface: 'management' },
+      schema: {
+        tags,
+        summary: 'Get a password reset',
+        operationId: 'getPasswordReset',
+        params: idParam('password_reset'),
+        response: { 200: passwordResetObject },
+        errors: ['password_reset_not_found'],
+      },
+    },
     async (request) => {
       const found = await resetService.get(request.params.id);
       if (!found) throw new RekeyError('password_reset_not_found', { entity_id: request.params.id });
@@ -82,6 +103,18 @@ export const resetManagementRoutes: FastifyPluginAsync<{ resetService: ResetServ
       config: { surface: 'management', errorGroup: 'password_reset_error' },
       schema: {
         tags,
+        summary: 'Set the new password with a reset token',
+        operationId: 'confirmPasswordReset',
+        errors: [
+          'password_reset_token_invalid',
+          ...PASSWORD_POLICY_CODES,
+          'mfa_challenge',
+          'grant_invalid',
+          'totp_incorrect',
+          'totp_attempts_exceeded',
+          'user_disabled',
+          'server_busy',
+        ],
         description:
           'Sets the new password with the emailed token. For an account with a second factor the token alone is not enough (SEC-36): ' +
           'the answer is 403 `mfa_challenge` with a `pending_authentication_token` (the token is spent into it), and a second call ' +

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApplicationService } from '../apps/index.ts';
 import { RekeyError } from '../errors/index.ts';
+import { ACCESS_TOKEN_SECURITY } from '../http/openapi.ts';
 import { emailField, passwordField } from '../http/schemas.ts';
 import { toWireUser, userObject, type User, type UserService } from '../users/index.ts';
 import type { IssuedSession, SessionService } from './session.service.ts';
@@ -65,7 +66,29 @@ export const authenticateRoutes: FastifyPluginAsync<{ apps: ApplicationService; 
 
   r.post(
     '/user_management/authenticate',
-    { config: { surface: 'management' }, schema: { tags: ['sessions'], body: authenticateBody, response: { 200: authenticateResponse } } },
+    {
+      config: { surface: 'management' },
+      schema: {
+        tags: ['sessions'],
+        summary: 'Sign in: password, refresh token or TOTP code',
+        description:
+          'The client secret travels in the body, as WorkOS does. A password sign-in of an account with a second factor answers 403 `mfa_challenge` ' +
+          'with a `pending_authentication_token`, which the `urn:workos:oauth:grant-type:mfa-totp` grant completes with an authenticator code.',
+        operationId: 'authenticate',
+        body: authenticateBody,
+        response: { 200: authenticateResponse },
+        errors: [
+          'invalid_client',
+          'invalid_credentials',
+          'invalid_grant',
+          'mfa_challenge',
+          'user_disabled',
+          'totp_incorrect',
+          'totp_attempts_exceeded',
+          'rate_limited',
+        ],
+      },
+    },
     async (request) => {
       const body = request.body;
       const application = await apps.authenticate(body.client_secret);
@@ -94,6 +117,10 @@ export const authenticateRoutes: FastifyPluginAsync<{ apps: ApplicationService; 
       config: { surface: 'management' },
       schema: {
         tags: ['sessions'],
+        summary: 'Check an access token’s session',
+        operationId: 'getCurrentSession',
+        security: ACCESS_TOKEN_SECURITY,
+        errors: ['session_invalid', 'user_not_found'],
         description: 'Introspects an access token (`Authorization: Bearer <access_token>`): 200 while its session is active, 401 once revoked or expired.',
         response: { 200: z.object({ session: sessionObject, user: userObject }) },
       },

@@ -16,7 +16,18 @@ export const sessionManagementRoutes: FastifyPluginAsync<{ sessions: SessionServ
 
   r.get(
     '/user_management/users/:id/sessions',
-    { config, schema: { tags, params: idParam('user'), querystring: listQuery, response: { 200: listEnvelope(sessionObject) } } },
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'List a user’s sessions',
+        operationId: 'listSessions',
+        params: idParam('user'),
+        querystring: listQuery,
+        response: { 200: listEnvelope(sessionObject) },
+        errors: ['user_not_found'],
+      },
+    },
     async (request) => {
       await users.getOrThrow(request.params.id);
       const page = await sessions.list(request.params.id, request.query);
@@ -30,7 +41,19 @@ export const sessionManagementRoutes: FastifyPluginAsync<{ sessions: SessionServ
 
   r.post(
     '/user_management/sessions/revoke',
-    { config, schema: { tags, body: z.strictObject({ session_id: z.string().min(1).max(200) }) } },
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Revoke a session',
+        description: 'Answers 200 with an empty body, as WorkOS does.',
+        operationId: 'revokeSession',
+        body: z.strictObject({ session_id: z.string().min(1).max(200) }),
+        produces: ['text/plain'],
+        response: { 200: z.literal('').describe('Revoked.') },
+        errors: ['session_not_found'],
+      },
+    },
     async (request, reply) => {
       if (!(await sessions.revoke(request.body.session_id))) throw new RekeyError('session_not_found', { entity_id: request.body.session_id });
       // WorkOS answers an empty 200; the SDK reads no body without a JSON content type.

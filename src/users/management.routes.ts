@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { RekeyError } from '../errors/index.ts';
+import { PASSWORD_POLICY_CODES, RekeyError } from '../errors/index.ts';
 import { listEnvelope, listQuery } from '../http/pagination.ts';
 import { emailField, idParam, metadataField, passwordField } from '../http/schemas.ts';
 import type { UserService } from './user.service.ts';
@@ -33,20 +33,34 @@ export const userManagementRoutes: FastifyPluginAsync<{ users: UserService }> = 
   const config = { surface: 'management' as const, errorGroup: 'password_strength_error' };
   const tags = ['users'];
 
-  r.post('/user_management/users', { config, schema: { tags, body: createBody, response: { 201: userObject } } }, async (request, reply) => {
-    const b = request.body;
-    const user = await users.create({
-      email: b.email,
-      password: b.password,
-      passwordHash: b.password_hash,
-      firstName: b.first_name,
-      lastName: b.last_name,
-      emailVerified: b.email_verified,
-      externalId: b.external_id,
-      metadata: b.metadata,
-    });
-    return reply.code(201).send(toWireUser(user));
-  });
+  r.post(
+    '/user_management/users',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Create a user',
+        operationId: 'createUser',
+        body: createBody,
+        response: { 201: userObject },
+        errors: ['email_already_exists', ...PASSWORD_POLICY_CODES, 'password_and_password_hash_provided', 'invalid_password_hash', 'server_busy'],
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const user = await users.create({
+        email: b.email,
+        password: b.password,
+        passwordHash: b.password_hash,
+        firstName: b.first_name,
+        lastName: b.last_name,
+        emailVerified: b.email_verified,
+        externalId: b.external_id,
+        metadata: b.metadata,
+      });
+      return reply.code(201).send(toWireUser(user));
+    },
+  );
 
   r.get(
     '/user_management/users',
@@ -54,6 +68,9 @@ export const userManagementRoutes: FastifyPluginAsync<{ users: UserService }> = 
       config,
       schema: {
         tags,
+        summary: 'List users',
+        operationId: 'listUsers',
+        errors: [],
         querystring: listQuery.extend({ email: emailField.optional(), organization_id: z.string().optional() }),
         response: { 200: listEnvelope(userObject) },
       },
@@ -65,13 +82,30 @@ export const userManagementRoutes: FastifyPluginAsync<{ users: UserService }> = 
     },
   );
 
-  r.get('/user_management/users/:id', { config, schema: { tags, params: idParam('user'), response: { 200: userObject } } }, async (request) =>
-    toWireUser(await users.getOrThrow(request.params.id)),
+  r.get(
+    '/user_management/users/:id',
+    {
+      config,
+      schema: { tags, summary: 'Get a user', operationId: 'getUser', params: idParam('user'), response: { 200: userObject }, errors: ['user_not_found'] },
+    },
+    async (request) => toWireUser(await users.getOrThrow(request.params.id)),
   );
 
   r.put(
     '/user_management/users/:id',
-    { config, schema: { tags, params: idParam('user'), body: updateBody, response: { 200: userObject } } },
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Update a user',
+        description: 'A new `password` is checked against the policy and ends the user’s sessions.',
+        operationId: 'updateUser',
+        params: idParam('user'),
+        body: updateBody,
+        response: { 200: userObject },
+        errors: ['user_not_found', 'email_already_exists', ...PASSWORD_POLICY_CODES, 'server_busy'],
+      },
+    },
     async (request) => {
       const b = request.body;
       const user = await users.update(
@@ -92,8 +126,22 @@ export const userManagementRoutes: FastifyPluginAsync<{ users: UserService }> = 
     },
   );
 
-  r.delete('/user_management/users/:id', { config, schema: { tags, params: idParam('user') } }, async (request, reply) => {
-    if (!(await users.delete(request.params.id))) throw new RekeyError('user_not_found', { entity_id: request.params.id });
-    return reply.code(204).send();
-  });
+  r.delete(
+    '/user_management/users/:id',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Delete a user',
+        operationId: 'deleteUser',
+        params: idParam('user'),
+        response: { 204: z.undefined().describe('Deleted.') },
+        errors: ['user_not_found'],
+      },
+    },
+    async (request, reply) => {
+      if (!(await users.delete(request.params.id))) throw new RekeyError('user_not_found', { entity_id: request.params.id });
+      return reply.code(204).send();
+    },
+  );
 };

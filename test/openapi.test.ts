@@ -1,0 +1,98 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_CODES } from '../src/errors/index.ts';
+import { STORES } from '../src/store/testing.ts';
+import { createHarness, type Harness } from './support/harness.ts';
+import { operationsOf, type OpenApiDocument } from './support/openapi.ts';
+
+// The document does not depend on the store: one is enough.
+describe('the served OpenAPI document', () => {
+  let h: Harness;
+  let doc: OpenApiDocument;
+
+  beforeAll(async () => {
+    h = await createHarness(STORES[0]!);
+    const res = await h.app.inject({ method: 'GET', url: '/openapi.json' });
+    expect(res.statusCode).toBe(200);
+    doc = res.json();
+  });
+  afterAll(() => h.close());
+
+  it('validates as OpenAPI 3.1, every $ref resolving', async () => {
+    // validate() dereferences in place: it gets a copy.
+    await expect(SwaggerParser.validate(structuredClone(doc) as never)).resolves.toBeTruthy();
+    expect(doc.openapi).toBe('3.1.0');
+  });
+
+  // The rule for every route, present and future (docs/api.md): a summary, a unique operationId, a tag, and its error codes.
+  it('gives every operation a summary, a unique operationId, a tag and at least one documented 4xx', () => {
+    const missing: string[] = [];
+    const ids = new Map<string, string>();
+    for (const { label, operation } of operationsOf(doc)) {
+      if (!operation.summary?.trim()) missing.push(`${label}: no summary`);
+      if (!operation.operationId) missing.push(`${label}: no operationId`);
+      else if (ids.has(operation.operationId)) missing.push(`${label}: operationId ${operation.operationId} also names ${ids.get(operation.operationId)}`);
+      else ids.set(operation.operationId, label);
+      if (!operation.tags?.length) missing.push(`${label}: no tag`);
+      if (!Object.keys(operation.responses ?? {}).some((status) => /^4\d\d$/.test(status))) {
+        missing.push(`${label}: no 4xx answer (declare the route's codes: schema.errors, see docs/api.md)`);
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(ids.size).toBeGreaterThanOrEqual(27);
+  });
+
+  it('documents each error answer with its stable codes, each with an example of the body on the wire', () => {
+    const wrong: string[] = [];
+    for (const { label, operation } of operationsOf(doc)) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        if (!/^[45]\d\d$/.test(status)) continue;
+        const examples = response.content?.['application/json']?.examples ?? {};
+        if (Object.keys(examples).length === 0) wrong.push(`${label} ${status}: no example`);
+        for (const [code, example] of Object.entries(examples)) {
+          const known = ERROR_CODES[code as keyof typeof ERROR_CODES];
+          if (!known) wrong.push(`${label} ${status}: ${code} is not a code of src/errors/codes.ts`);
+          else if (String(known.status) !== status) wrong.push(`${label} ${status}: ${code} answers ${known.status}`);
+          const value = example.value as { code?: string; errors?: Array<{ code: string }>; error?: { code: string } };
+          const onWire = value.error?.code ?? value.errors?.[0]?.code ?? value.code;
+          if (onWire !== code) wrong.push(`${label} ${status}: the example of ${code} carries ${onWire}`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('says which operations take the secret key, and documents their 401', () => {
+    for (const { path, label, operation } of operationsOf(doc)) {
+      const secretKey = operation.security?.some((requirement) => 'secretKey' in requirement) ?? false;
+      // The management API is /user_management/…, except sign-in, which takes the client secret in its body.
+      expect(secretKey, label).toBe(path.startsWith('/user_management/') && path !== '/user_management/authenticate');
+      if (secretKey) expect(operation.responses?.['401']?.description, label).toContain('`unauthorized`');
+    }
+    expect(doc.security).toBeUndefined();
+  });
+
+  it('names the wire objects as components: User, PasswordReset, Session, ResetFlow, AuthenticateResponse and the factors', () => {
+    expect(Object.keys(doc.components?.schemas ?? {})).toEqual(
+      expect.arrayContaining([
+        'User',
+        'PasswordReset',
+        'Session',
+        'ResetFlow',
+        'AuthenticateResponse',
+        'AuthenticationFactor',
+        'AuthenticationFactorWithSecrets',
+        'ManagementError',
+        'BrowserError',
+      ]),
+    );
+  });
+
+  it('answers a documented error code with the documented status and shape', async () => {
+    const res = await h.app.inject({ method: 'GET', url: '/user_management/users/user_01ARZ3NDEKTSV4RRFFQ69G5FAV', headers: h.auth });
+    const documented = doc.paths['/user_management/users/{id}']?.get?.responses?.[String(res.statusCode)];
+    expect(res.statusCode).toBe(404);
+    expect(documented?.content?.['application/json']?.examples?.user_not_found?.value).toEqual({ code: 'user_not_found', message: 'User not found.' });
+    expect(res.json()).toMatchObject({ code: 'user_not_found', message: 'User not found.' });
+  });
+});
