@@ -53,6 +53,13 @@ export const ERROR_CODES = {
   totp_attempts_exceeded: { status: 429, message: 'Too many wrong authenticator codes. Try again later.' },
   csrf_invalid: { status: 403, message: 'The form has expired or did not come from this site. Reload the page and try again.' },
   cross_origin_forbidden: { status: 403, message: 'Cross-origin requests are not allowed here.' },
+  // notifications: subscribers and their preferences (Novu-compatible API)
+  invalid_subscriber_id: { status: 422, message: 'The subscriber id must be 1–128 characters: letters, digits and _ - . @ : + = |.' },
+  invalid_phone: { status: 422, message: 'The phone number must be in E.164 form, such as +14155550123.' },
+  subscriber_not_found: { status: 404, message: 'Subscriber not found.' },
+  subscriber_already_exists: { status: 409, message: 'A subscriber with this id already exists.' },
+  workflow_not_found: { status: 404, message: 'Workflow not found.' },
+  workflow_critical: { status: 422, message: 'This workflow is critical: it always sends, so its preferences cannot be changed.' },
   // platform
   rate_limited: { status: 429, message: 'Too many requests. Try again later.' },
   service_unavailable: { status: 503, message: 'The service is not ready.' },

@@ -6,9 +6,11 @@ import { RekeyError } from './rekey-error.ts';
 /**
  * Which wire shape a route's errors take:
  * - `management`: WorkOS's `{ code, message, errors? }`, so `@workos-inc/node` raises its own exception types;
- * - `browser`: Novel's `{ error: { code, message, context } }`.
+ * - `browser`: Novel's `{ error: { code, message, context } }`;
+ * - `novu`: Novu's `ErrorDto` `{ statusCode, timestamp, path, message }` (422: `ValidationErrorDto`, with
+ *   `errors: { [field]: { messages, value? } }`), plus Rekey's `code`, so `@novu/api` raises its own error types.
  */
-export type ErrorSurface = 'management' | 'browser';
+export type ErrorSurface = 'management' | 'browser' | 'novu';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -55,9 +57,10 @@ export function installErrorHandling(app: FastifyInstance): void {
 }
 
 function send(request: FastifyRequest, reply: FastifyReply, error: RekeyError, issues: FieldIssue[] = [], status = error.status) {
-  const surface = request.routeOptions.config?.surface ?? (request.url.startsWith('/user_management') ? 'management' : 'browser');
+  const surface = request.routeOptions.config?.surface ?? surfaceOf(request.url);
   if ((status === 429 || status === 503) && error.context.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.context.retryAfterSeconds));
   reply.code(status).type('application/json; charset=utf-8');
+  if (surface === 'novu') return reply.send(novuBody(request, error, issues, status));
   if (surface === 'browser') {
     return reply.send({ error: { code: error.code, message: error.message, context: issues.length ? { issues } : error.context } });
   }
@@ -68,6 +71,32 @@ function send(request: FastifyRequest, reply: FastifyReply, error: RekeyError, i
   const body: Record<string, unknown> = { code: error.code, message: error.message, ...error.context };
   if (issues.length) body.errors = issues;
   return reply.send(body);
+}
+
+/** Where a route gives none (an unknown path): by prefix. Rekey's own browser API also lives under `/v1/`. */
+function surfaceOf(url: string): ErrorSurface {
+  if (url.startsWith('/user_management')) return 'management';
+  if (url.startsWith('/v2/') || url.startsWith('/v1/events') || url.startsWith('/v1/notifications')) return 'novu';
+  return 'browser';
+}
+
+function novuBody(request: FastifyRequest, error: RekeyError, issues: FieldIssue[], status: number): Record<string, unknown> {
+  // The timestamp only dates the answer, as Novu's does; nothing depends on it.
+  const body: Record<string, unknown> = {
+    ...error.context,
+    statusCode: status,
+    timestamp: new Date().toISOString(),
+    path: request.url,
+    message: error.message,
+    code: error.code,
+  };
+  if (status === 422) {
+    const errors: Record<string, { messages: string[] }> = {};
+    for (const issue of issues) (errors[issue.field.replace(/^(body|querystring|params)\./, '')] ??= { messages: [] }).messages.push(issue.message);
+    if (issues.length === 0) errors[typeof error.context.field === 'string' ? error.context.field : 'request'] = { messages: [error.message] };
+    body.errors = errors;
+  }
+  return body;
 }
 
 export const statusOf = (code: ErrorCode): number => ERROR_CODES[code].status;

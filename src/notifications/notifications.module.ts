@@ -3,6 +3,7 @@ import type { DeliveryModule } from '../delivery/index.ts';
 import type { ModuleDeps } from '../platform/module.ts';
 import { createEmailJob, EMAIL } from './email.job.ts';
 import { createMailTemplates } from './mail-templates.ts';
+import { createSubscribers, subscribersMigrations } from './subscribers/index.ts';
 
 /** Messages: the mail templates and the job that renders one and hands it to the delivery channel. */
 export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsModule; delivery: DeliveryModule }) {
@@ -15,11 +16,16 @@ export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsM
     mailFrom: deps.config.mailFrom,
     resolveApp: (id: string | null | undefined) => (id ? apps.get(id) : apps.getDefault()),
   });
+  // Until the workflow registry lands, preferences list no workflows (the global row still applies).
+  const subscribers = createSubscribers({ ...deps, listWorkflows: () => [] });
   return {
     templates,
+    subscribers: subscribers.service,
     routes: undefined,
+    managementRoutes: subscribers.managementRoutes,
     jobs: { [EMAIL]: email },
-    migrations: {},
+    migrations: subscribersMigrations,
+    expose: { subscribers: subscribers.service },
   };
 }
 

@@ -1,6 +1,7 @@
 import type { ApiKeysTable, ApplicationsTable } from '../apps/index.ts';
 import type { DevMailboxTable, OutboxTable } from '../delivery/index.ts';
 import type { AuthFactorsTable, PendingAuthenticationsTable } from '../factors/index.ts';
+import type { SubscriberPreferencesTable, SubscribersTable } from '../notifications/index.ts';
 import type { PasswordResetsTable, ResetFlowsTable } from '../resets/index.ts';
 import type { SessionsTable } from '../sessions/index.ts';
 import type { UsersTable } from '../users/index.ts';
@@ -17,4 +18,6 @@ export interface Database {
   dev_mailbox: DevMailboxTable;
   auth_factors: AuthFactorsTable;
   pending_authentications: PendingAuthenticationsTable;
+  subscribers: SubscribersTable;
+  subscriber_preferences: SubscriberPreferencesTable;
 }
