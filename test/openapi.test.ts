@@ -65,8 +65,9 @@ describe('the served OpenAPI document', () => {
   it('says which operations take the secret key, and documents their 401', () => {
     for (const { path, label, operation } of operationsOf(doc)) {
       const secretKey = operation.security?.some((requirement) => 'secretKey' in requirement) ?? false;
-      // The management API is /user_management/…, except sign-in, which takes the client secret in its body.
-      expect(secretKey, label).toBe(path.startsWith('/user_management/') && path !== '/user_management/authenticate');
+      // The management API is /user_management/…, except sign-in, which takes the client secret in its body, and the Novu-compatible API.
+      const novu = path.startsWith('/v2/') || path.startsWith('/v1/events') || path.startsWith('/v1/notifications');
+      expect(secretKey, label).toBe(novu || (path.startsWith('/user_management/') && path !== '/user_management/authenticate'));
       if (secretKey) expect(operation.responses?.['401']?.description, label).toContain('`unauthorized`');
     }
     expect(doc.security).toBeUndefined();

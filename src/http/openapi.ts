@@ -2,7 +2,7 @@ import swagger, { type SwaggerTransform, type SwaggerTransformObject } from '@fa
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { createJsonSchemaTransform, createJsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { ERROR_CODES, type ErrorCode, type ErrorSurface } from '../errors/index.ts';
-import { BROWSER_ERROR_ID, MANAGEMENT_ERROR_ID } from './schemas.ts';
+import { BROWSER_ERROR_ID, MANAGEMENT_ERROR_ID, NOVU_ERROR_ID } from './schemas.ts';
 
 declare module 'fastify' {
   interface FastifySchema {
@@ -99,7 +99,7 @@ function errorResponseObjects(codes: readonly ErrorCode[], surface: ErrorSurface
 }
 
 function errorSchema(codes: readonly ErrorCode[], surface: ErrorSurface, grouped: readonly ErrorCode[], group: string | undefined): Record<string, unknown> {
-  const ref = { $ref: `#/components/schemas/${surface === 'management' ? MANAGEMENT_ERROR_ID : BROWSER_ERROR_ID}` };
+  const ref = { $ref: `#/components/schemas/${{ management: MANAGEMENT_ERROR_ID, browser: BROWSER_ERROR_ID, novu: NOVU_ERROR_ID }[surface]}` };
   if (surface === 'browser') {
     return { allOf: [ref, { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string', enum: codes } } } } }] };
   }
@@ -118,6 +118,11 @@ function errorSchema(codes: readonly ErrorCode[], surface: ErrorSurface, grouped
 function exampleBody(code: ErrorCode, surface: ErrorSurface, group: string | undefined): unknown {
   const message = ERROR_CODES[code].message;
   if (surface === 'browser') return { error: { code, message, context: {} } };
+  if (surface === 'novu') {
+    const status = ERROR_CODES[code].status;
+    const body = { statusCode: status, timestamp: '2026-01-01T00:00:00.000Z', path: '/v2/…', message, code };
+    return status === 422 ? { ...body, errors: { request: { messages: [message] } } } : body;
+  }
   if (group) return { code: group, message, errors: [{ code, message }] };
   return { code, message };
 }

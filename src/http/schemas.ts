@@ -10,6 +10,7 @@ export const metadataField = z.record(z.string().max(40), z.string().max(500)).r
 
 export const MANAGEMENT_ERROR_ID = 'ManagementError';
 export const BROWSER_ERROR_ID = 'BrowserError';
+export const NOVU_ERROR_ID = 'NovuError';
 
 /** The management API's error body (WorkOS's shape). Loose: an error adds its own facts (`entity_id`, `pending_authentication_token`…). */
 export const managementError = z
@@ -30,3 +31,15 @@ export const browserError = z
     }),
   })
   .meta({ id: BROWSER_ERROR_ID, description: 'An error of the browser API.' });
+
+/** The Novu-compatible API's error body: Novu's `ErrorDto` (422: `ValidationErrorDto`) with Rekey's stable `code`. */
+export const novuError = z
+  .looseObject({
+    statusCode: z.number(),
+    timestamp: z.string(),
+    path: z.string(),
+    message: z.string(),
+    code: z.string().describe('A stable code (docs/api.md); never renamed once shipped.'),
+    errors: z.record(z.string(), z.object({ messages: z.array(z.string()) })).optional(),
+  })
+  .meta({ id: NOVU_ERROR_ID, description: 'An error of the Novu-compatible API (`/v1/events…`, `/v1/notifications…`, `/v2/…`).' });

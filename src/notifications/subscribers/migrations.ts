@@ -1,7 +1,7 @@
 import type { Kysely, Migration } from 'kysely';
 
 export const subscribersMigrations: Record<string, Migration> = {
-  '0012_subscribers': {
+  '0013_subscribers': {
     async up(db: Kysely<any>) {
       await db.schema
         .createTable('subscribers')

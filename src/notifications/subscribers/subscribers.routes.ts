@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { isRekeyError, RekeyError } from '../../errors/index.ts';
+import { isRekeyError, RekeyError, type ErrorCode } from '../../errors/index.ts';
 import type { PreferenceService } from './preference.service.ts';
 import type { SubscriberService } from './subscriber.service.ts';
 import { novuPreferences, novuSubscriber, tenantOf, toNovuPreferences, toNovuSubscriber } from './subscriber.wire.ts';
@@ -11,8 +11,10 @@ export interface SubscriberRouteOptions {
   preferences: PreferenceService;
 }
 
-const tags = ['Subscribers (Novu)'];
+const tags = ['subscribers'];
 const routeConfig = { surface: 'novu' as const };
+/** What every route that names a subscriber can answer. */
+const found = ['invalid_subscriber_id', 'subscriber_not_found'] as const satisfies readonly ErrorCode[];
 
 // Types only: the service checks each value (E.164, the id's form) and answers with that field's own code.
 const nullableText = z.string().nullable().optional();
@@ -81,7 +83,15 @@ export const subscriberRoutes: FastifyPluginAsync<SubscriberRouteOptions> = asyn
     '/v2/subscribers',
     {
       config: routeConfig,
-      schema: { tags, body: createBody, querystring: z.strictObject({ failIfExists: flag.optional() }), response: { 201: wrapped(novuSubscriber) } },
+      schema: {
+        tags,
+        summary: 'Create or update a subscriber (Novu)',
+        operationId: 'createSubscriber',
+        errors: ['invalid_subscriber_id', 'invalid_phone', 'subscriber_already_exists'],
+        body: createBody,
+        querystring: z.strictObject({ failIfExists: flag.optional() }),
+        response: { 201: wrapped(novuSubscriber) },
+      },
     },
     async (request, reply) => {
       const tenant = tenantOf(request.application);
@@ -97,27 +107,65 @@ export const subscriberRoutes: FastifyPluginAsync<SubscriberRouteOptions> = asyn
     },
   );
 
-  r.get('/v2/subscribers', { config: routeConfig, schema: { tags, querystring: searchQuery, response: { 200: list } } }, async (request) => {
-    const page = await subscribers.search(request.query);
-    const tenant = tenantOf(request.application);
-    return { ...page, data: page.data.map((subscriber) => toNovuSubscriber(subscriber, tenant)) };
-  });
+  r.get(
+    '/v2/subscribers',
+    {
+      config: routeConfig,
+      schema: { tags, summary: 'Search subscribers (Novu)', operationId: 'searchSubscribers', errors: [], querystring: searchQuery, response: { 200: list } },
+    },
+    async (request) => {
+      const page = await subscribers.search(request.query);
+      const tenant = tenantOf(request.application);
+      return { ...page, data: page.data.map((subscriber) => toNovuSubscriber(subscriber, tenant)) };
+    },
+  );
 
   r.get(
     '/v2/subscribers/:subscriberId',
-    { config: routeConfig, schema: { tags, params: subscriberParams, response: { 200: wrapped(novuSubscriber) } } },
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Get a subscriber (Novu)',
+        operationId: 'getSubscriber',
+        errors: found,
+        params: subscriberParams,
+        response: { 200: wrapped(novuSubscriber) },
+      },
+    },
     async (request) => ({ data: toNovuSubscriber(await subscribers.getOrThrow(request.params.subscriberId), tenantOf(request.application)) }),
   );
 
   r.patch(
     '/v2/subscribers/:subscriberId',
-    { config: routeConfig, schema: { tags, params: subscriberParams, body: patchBody, response: { 200: wrapped(novuSubscriber) } } },
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Update a subscriber (Novu)',
+        operationId: 'patchSubscriber',
+        errors: [...found, 'invalid_phone'],
+        params: subscriberParams,
+        body: patchBody,
+        response: { 200: wrapped(novuSubscriber) },
+      },
+    },
     async (request) => ({ data: toNovuSubscriber(await subscribers.patch(request.params.subscriberId, request.body), tenantOf(request.application)) }),
   );
 
   r.delete(
     '/v2/subscribers/:subscriberId',
-    { config: routeConfig, schema: { tags, params: subscriberParams, response: { 200: wrapped(removed) } } },
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Delete a subscriber and its preferences (Novu)',
+        operationId: 'deleteSubscriber',
+        errors: found,
+        params: subscriberParams,
+        response: { 200: wrapped(removed) },
+      },
+    },
     async (request) => {
       const { subscriberId } = request.params;
       if (!(await subscribers.delete(subscriberId))) throw new RekeyError('subscriber_not_found', { subscriberId });
@@ -127,13 +175,35 @@ export const subscriberRoutes: FastifyPluginAsync<SubscriberRouteOptions> = asyn
 
   r.get(
     '/v2/subscribers/:subscriberId/preferences',
-    { config: routeConfig, schema: { tags, params: subscriberParams, querystring: preferencesQuery, response: { 200: wrapped(novuPreferences) } } },
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Get a subscriber’s preferences (Novu)',
+        operationId: 'getSubscriberPreferences',
+        errors: found,
+        params: subscriberParams,
+        querystring: preferencesQuery,
+        response: { 200: wrapped(novuPreferences) },
+      },
+    },
     async (request) => ({ data: toNovuPreferences(await preferences.list(request.params.subscriberId, request.query.criticality)) }),
   );
 
   r.patch(
     '/v2/subscribers/:subscriberId/preferences',
-    { config: routeConfig, schema: { tags, params: subscriberParams, body: preferencesBody, response: { 200: wrapped(novuPreferences) } } },
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Update a subscriber’s preferences, global or for one workflow (Novu)',
+        operationId: 'updateSubscriberPreferences',
+        errors: [...found, 'workflow_not_found', 'workflow_critical'],
+        params: subscriberParams,
+        body: preferencesBody,
+        response: { 200: wrapped(novuPreferences) },
+      },
+    },
     async (request) => {
       const { email, sms, in_app, chat } = request.body.channels ?? {};
       const change = { workflowId: request.body.workflowId, channels: { email, sms, in_app, chat } };
