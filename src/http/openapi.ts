@@ -101,15 +101,16 @@ function errorResponseObjects(codes: readonly ErrorCode[], surface: ErrorSurface
 function errorSchema(codes: readonly ErrorCode[], surface: ErrorSurface, grouped: readonly ErrorCode[], group: string | undefined): Record<string, unknown> {
   const ref = { $ref: `#/components/schemas/${{ management: MANAGEMENT_ERROR_ID, browser: BROWSER_ERROR_ID, novu: NOVU_ERROR_ID }[surface]}` };
   if (surface === 'browser') {
-    return { allOf: [ref, { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string', enum: codes } } } } }] };
+    const error = { type: 'object', required: ['code'], properties: { code: { type: 'string', enum: codes } } };
+    return { allOf: [ref, { type: 'object', required: ['error'], properties: { error } }] };
   }
   const plain = codes.filter((code) => !grouped.includes(code));
   const codeEnum = [...plain, ...(grouped.length && group ? [group] : [])];
-  const narrow: Record<string, unknown> = { type: 'object', properties: { code: { type: 'string', enum: codeEnum } } };
+  const narrow: Record<string, unknown> = { type: 'object', required: ['code'], properties: { code: { type: 'string', enum: codeEnum } } };
   if (grouped.length) {
     (narrow.properties as Record<string, unknown>).errors = {
       type: 'array',
-      items: { type: 'object', properties: { code: { type: 'string', enum: grouped } } },
+      items: { type: 'object', required: ['code'], properties: { code: { type: 'string', enum: grouped } } },
     };
   }
   return { allOf: [ref, narrow] };
