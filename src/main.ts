@@ -28,7 +28,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const application = await rekey.apps.getDefault();
   const keys = await rekey.apps.listKeys(application.id);
   app.log.info(
-    { url: address, store: rekey.deps.store.dialect, mail: config.smtpUrl ? 'smtp' : 'development mailbox', client_id: application.client_id },
+    // Where each channel's messages go, described without credentials.
+    { url: address, store: rekey.deps.store.dialect, ...rekey.describeChannels(), client_id: application.client_id },
     'Rekey is listening',
   );
   if (config.env !== 'production') app.log.info({ mailbox: `${config.baseUrl}/dev/mailbox` }, 'development mailbox');

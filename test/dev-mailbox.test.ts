@@ -26,7 +26,8 @@ for (const factory of STORES) {
       const { data } = json.json() as { data: Array<Record<string, string>> };
       expect(data.map((m) => m.to)).toEqual(['second@example.com', 'first@example.com']);
       for (const mail of data) {
-        expect(Object.keys(mail).sort()).toEqual(['created_at', 'from', 'html', 'id', 'subject', 'text', 'to']);
+        expect(Object.keys(mail).sort()).toEqual(['channel', 'created_at', 'from', 'html', 'id', 'subject', 'text', 'to']);
+        expect(mail.channel).toBe('email');
         expect(mail.text).toContain('/reset/verify?token=');
       }
       const filtered = await h.app.inject({ method: 'GET', url: '/dev/mailbox/messages?to=first@example.com' });

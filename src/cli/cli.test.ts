@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { STORES, type TestStore } from '../store/testing.ts';
+import { startTestProvider } from '../delivery/testing.ts';
 import { renderConfigurationDoc } from './config-docs.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/rekey.js', import.meta.url));
@@ -158,6 +159,33 @@ for (const factory of STORES) {
       expect(result.stdout).toMatch(/^fail mail: .*127\.0\.0\.1:1/m);
       expect(result.stderr).toMatch(/mail: /);
       expect(result.stdout + result.stderr).not.toContain('hunter2');
+    });
+
+    test('doctor checks every provider, fallback included, and prints no credential', async () => {
+      const token = 'twilio-token-never-printed';
+      const sid = 'AC00000000000000000000000000000001';
+      const twilio = await startTestProvider(() => ({ status: 401, body: { code: 20003, message: 'Authenticate' } }));
+      const backup = await startTestProvider(() => ({ status: 405 }));
+      try {
+        const providers = {
+          sms: {
+            primary: { type: 'twilio', accountSid: sid, authToken: { env: 'TWILIO_TOKEN' }, from: '+15550001111', baseUrl: twilio.url },
+            fallback: { type: 'http', url: `${backup.url}/sms?key=in-the-query`, secret: 'http-sms-secret' },
+          },
+        };
+        const result = await rekey(['doctor'], { ...env, TWILIO_TOKEN: token, REKEY_PROVIDERS: JSON.stringify(providers) });
+        expect(result.code).not.toBe(0);
+        expect(result.stdout).toContain(
+          `fail sms: cannot use Twilio-compatible API ${twilio.url} (account …0001) (providers.sms.primary): twilio: ${twilio.url}/2010-04-01/Accounts/[redacted].json answered 401 (code 20003: Authenticate)`,
+        );
+        expect(result.stdout).toContain(`ok sms (fallback): HTTP SMS API ${backup.url}/sms answers (providers.sms.fallback)`);
+        expect(result.stdout).toMatch(/^ok mail: development mailbox/m);
+        expect(result.stdout).toMatch(/^ok chat: development mailbox/m);
+        for (const secret of [token, 'http-sms-secret', 'in-the-query']) expect(result.stdout + result.stderr).not.toContain(secret);
+      } finally {
+        await twilio.close();
+        await backup.close();
+      }
     });
   });
 }

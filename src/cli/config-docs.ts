@@ -12,6 +12,7 @@ const DERIVED_DEFAULTS: Record<string, string> = {
   baseUrl: '`http://127.0.0.1:<port>`',
   secret: 'generated into `<dataDir>/secret` (not in production)',
   smtpUrl: 'none: the development mailbox (not in production)',
+  providers: 'none: `smtpUrl` for email; otherwise the development mailbox (not in production)',
   clientId: 'generated',
 };
 
@@ -41,10 +42,52 @@ With \`NODE_ENV=production\`, Rekey refuses to start unless all of these are set
 
 - \`REKEY_SECRET\`: at least 32 characters;
 - \`REKEY_BASE_URL\`: an \`https://\` origin (plain \`http://\` is accepted only on a loopback address, outside production);
-- \`REKEY_SMTP_URL\`: a real mail channel; the development mailbox is off in production.
+- \`REKEY_SMTP_URL\` or \`providers.email\`: a real mail channel; the development mailbox is off in production.
+
+A provider URL must be \`https://\` in production (plain \`http://\` only on a loopback address). An SMS or chat
+channel without a provider sends nothing in production: its messages are dead-lettered, naming the missing setting.
 
 \`npx rekey doctor\` checks a deployment: the configuration, the database and its migrations, the mail channel and
 the base URL.
+
+## Providers
+
+\`providers\` (or \`REKEY_PROVIDERS\`, the same as JSON) says where messages go, per channel: \`email\`, \`sms\` and
+\`chat\`, each with a \`primary\` provider and an optional \`fallback\`, tried in the same delivery attempt when the
+primary fails (down, or refusing the message). A channel left out goes to the development mailbox outside
+production. \`smtpUrl\` is shorthand for an SMTP email primary; set one or the other.
+
+\`\`\`json
+{
+  "providers": {
+    "email": {
+      "primary": { "type": "smtp", "url": "smtps://rekey:…@smtp.example.com:465" },
+      "fallback": { "type": "http", "url": "https://mail.example.net/v1/send", "secret": { "env": "MAIL_API_KEY" } }
+    },
+    "sms": {
+      "primary": { "type": "twilio", "accountSid": "AC…", "authToken": { "env": "TWILIO_AUTH_TOKEN" }, "from": "+15550001111" },
+      "fallback": { "type": "http", "url": "https://sms.example.net/send", "secret": { "env": "SMS_API_KEY" }, "header": "X-Api-Key" }
+    },
+    "chat": { "primary": { "type": "webhook", "url": "https://hooks.example.com/rekey", "secret": { "env": "CHAT_WEBHOOK_SECRET" } } }
+  }
+}
+\`\`\`
+
+Any value may be written \`{ "env": "NAME" }\`: Rekey reads it from that environment variable at start (and refuses
+to start when it is unset), so the file can be committed without its credentials. \`REKEY_PROVIDERS\`, when set,
+replaces the file's \`providers\` as a whole. Every provider also takes \`id\` (the name it goes by in logs and in each
+message's activity; default: its type, with \`-fallback\` for a fallback of the same type).
+
+| Channel | \`type\` | Settings |
+|---|---|---|
+| email | \`smtp\` | \`url\` (\`smtp://user:pass@host:port\` or \`smtps://…\`), \`maxConnections\` (pooled connections, default 5) |
+| email | \`http\` | \`url\` (receives \`POST {from, to, subject, text, html}\` as JSON), \`secret\`, \`header\` (default \`Authorization\`, sent as \`Bearer <secret>\`; any other header carries the secret as is), \`timeoutMs\` (default 10000) |
+| sms | \`twilio\` | \`accountSid\`, \`authToken\`, \`from\` or \`messagingServiceSid\`, \`apiKeySid\` (sign in with an API key), \`baseUrl\` (default \`https://api.twilio.com\`; any Twilio-compatible API), \`timeoutMs\` |
+| sms | \`http\` | \`url\` (receives \`POST {from, to, text}\` as JSON), \`secret\`, \`header\`, \`from\`, \`timeoutMs\` |
+| chat | \`webhook\` | \`url\`, \`secret\` (Standard Webhooks, \`whsec_…\`), \`timeoutMs\` |
+
+Credentials never appear in logs, in error messages or in \`rekey doctor\`'s output, which names each provider by its
+type and address only.
 
 ## The development secret
 

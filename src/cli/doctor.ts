@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { sql } from 'kysely';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { createSmtpChannel } from '../delivery/index.ts';
+import { checkProviders } from '../delivery/index.ts';
 import { connect, isPostgresUrl } from '../store/connect.ts';
 import { allMigrations } from '../store/migrate.ts';
 import { CliError, printJson, type CliContext } from './output.ts';
@@ -25,7 +25,7 @@ const CHECK_TIMEOUT_MS = 10_000;
 export function registerDoctorCommand(program: Command, ctx: CliContext): void {
   program
     .command('doctor')
-    .description('check the configuration, the database, the mail channel and the base URL')
+    .description('check the configuration, the database, the message providers and the base URL')
     .action(async () => {
       const results: CheckResult[] = [];
       let config: Config | undefined;
@@ -36,7 +36,7 @@ export function registerDoctorCommand(program: Command, ctx: CliContext): void {
         if (!(error instanceof ConfigError)) throw error;
         results.push({ status: 'fail', name: 'config', reason: oneLine(error.message) });
       }
-      if (config) results.push(await checkStore(config), await checkMail(config), checkBaseUrl(config));
+      if (config) results.push(await checkStore(config), ...(await checkChannels(config)), checkBaseUrl(config));
 
       if (ctx.json()) printJson(results);
       else for (const r of results) process.stdout.write(`${r.status} ${r.name}: ${r.reason}\n`);
@@ -92,22 +92,27 @@ async function checkStore(config: Config): Promise<CheckResult> {
   }
 }
 
-async function checkMail(config: Config): Promise<CheckResult> {
-  if (!config.smtpUrl) {
-    // Production cannot get here: loadConfig refuses to run without a real channel.
-    return { status: 'ok', name: 'mail', reason: `development mailbox (mail is kept, not sent; see ${config.baseUrl}/dev/mailbox)` };
+/**
+ * One line per message provider: email (`mail`), `sms` and `chat`, the fallback named as such. Each is described
+ * by its type and address only: credentials never print, and failures are scrubbed.
+ */
+async function checkChannels(config: Config): Promise<CheckResult[]> {
+  const checks = await checkProviders(config, { timeoutMs: CHECK_TIMEOUT_MS });
+  const results: CheckResult[] = checks.map((check) => {
+    const name = `${check.channel === 'email' ? 'mail' : check.channel}${check.role === 'fallback' ? ' (fallback)' : ''}`;
+    if (check.role === 'development') {
+      // Production cannot get here: the development mailbox is never built there.
+      return { status: 'ok', name, reason: `development mailbox (kept, not sent; see ${config.baseUrl}/dev/mailbox)` };
+    }
+    if (check.ok) return { status: 'ok', name, reason: `${check.describe} answers (${check.source})` };
+    return { status: 'fail', name, reason: `cannot use ${check.describe} (${check.source}): ${check.error}` };
+  });
+  for (const channel of ['sms', 'chat'] as const) {
+    if (!checks.some((check) => check.channel === channel)) {
+      results.push({ status: 'warn', name: channel, reason: `no provider configured (providers.${channel}): ${channel} messages are not sent` });
+    }
   }
-  const url = new URL(config.smtpUrl);
-  const where = `${url.protocol}//${url.host}`; // never the credentials
-  const channel = createSmtpChannel(config.smtpUrl, { pool: false, connectTimeoutMs: 5_000 });
-  try {
-    await withTimeout(channel.check!(), 'the SMTP server did not answer');
-    return { status: 'ok', name: 'mail', reason: `SMTP server at ${where} accepts connections` };
-  } catch (error) {
-    return { status: 'fail', name: 'mail', reason: `cannot use the SMTP server at ${where}: ${messageOf(error)}` };
-  } finally {
-    await channel.close?.();
-  }
+  return results;
 }
 
 function checkBaseUrl(config: Config): CheckResult {

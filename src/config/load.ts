@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ensurePrivateDir, restrictToOwner } from '../platform/private-files.ts';
+import { EnvReferenceError, isLoopbackUrl, providerUrls, resolveEnvReferences } from './providers.ts';
 import { configSchema, settingsTable, type Config, type ConfigInput } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -24,7 +25,9 @@ export function loadConfig({ env = process.env, cwd = process.cwd(), overrides =
     const value = env[name];
     if (value !== undefined && value !== '') fromEnv[key] = value;
   }
-  const parsed = configSchema.safeParse({ ...fromFile, ...fromEnv, ...stripUndefined(overrides) });
+  const merged: Record<string, unknown> = { ...fromFile, ...fromEnv, ...stripUndefined(overrides) };
+  if (merged.providers !== undefined) merged.providers = providerInput(merged.providers, env);
+  const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error));
   const raw = parsed.data;
 
@@ -33,8 +36,19 @@ export function loadConfig({ env = process.env, cwd = process.cwd(), overrides =
   const missing: string[] = [];
   if (production && !raw.secret) missing.push('REKEY_SECRET (required in production)');
   if (production && !raw.baseUrl?.startsWith('https://')) missing.push('REKEY_BASE_URL (an https:// origin is required in production)');
-  if (production && !raw.smtpUrl) missing.push('REKEY_SMTP_URL (production needs a real mail channel; the development mailbox is off)');
+  if (production && !raw.smtpUrl && !raw.providers?.email) {
+    missing.push('REKEY_SMTP_URL or providers.email (production needs a real mail channel; the development mailbox is off)');
+  }
+  // Credentials travel with every request to a provider: never in the clear across a network.
+  if (production) {
+    for (const { path, url } of providerUrls(raw.providers)) {
+      if (url.startsWith('http:') && !isLoopbackUrl(url)) missing.push(`${path} (an https:// URL is required in production)`);
+    }
+  }
   if (missing.length) throw new ConfigError(`cannot start in production:\n  - ${missing.join('\n  - ')}`);
+  if (raw.smtpUrl && raw.providers?.email) {
+    throw new ConfigError('REKEY_SMTP_URL (smtpUrl) and providers.email are both set: keep one (smtpUrl is shorthand for an SMTP primary)');
+  }
 
   const baseUrl = (raw.baseUrl ?? `http://127.0.0.1:${raw.port}`).replace(/\/+$/, '');
   assertLinkOrigin(baseUrl);
@@ -87,14 +101,36 @@ function developmentSecret(dataDir: string): string {
   return secret;
 }
 
+/** `REKEY_PROVIDERS` arrives as JSON text; a config file or an override gives the object itself. */
+function providerInput(value: unknown, env: NodeJS.ProcessEnv): unknown {
+  let input = value;
+  if (typeof value === 'string') {
+    try {
+      input = JSON.parse(value);
+    } catch {
+      // Never the text itself: it holds credentials.
+      throw new ConfigError('REKEY_PROVIDERS (providers): not valid JSON');
+    }
+  }
+  try {
+    return resolveEnvReferences(input, env, 'providers');
+  } catch (error) {
+    if (!(error instanceof EnvReferenceError)) throw error;
+    throw new ConfigError(`REKEY_PROVIDERS (${error.path}): the environment variable ${error.variable} is not set`);
+  }
+}
+
 function describeIssues(error: z.ZodError): string {
   const envOf = new Map(settingsTable().map((s) => [s.key, s.env]));
   return error.issues
     .map((issue) => {
       const key = String(issue.path[0] ?? '');
       const name = envOf.get(key);
-      if (issue.code === 'unrecognized_keys') return `unknown setting(s): ${issue.keys.join(', ')}`;
-      return `${name ? `${name} (${key})` : key}: ${issue.message}`;
+      // Nested settings (providers) are named by their whole path; a value is never echoed (it may be a credential).
+      const where = issue.path.map(String).join('.');
+      if (issue.code === 'unrecognized_keys')
+        return issue.path.length ? `${name} (${where}): unknown key(s): ${issue.keys.join(', ')}` : `unknown setting(s): ${issue.keys.join(', ')}`;
+      return `${name ? `${name} (${where})` : where}: ${issue.message}`;
     })
     .join('\n');
 }

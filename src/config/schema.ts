@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { providersSchema } from './providers.ts';
 
 /**
  * Every setting Rekey reads, with its default and the environment variable that sets it.
@@ -49,7 +50,13 @@ export const configSchema = z.strictObject({
   smtpUrl: setting(
     z.url({ protocol: /^smtps?$/ }).optional(),
     'REKEY_SMTP_URL',
-    '`smtp://user:pass@host:port` or `smtps://…`. Without it, mail goes to the development mailbox.',
+    '`smtp://user:pass@host:port` or `smtps://…`: shorthand for an SMTP `providers.email.primary` (set one or the other). Without either, mail goes to the development mailbox.',
+  ),
+  /** @default undefined (email: `smtpUrl`, else the development mailbox; SMS and chat: the development mailbox) */
+  providers: setting(
+    providersSchema.optional(),
+    'REKEY_PROVIDERS',
+    'Message providers per channel (`email`, `sms`, `chat`), each a `primary` and an optional `fallback`, as JSON; see "Providers" above. Outside production, a channel without one goes to the development mailbox.',
   ),
   /** @default 'Rekey <no-reply@rekey.localhost>' */
   mailFrom: setting(z.string().min(3).default('Rekey <no-reply@rekey.localhost>'), 'REKEY_MAIL_FROM', 'From header of every mail.'),

@@ -1,16 +1,21 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ModuleDeps } from '../platform/module.ts';
 import type { Channel } from './channel.ts';
-import { createDevMailboxChannel } from './channels/dev-mailbox.ts';
-import { createSmtpChannel } from './channels/smtp.ts';
 import { devMailboxRoutes } from './dev-mailbox.routes.ts';
 import { createDispatcher } from './dispatcher.ts';
 import { deliveryMigrations } from './migrations.ts';
+import { createChannels, describeChannels } from './providers.ts';
 
-/** Transport only: the outbox, the dispatcher that runs every module's jobs, and the mail channel. */
+/**
+ * Transport only: the outbox, the dispatcher that runs every module's jobs, and the channels (email, SMS, chat),
+ * each the configured primary provider with its fallback (see providers.ts).
+ */
 export async function createDeliveryModule(deps: ModuleDeps & { /** Replaces the configured mail channel (tests). */ mailChannel?: Channel }) {
   const { config, store, clock, ids, logger } = deps;
-  const channel = deps.mailChannel ?? (config.smtpUrl ? createSmtpChannel(config.smtpUrl) : createDevMailboxChannel({ db: store.db, clock, ids }));
+  const built = createChannels(config, { db: store.db, clock, ids, logger: logger.child({ component: 'delivery' }) });
+  const channels = { ...built, email: deps.mailChannel ?? built.email };
+  /** @deprecated the email channel under its first name, until every caller uses `email`. */
+  const channel = channels.email;
   const dispatcher = createDispatcher({
     db: store.db,
     dialect: store.dialect,
@@ -30,16 +35,24 @@ export async function createDeliveryModule(deps: ModuleDeps & { /** Replaces the
   });
   const routes: FastifyPluginAsync | undefined =
     config.env === 'production' ? undefined : async (app) => void (await app.register(devMailboxRoutes, { db: store.db, baseUrl: config.baseUrl }));
+  const { email, sms, chat } = channels;
+  /** Where each channel's messages go, for the startup banner: never a credential. */
+  const describe = () => describeChannels(channels);
   return {
     channel,
+    email,
+    sms,
+    chat,
+    describe,
     dispatcher,
     routes,
     jobs: {},
     migrations: deliveryMigrations,
-    expose: { channel, dispatcher },
+    expose: { channel, channels, dispatcher, describeChannels: describe },
     async close() {
       await dispatcher.stop();
-      await channel.close?.();
+      // The built email channel too when a test replaced it: its pool holds sockets.
+      await Promise.all([...new Set([channel, built.email, sms, chat])].map(async (c) => c.close?.()));
     },
   };
 }

@@ -14,6 +14,7 @@ describe('SEC-49 development routes and DNS rebinding', () => {
       .insertInto('dev_mailbox')
       .values({
         id: 'mail_1',
+        channel: 'email',
         outbox_id: null,
         to: 'ada@example.com',
         from: 'Rekey <no-reply@rekey.localhost>',

@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { RekeyError } from '../errors/index.ts';
-import { escapeHtml, html, raw, type SafeHtml } from '../platform/html.ts';
 import type { Database } from '../store/database.ts';
-import { listDevMailbox, type DevMail } from './channels/dev-mailbox.ts';
+import { findDevMail, listDevMailbox } from './channels/dev-mailbox.ts';
+import { framedMailHtml, MAIL_CSP, PAGE_CSP, renderMailboxPage } from './dev-mailbox.page.ts';
+
+export { renderMailboxPage } from './dev-mailbox.page.ts';
 
 const mailboxQuery = z.object({
   /** Only mail to this address (case-insensitive). Empty means all, so a blank filter form still works. */
@@ -15,6 +16,8 @@ const mailboxQuery = z.object({
 
 const devMail = z.object({
   id: z.string(),
+  /** `email`, `sms` or `chat`: SMS and chat messages land here too in development. */
+  channel: z.enum(['email', 'sms', 'chat']),
   to: z.string(),
   from: z.string(),
   subject: z.string(),
@@ -76,6 +79,35 @@ export const devMailboxRoutes: FastifyPluginAsyncZod<DevMailboxOptions> = async 
     },
   );
 
+  // One mail's HTML, framed by the mailbox page under its own policy (see MAIL_CSP).
+  app.get(
+    '/dev/mailbox/messages/:id/html',
+    {
+      schema: {
+        tags: ['development'],
+        summary: 'One development mail’s HTML, for the mailbox page’s sandboxed frame (not in production)',
+        operationId: 'showDevMailHtml',
+        produces: ['text/html'],
+        params: z.object({ id: z.string().max(100) }),
+        response: { 200: z.string().describe('The mail’s HTML part, under a CSP without scripts.') },
+        errors: ['dev_host_not_allowed', 'entity_not_found'],
+      },
+      config: { surface: 'browser' },
+    },
+    async (request, reply) => {
+      const mail = await findDevMail(opts.db, request.params.id);
+      if (!mail?.html) throw new RekeyError('entity_not_found');
+      return reply
+        .header('cache-control', 'no-store')
+        .header('referrer-policy', 'no-referrer')
+        .header('content-security-policy', MAIL_CSP)
+        .header('x-frame-options', 'SAMEORIGIN')
+        .header('cross-origin-resource-policy', 'same-origin')
+        .type('text/html; charset=utf-8')
+        .send(framedMailHtml(mail.html));
+    },
+  );
+
   app.get(
     '/dev/mailbox',
     {
@@ -96,81 +128,9 @@ export const devMailboxRoutes: FastifyPluginAsyncZod<DevMailboxOptions> = async 
         .header('cache-control', 'no-store')
         .header('referrer-policy', 'no-referrer')
         .header('content-security-policy', PAGE_CSP)
+        .header('x-frame-options', 'DENY')
         .type('text/html; charset=utf-8')
         .send(renderMailboxPage(messages, request.query.to?.trim() ?? ''));
     },
   );
 };
-
-const STYLE = `
-:root { color-scheme: light dark; --muted: #6b7280; --line: #d1d5db; --accent: #2563eb; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; }
-header { padding: 1rem 1.5rem; border-bottom: 1px solid var(--line); display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
-header h1 { font-size: 1.15rem; margin: 0; flex: 1; }
-header form { display: flex; gap: .5rem; }
-input, button { font: inherit; padding: .3rem .6rem; border: 1px solid var(--line); border-radius: 6px; }
-main { max-width: 56rem; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
-article { border: 1px solid var(--line); border-radius: 8px; padding: 1rem 1.25rem; margin: 1rem 0; }
-h2 { font-size: 1.05rem; margin: 0 0 .25rem; }
-.meta { color: var(--muted); font-size: .85rem; margin: 0 0 .75rem; }
-pre { white-space: pre-wrap; word-break: break-word; font: 13px/1.5 ui-monospace, SFMono-Regular, Menlo, monospace; margin: 0; }
-a { color: var(--accent); }
-.empty { color: var(--muted); text-align: center; padding: 3rem 0; }
-`;
-
-// The style is pinned by its hash so the page needs no 'unsafe-inline' and loads nothing from elsewhere.
-const PAGE_CSP = [
-  "default-src 'none'",
-  `style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`,
-  "form-action 'self'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-export function renderMailboxPage(messages: DevMail[], to: string): string {
-  const items = messages.length ? messages.map((mail) => renderMessage(mail)) : html`<p class="empty">No messages${to && html` to ${to}`} yet.</p>`;
-  return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>Development mailbox · Rekey</title>
-<style>${raw(STYLE)}</style>
-</head>
-<body>
-<header>
-<h1>Development mailbox</h1>
-<form method="get" action="/dev/mailbox">
-<input type="email" name="to" placeholder="Filter by recipient" value="${to}" aria-label="Recipient">
-<button type="submit">Filter</button>
-</form>
-<a href="/dev/mailbox${to ? `?to=${encodeURIComponent(to)}` : ''}">Refresh</a>
-</header>
-<main>
-${items}
-</main>
-</body>
-</html>
-`.value;
-}
-
-function renderMessage(mail: DevMail): SafeHtml {
-  return html`<article>
-<h2>${mail.subject}</h2>
-<p class="meta">To ${mail.to} · from ${mail.from} · <time datetime="${mail.created_at}">${formatTime(mail.created_at)}</time></p>
-<pre>${linkify(escapeHtml(mail.text))}</pre>
-</article>
-`;
-}
-
-const formatTime = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
-
-/**
- * Makes http(s) links in already-escaped text clickable, so a reset link is one click away.
- * Escaped text has no `"` or `<`, so a match cannot leave the attribute or the element; it stops
- * at an escaped quote or bracket, which in mail text closes a link rather than belongs to it.
- */
-const linkify = (escaped: string): SafeHtml =>
-  raw(escaped.replace(/\bhttps?:\/\/(?:(?!&(?:quot|#39|lt|gt);)[^\s<>"])+/g, (url) => `<a href="${url}" rel="noreferrer noopener">${url}</a>`));

@@ -275,7 +275,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   };
 }
 
-const isPermanent = (error: unknown): boolean =>
+/** A `PermanentDeliveryError`, or any error that says `permanent: true` (a provider's refusal). */
+export const isPermanent = (error: unknown): boolean =>
   error instanceof PermanentDeliveryError || (typeof error === 'object' && error !== null && (error as { permanent?: unknown }).permanent === true);
 
 /**

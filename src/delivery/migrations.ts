@@ -32,4 +32,12 @@ export const deliveryMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0014_dev_mailbox_channel': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('dev_mailbox')
+        .addColumn('channel', 'text', (c) => c.notNull().defaultTo('email'))
+        .execute();
+    },
+  },
 };

@@ -19,8 +19,13 @@ export interface OutboxTable {
   sent_at: number | null;
 }
 
+/** What kind of message a development mailbox entry is. */
+export type DevMailboxKind = 'email' | 'sms' | 'chat';
+
 export interface DevMailboxTable {
   id: string;
+  /** `email`, or an SMS or chat message kept in the same inbox (then `subject` and `html` are empty). */
+  channel: DevMailboxKind;
   outbox_id: string | null;
   to: string;
   from: string;

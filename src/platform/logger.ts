@@ -22,6 +22,10 @@ const SECRET_FIELDS = [
   'api_key',
   'authorization',
   'cookie',
+  // Provider credentials (config `providers`), should a provider's settings ever be logged whole.
+  'authToken',
+  'smtpUrl',
+  'providers',
 ];
 
 export const REDACT_PATHS = [

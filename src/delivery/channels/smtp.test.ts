@@ -68,7 +68,8 @@ describe('smtp channel', () => {
 
     expect(channel.id).toBe('smtp');
     await channel.check!();
-    await channel.send(mail());
+    expect(await channel.send(mail())).toEqual({ provider: 'smtp', providerMessageId: '<msg_01TEST@rekey.test>' });
+    expect(channel.describe!()).toBe(`SMTP smtp://127.0.0.1:${port}`);
 
     expect(inbox).toHaveLength(1);
     const [received] = inbox;
@@ -85,7 +86,8 @@ describe('smtp channel', () => {
     const channel = track(createSmtpChannel(`smtp://127.0.0.1:${probe.port}`));
 
     const startedAt = performance.now();
-    await expect(channel.send(mail())).rejects.toThrow();
+    // Retryable: the outbox tries again after its backoff.
+    await expect(channel.send(mail())).rejects.toMatchObject({ permanent: false, message: expect.stringMatching(/ECONNREFUSED/) });
     await expect(channel.check!()).rejects.toThrow();
     expect(performance.now() - startedAt).toBeLessThan(5_000);
 

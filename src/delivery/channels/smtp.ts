@@ -1,5 +1,6 @@
 import { createTransport } from 'nodemailer';
 import type { Channel } from '../channel.ts';
+import { ProviderError } from './http.ts';
 
 export interface SmtpChannelOptions {
   /** Keep connections open between messages. @default true */
@@ -8,6 +9,10 @@ export interface SmtpChannelOptions {
   connectTimeoutMs?: number;
   /** Inactivity timeout once connected. @default 30000 */
   socketTimeoutMs?: number;
+  /** Connections the pool keeps open. @default 5 */
+  maxConnections?: number;
+  /** Names the provider in each message's activity. @default 'smtp' */
+  id?: string;
 }
 
 /**
@@ -31,20 +36,27 @@ export function createSmtpChannel(url: string, opts: SmtpChannelOptions = {}): C
     opts.pool === false
       ? createTransport(base)
       : // One in-pool requeue covers a pooled connection the server closed while idle; real retries are the outbox's.
-        createTransport({ ...base, pool: true, maxConnections: 5, maxRequeues: 1 });
+        createTransport({ ...base, pool: true, maxConnections: opts.maxConnections ?? 5, maxRequeues: 1 });
 
+  const id = opts.id ?? 'smtp';
+  const parsed = new URL(url);
   return {
-    id: 'smtp',
+    id,
     async send(mail) {
-      await transporter.sendMail({
-        from: mail.from,
-        to: mail.to,
-        subject: mail.subject,
-        text: mail.text,
-        html: mail.html,
-        // A stable Message-ID per outbox row lets receiving servers drop the rare duplicate a lost reply causes.
-        ...(mail.outboxId ? { messageId: `<${mail.outboxId}@${domainOf(mail.from)}>` } : {}),
-      });
+      const info = await transporter
+        .sendMail({
+          from: mail.from,
+          to: mail.to,
+          subject: mail.subject,
+          text: mail.text,
+          html: mail.html,
+          // A stable Message-ID per outbox row lets receiving servers drop the rare duplicate a lost reply causes.
+          ...(mail.outboxId ? { messageId: `<${mail.outboxId}@${domainOf(mail.from)}>` } : {}),
+        })
+        .catch((error: unknown) => {
+          throw classify(id, error);
+        });
+      return { provider: id, ...(info.messageId ? { providerMessageId: info.messageId } : {}) };
     },
     async check() {
       await transporter.verify();
@@ -52,7 +64,20 @@ export function createSmtpChannel(url: string, opts: SmtpChannelOptions = {}): C
     async close() {
       transporter.close();
     },
+    // Never the user or the password of the URL.
+    describe: () => `SMTP ${parsed.protocol}//${parsed.host}`,
   };
+}
+
+/**
+ * A 5xx answer to the recipient or the message (a mailbox that does not exist, a message refused as spam) is
+ * permanent. Everything else is retried: a refused or dropped connection, a 4xx ("try again later"), and
+ * also a refused login, which the operator fixes in the configuration while the message waits.
+ */
+function classify(id: string, error: unknown): ProviderError {
+  const { code, responseCode, message } = error as { code?: string; responseCode?: number; message?: string };
+  const permanent = typeof responseCode === 'number' && responseCode >= 500 && (code === 'EENVELOPE' || code === 'EMESSAGE');
+  return new ProviderError(`${id}: ${message ?? 'send failed'}`, { permanent, ...(responseCode ? { status: responseCode } : {}) });
 }
 
 /** `Rekey <no-reply@rekey.example>` → `rekey.example`. */
