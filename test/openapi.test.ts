@@ -1,5 +1,6 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { ERROR_CODES } from '../src/errors/index.ts';
 import { STORES } from '../src/store/testing.ts';
 import { createHarness, type Harness } from './support/harness.ts';
@@ -60,6 +61,35 @@ describe('the served OpenAPI document', () => {
       }
     }
     expect(wrong).toEqual([]);
+  });
+
+  it('shows an example of every JSON request body and success answer, and every example fits its schema', async () => {
+    const resolved = (await SwaggerParser.dereference(structuredClone(doc) as never)) as unknown as OpenApiDocument;
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const { label, operation } of operationsOf(resolved)) {
+      const media = [
+        ['body', operation.requestBody?.content?.['application/json']] as const,
+        ...Object.entries(operation.responses ?? {}).map(([status, response]) => [status, response.content?.['application/json']] as const),
+      ];
+      for (const [where, m] of media) {
+        if (!m?.schema) continue;
+        const values = m.example !== undefined ? [m.example] : Object.values(m.examples ?? {}).map((e) => e.value);
+        if (values.length === 0) wrong.push(`${label} ${where}: no example`);
+        const schema = z.fromJSONSchema(m.schema as never);
+        for (const value of values) {
+          checked++;
+          const result = schema.safeParse(value);
+          if (!result.success) wrong.push(`${label} ${where}: ${JSON.stringify(value).slice(0, 80)} does not fit: ${result.error.issues[0]?.message}`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThan(100);
+    // The check can fail: the user example with a wrong type does not fit the User schema.
+    const user = (resolved.components?.schemas?.User ?? {}) as { examples?: Array<Record<string, unknown>> };
+    expect(user.examples?.[0]).toMatchObject({ object: 'user', email: 'ada@example.com' });
+    expect(z.fromJSONSchema(user as never).safeParse({ ...user.examples![0], email_verified: 'yes' }).success).toBe(false);
   });
 
   it('says which operations take the secret key, and documents their 401', () => {

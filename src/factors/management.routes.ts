@@ -21,12 +21,42 @@ export const authFactorObject = z
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .meta({ id: 'AuthenticationFactor' });
+  .meta({
+    id: 'AuthenticationFactor',
+    examples: [
+      {
+        object: 'authentication_factor',
+        id: 'auth_factor_01JDQ9G8H9J0K1M2N3P4Q5R6S7',
+        type: 'totp',
+        user_id: 'user_01JDQ8Z6V3W4X5Y6Z7A8B9C0D1',
+        totp: { issuer: 'Acme', user: 'ada@example.com' },
+        created_at: '2026-11-25T12:00:00.000Z',
+        updated_at: '2026-11-25T12:00:00.000Z',
+      },
+    ],
+  });
 
 /** Enrollment is the one answer that carries the secret; nothing can read it back afterwards. */
-const authFactorWithSecrets = authFactorObject
-  .extend({ totp: totp.extend({ secret: z.string(), uri: z.string(), qr_code: z.string() }) })
-  .meta({ id: 'AuthenticationFactorWithSecrets' });
+const authFactorWithSecrets = authFactorObject.extend({ totp: totp.extend({ secret: z.string(), uri: z.string(), qr_code: z.string() }) }).meta({
+  id: 'AuthenticationFactorWithSecrets',
+  examples: [
+    {
+      object: 'authentication_factor',
+      id: 'auth_factor_01JDQ9G8H9J0K1M2N3P4Q5R6S7',
+      type: 'totp',
+      user_id: 'user_01JDQ8Z6V3W4X5Y6Z7A8B9C0D1',
+      totp: {
+        issuer: 'Acme',
+        user: 'ada@example.com',
+        secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP',
+        uri: 'otpauth://totp/Acme:ada%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Acme',
+        qr_code: '',
+      },
+      created_at: '2026-11-25T12:00:00.000Z',
+      updated_at: '2026-11-25T12:00:00.000Z',
+    },
+  ],
+});
 
 const authChallengeObject = z.object({
   object: z.literal('authentication_challenge'),

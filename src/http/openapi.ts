@@ -2,6 +2,7 @@ import swagger, { type SwaggerTransform, type SwaggerTransformObject } from '@fa
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { createJsonSchemaTransform, createJsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { ERROR_CODES, type ErrorCode, type ErrorSurface } from '../errors/index.ts';
+import { addExamples } from './openapi-examples.ts';
 import { BROWSER_ERROR_ID, MANAGEMENT_ERROR_ID, NOVU_ERROR_ID } from './schemas.ts';
 
 declare module 'fastify' {
@@ -128,7 +129,7 @@ function exampleBody(code: ErrorCode, surface: ErrorSurface, group: string | und
   return { code, message };
 }
 
-/** The named zod schemas (`.meta({ id })`) become components; those no operation reaches are left out. */
+/** The named zod schemas (`.meta({ id })`) become components, those no operation reaches left out; then the examples. */
 const withComponents: SwaggerTransformObject = (input) => {
   const document = zodComponents(input);
   const schemas: Record<string, unknown> = ('components' in document && document.components?.schemas) || {};
@@ -147,6 +148,15 @@ const withComponents: SwaggerTransformObject = (input) => {
     }
   };
   visit(document.paths);
-  for (const name of Object.keys(schemas)) if (!reached.has(name)) delete schemas[name];
+  for (const [name, schema] of Object.entries(schemas)) {
+    if (!reached.has(name)) delete schemas[name];
+    // zod names each one with `$id: '#/components/schemas/…'` (a fragment, which JSON Schema forbids in `$id`) and its
+    // dialect; the document's own dialect already says that, and the name is the component's key.
+    else if (typeof schema === 'object' && schema !== null) {
+      delete (schema as Record<string, unknown>).$id;
+      delete (schema as Record<string, unknown>).$schema;
+    }
+  }
+  addExamples(document);
   return document;
 };

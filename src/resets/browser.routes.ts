@@ -19,7 +19,19 @@ const flowObject = z
     supported_second_factors: z.array(z.enum(SECOND_FACTOR_TYPES)),
     expires_at: z.string(),
   })
-  .meta({ id: 'ResetFlow' });
+  .meta({
+    id: 'ResetFlow',
+    examples: [
+      {
+        object: 'reset_flow',
+        id: 'flow_01JDQ9E6F7G8H9J0K1M2N3P4Q5',
+        strategy: 'email_code',
+        status: 'needs_first_factor',
+        supported_second_factors: [],
+        expires_at: '2026-11-25T12:15:00.000Z',
+      },
+    ],
+  });
 
 const withGrant = flowObject.extend({
   grant: z.string().describe('Proof of the verified factor. It can set the password of this flow and nothing else; ≤ 10 minutes, single use.'),
@@ -143,7 +155,9 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
           '`redirect_url` counts only when the application allows it.',
         operationId: 'createResetFlow',
         errors: ['cross_origin_forbidden', 'rate_limited'],
-        body: z.strictObject({ identifier: emailField, strategy: z.enum(FLOW_STRATEGIES), redirect_url: z.string().max(2048).optional() }),
+        body: z
+          .strictObject({ identifier: emailField, strategy: z.enum(FLOW_STRATEGIES), redirect_url: z.string().max(2048).optional() })
+          .meta({ examples: [{ identifier: 'ada@example.com', strategy: 'email_code', redirect_url: 'https://app.example.com/signed-out' }] }),
         response: { 201: flowObject },
       },
     },

@@ -20,7 +20,21 @@ const passwordResetObject = z
     expires_at: z.string(),
     created_at: z.string(),
   })
-  .meta({ id: 'PasswordReset' });
+  .meta({
+    id: 'PasswordReset',
+    examples: [
+      {
+        object: 'password_reset',
+        id: 'password_reset_01JDQ9C4D5E6F7G8H9J0K1M2N3',
+        user_id: 'user_01JDQ8Z6V3W4X5Y6Z7A8B9C0D1',
+        email: 'ada@example.com',
+        password_reset_token: 'q7Wm3bX9kT2vR8yP4nL6cF1hJ5dG0sA-eZ_uVwYxKio',
+        password_reset_url: 'https://auth.example.com/reset/verify?token=q7Wm3bX9kT2vR8yP4nL6cF1hJ5dG0sA-eZ_uVwYxKio',
+        expires_at: '2026-11-25T12:30:00.000Z',
+        created_at: '2026-11-25T12:00:00.000Z',
+      },
+    ],
+  });
 
 const toWire = (reset: PasswordReset, token: string | null, url: string | null): z.infer<typeof passwordResetObject> => ({
   object: 'password_reset',
@@ -119,7 +133,22 @@ export const resetManagementRoutes: FastifyPluginAsync<{ resetService: ResetServ
           'Sets the new password with the emailed token. For an account with a second factor the token alone is not enough (SEC-36): ' +
           'the answer is 403 `mfa_challenge` with a `pending_authentication_token` (the token is spent into it), and a second call ' +
           'with that pending token, the authenticator code and the new password completes the reset — unless the call says `skip_second_factor: true`.',
-        body: z.union([tokenConfirm, factorConfirm]),
+        body: z.union([tokenConfirm, factorConfirm]).meta({
+          'x-examples': {
+            token: {
+              summary: 'With the emailed token',
+              value: { token: 'q7Wm3bX9kT2vR8yP4nL6cF1hJ5dG0sA-eZ_uVwYxKio', new_password: 'correct horse battery staple' },
+            },
+            second_factor: {
+              summary: 'After a 403 mfa_challenge: the pending token and an authenticator code',
+              value: {
+                pending_authentication_token: 'flow_01JDQ9E6F7G8H9J0K1M2N3P4Q5.Xb3kP9vT2mR8yW4nL6cF1hJ5',
+                code: '123456',
+                new_password: 'correct horse battery staple',
+              },
+            },
+          },
+        }),
         response: { 200: z.object({ user: userObject }) },
       },
     },

@@ -5,7 +5,7 @@ import type { ApplicationService } from '../apps/index.ts';
 import { RekeyError } from '../errors/index.ts';
 import { ACCESS_TOKEN_SECURITY } from '../http/openapi.ts';
 import { emailField, passwordField } from '../http/schemas.ts';
-import { toWireUser, userObject, type User, type UserService } from '../users/index.ts';
+import { EXAMPLE_USER, toWireUser, userObject, type User, type UserService } from '../users/index.ts';
 import type { IssuedSession, SessionService } from './session.service.ts';
 import { sessionObject, toWireSession } from './session.wire.ts';
 import type { SignInService } from './sign-in.ts';
@@ -44,7 +44,17 @@ const authenticateBody = z.discriminatedUnion('grant_type', [
 
 const authenticateResponse = z
   .object({ user: userObject, access_token: z.string(), refresh_token: z.string(), authentication_method: z.string().optional() })
-  .meta({ id: 'AuthenticateResponse' });
+  .meta({
+    id: 'AuthenticateResponse',
+    examples: [
+      {
+        user: EXAMPLE_USER,
+        access_token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyXzAxSkRROFo2VjNXNFg1WTZaN0E4QjlDMEQxIn0.c2lnbmF0dXJl',
+        refresh_token: 'rt_Hk3mP9vT2bR8yW4nL6cF1jJ5dG0sAeZuVwYxKq',
+        authentication_method: 'Password',
+      },
+    ],
+  });
 
 /**
  * `POST /user_management/authenticate` (the client secret travels in the body, as WorkOS does) and
@@ -75,7 +85,39 @@ export const authenticateRoutes: FastifyPluginAsync<{ apps: ApplicationService; 
           'The client secret travels in the body, as WorkOS does. A password sign-in of an account with a second factor answers 403 `mfa_challenge` ' +
           'with a `pending_authentication_token`, which the `urn:workos:oauth:grant-type:mfa-totp` grant completes with an authenticator code.',
         operationId: 'authenticate',
-        body: authenticateBody,
+        body: authenticateBody.meta({
+          'x-examples': {
+            password: {
+              summary: 'Email and password',
+              value: {
+                grant_type: 'password',
+                client_id: 'client_01JDQ8X…',
+                client_secret: 'sk_…',
+                email: 'ada@example.com',
+                password: 'correct horse battery staple',
+              },
+            },
+            refresh_token: {
+              summary: 'A refresh token (rotated: the answer carries the next one)',
+              value: {
+                grant_type: 'refresh_token',
+                client_id: 'client_01JDQ8X…',
+                client_secret: 'sk_…',
+                refresh_token: 'rt_Hk3mP9vT2bR8yW4nL6cF1jJ5dG0sAeZuVwYxKq',
+              },
+            },
+            totp: {
+              summary: 'After a 403 mfa_challenge: the pending token and an authenticator code',
+              value: {
+                grant_type: 'urn:workos:oauth:grant-type:mfa-totp',
+                client_id: 'client_01JDQ8X…',
+                client_secret: 'sk_…',
+                pending_authentication_token: 'Xb3kP9vT2mR8yW4nL6cF1hJ5',
+                code: '123456',
+              },
+            },
+          },
+        }),
         response: { 200: authenticateResponse },
         errors: [
           'invalid_client',

@@ -17,7 +17,24 @@ export const sessionObject = z
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .meta({ id: 'Session' });
+  .meta({
+    id: 'Session',
+    examples: [
+      {
+        object: 'session',
+        id: 'session_01JDQ9A1B2C3D4E5F6G7H8J9K0',
+        user_id: 'user_01JDQ8Z6V3W4X5Y6Z7A8B9C0D1',
+        ip_address: '203.0.113.7',
+        user_agent: 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0',
+        auth_method: 'password',
+        status: 'active',
+        expires_at: '2026-12-25T12:00:00.000Z',
+        ended_at: null,
+        created_at: '2026-11-25T12:00:00.000Z',
+        updated_at: '2026-11-25T12:00:00.000Z',
+      },
+    ],
+  });
 
 export const toWireSession = (session: Session, status: SessionStatus): z.infer<typeof sessionObject> => ({
   object: 'session',

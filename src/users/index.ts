@@ -18,7 +18,7 @@ export {
   type UserService,
 } from './user.service.ts';
 export type { UsersTable } from './user.table.ts';
-export { toWireUser, userObject } from './user.wire.ts';
+export { EXAMPLE_USER, toWireUser, userObject } from './user.wire.ts';
 // The server warms the hashing threads at start (main.ts).
 export { createPasswordHasher, type PasswordHasher } from './passwords.ts';
 export { lowerHashingPriority } from './hash-priority.ts';

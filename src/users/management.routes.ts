@@ -41,7 +41,11 @@ export const userManagementRoutes: FastifyPluginAsync<{ users: UserService }> = 
         tags,
         summary: 'Create a user',
         operationId: 'createUser',
-        body: createBody,
+        body: createBody.meta({
+          examples: [
+            { email: 'ada@example.com', password: 'correct horse battery staple', first_name: 'Ada', last_name: 'Lovelace', metadata: { plan: 'pro' } },
+          ],
+        }),
         response: { 201: userObject },
         errors: ['email_already_exists', ...PASSWORD_POLICY_CODES, 'password_and_password_hash_provided', 'invalid_password_hash', 'server_busy'],
       },
@@ -101,7 +105,7 @@ export const userManagementRoutes: FastifyPluginAsync<{ users: UserService }> = 
         description: 'A new `password` is checked against the policy and ends the user’s sessions.',
         operationId: 'updateUser',
         params: idParam('user'),
-        body: updateBody,
+        body: updateBody.meta({ examples: [{ first_name: 'Ada', last_name: 'Byron', locale: 'fr' }] }),
         response: { 200: userObject },
         errors: ['user_not_found', 'email_already_exists', ...PASSWORD_POLICY_CODES, 'server_busy'],
       },

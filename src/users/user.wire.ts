@@ -2,6 +2,23 @@ import { z } from 'zod';
 import { toIso, toIsoOrNull } from '../platform/clock.ts';
 import type { User } from './user.service.ts';
 
+/** What the OpenAPI document shows for a user (test/openapi.test.ts checks that it fits the schema). */
+export const EXAMPLE_USER = {
+  object: 'user' as const,
+  id: 'user_01JDQ8Z6V3W4X5Y6Z7A8B9C0D1',
+  email: 'ada@example.com',
+  email_verified: true,
+  first_name: 'Ada',
+  last_name: 'Lovelace',
+  profile_picture_url: null,
+  external_id: 'crm-4711',
+  locale: 'en',
+  metadata: { plan: 'pro' },
+  last_sign_in_at: '2026-11-25T12:00:00.000Z',
+  created_at: '2026-11-01T09:30:00.000Z',
+  updated_at: '2026-11-25T12:00:00.000Z',
+};
+
 /** WorkOS `user` object (COMPAT.md 1.2). */
 export const userObject = z
   .object({
@@ -19,7 +36,7 @@ export const userObject = z
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .meta({ id: 'User' });
+  .meta({ id: 'User', examples: [EXAMPLE_USER] });
 
 export function toWireUser(user: User): z.infer<typeof userObject> {
   return {
