@@ -9,7 +9,7 @@ import { MODULES } from './modules.ts';
  * its `index.ts`. Platform folders (config, errors, store, http, platform, pages, cli) are imported directly.
  */
 const SRC = dirname(fileURLToPath(import.meta.url));
-const DOMAIN_MODULES = ['apps', 'users', 'sessions', 'resets', 'factors', 'delivery', 'notifications'];
+const DOMAIN_MODULES = ['apps', 'users', 'sessions', 'resets', 'factors', 'delivery', 'notifications', 'actions'];
 /** Imports still to move to a door, each `file → imported file` relative to src. */
 const PENDING = new Set(['pages/assets.ts → apps/app.service.ts']);
 

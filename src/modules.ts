@@ -1,3 +1,4 @@
+import { actionsModule } from './actions/index.ts';
 import { appsModule } from './apps/index.ts';
 import { deliveryModule, type Channel } from './delivery/index.ts';
 import { factorsModule } from './factors/index.ts';
@@ -11,7 +12,7 @@ import { usersModule } from './users/index.ts';
  * Every domain module, in the order they are built, their routes registered and their migrations listed: a
  * module comes after the modules it is built from (tsc checks it below). Adding a feature adds one line.
  */
-export const MODULES = [appsModule, usersModule, factorsModule, sessionsModule, deliveryModule, notificationsModule, resetsModule] as const;
+export const MODULES = [appsModule, usersModule, factorsModule, sessionsModule, deliveryModule, notificationsModule, actionsModule, resetsModule] as const;
 
 /** What the composition root passes to every module, beside the modules built before it. */
 export type SharedDeps = ModuleDeps & {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ensurePrivateDir, restrictToOwner } from '../platform/private-files.ts';
 import { EnvReferenceError, isLoopbackUrl, providerUrls, resolveEnvReferences } from './providers.ts';
@@ -19,7 +19,8 @@ export interface LoadOptions {
 
 /** The one place that reads `process.env`: env vars and an optional `rekey.config.json`, validated and frozen. */
 export function loadConfig({ env = process.env, cwd = process.cwd(), overrides = {} }: LoadOptions = {}): Config {
-  const fromFile = readConfigFile(env.REKEY_CONFIG ?? join(cwd, 'rekey.config.json'), Boolean(env.REKEY_CONFIG));
+  const configPath = env.REKEY_CONFIG ?? join(cwd, 'rekey.config.json');
+  const fromFile = readConfigFile(configPath, Boolean(env.REKEY_CONFIG));
   const fromEnv: Record<string, string> = {};
   for (const { key, env: name } of settingsTable()) {
     const value = env[name];
@@ -58,6 +59,11 @@ export function loadConfig({ env = process.env, cwd = process.cwd(), overrides =
     baseUrl,
     secret: raw.secret ?? developmentSecret(dataDir),
     databaseUrl: raw.databaseUrl ?? join(dataDir, 'rekey.db'),
+    // An action's relative path is read from the config file's directory (the working directory without a file).
+    actions: {
+      ...raw.actions,
+      postChallenge: raw.actions.postChallenge.map((a) => ({ ...a, path: resolve(existsSync(configPath) ? dirname(resolve(cwd, configPath)) : cwd, a.path) })),
+    },
   };
   return Object.freeze(config);
 }

@@ -9,6 +9,48 @@ const setting = <T extends z.ZodType>(schema: T, env: string, doc: string) => sc
 
 const positiveInt = () => z.coerce.number().int().positive();
 
+/** One post-challenge action: a module on disk run in its own sandbox (docs/actions.md). */
+const actionEntry = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/, 'letters, digits, space, `_`, `.`, `-`; at most 64'),
+  path: z.string().min(1),
+  secrets: z.record(z.string(), z.string()).default({}),
+  timeoutMs: z.number().int().min(50).max(20_000).default(5000),
+});
+
+const actionsSetting = z.preprocess(
+  (value) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return value;
+    }
+  },
+  z
+    .strictObject({
+      postChallenge: z.array(actionEntry).default([]),
+      /** "When the user has a second factor enrolled, demand one before the new password", as a built-in action run first. */
+      requireEnrolledSecondFactor: z.boolean().default(true),
+      memoryMb: z.number().int().min(16).max(4096).default(64),
+      poolSize: z.number().int().min(1).max(32).default(2),
+      countryHeader: z
+        .string()
+        .regex(/^[A-Za-z0-9-]{1,64}$/)
+        .optional(),
+    })
+    .superRefine((value, ctx) => {
+      if (value.postChallenge.length > 4) {
+        const fifth = value.postChallenge[4]!.name;
+        ctx.addIssue({ code: 'custom', message: `at most 4 post-challenge actions (Auth0's limit); "${fifth}" is the fifth`, path: ['postChallenge'] });
+      }
+      const seen = new Set<string>();
+      for (const action of value.postChallenge) {
+        if (seen.has(action.name)) ctx.addIssue({ code: 'custom', message: `two post-challenge actions are named "${action.name}"`, path: ['postChallenge'] });
+        seen.add(action.name);
+      }
+    }),
+);
+
 export const configSchema = z.strictObject({
   /** @default 'development' */
   env: setting(
@@ -230,6 +272,12 @@ export const configSchema = z.strictObject({
   ),
   /** @default 3600 */
   signInIpWindowSeconds: setting(positiveInt().default(3600), 'REKEY_SIGN_IN_IP_WINDOW_SECONDS', 'Window of the per-IP sign-in limit.'),
+  /** @default { postChallenge: [], requireEnrolledSecondFactor: true, memoryMb: 64, poolSize: 2 } */
+  actions: setting(
+    actionsSetting.default({ postChallenge: [], requireEnrolledSecondFactor: true, memoryMb: 64, poolSize: 2 }),
+    'REKEY_ACTIONS',
+    "Post-challenge actions (JSON; see docs/actions.md): `postChallenge` (at most 4 of `{name, path, secrets, timeoutMs}`; a relative `path` is read from the config file's directory), `requireEnrolledSecondFactor` (the built-in rule, default true), `memoryMb` (64) and `poolSize` (2) per action, `countryHeader` (a header your proxy sets to the client's country, for `event.request.geoip.countryCode`).",
+  ),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

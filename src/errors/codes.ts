@@ -51,6 +51,9 @@ export const ERROR_CODES = {
   mfa_challenge: { status: 403, message: 'A second factor is required to sign in.' },
   totp_incorrect: { status: 422, message: 'That authenticator code is not correct.' },
   totp_attempts_exceeded: { status: 429, message: 'Too many wrong authenticator codes. Try again later.' },
+  flow_denied: { status: 403, message: 'This reset cannot be completed. Contact the support of the service if you need help.' },
+  action_state_invalid: { status: 400, message: 'This link to continue the reset is invalid, expired or already used.' },
+  action_pending: { status: 409, message: 'This reset waits for a step in the browser: continue it through the reset flow API or the hosted pages.' },
   csrf_invalid: { status: 403, message: 'The form has expired or did not come from this site. Reload the page and try again.' },
   cross_origin_forbidden: { status: 403, message: 'Cross-origin requests are not allowed here.' },
   // notifications: subscribers and their preferences (Novu-compatible API)

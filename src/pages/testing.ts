@@ -4,6 +4,7 @@
  * The end-to-end journeys run against the real services in test/.
  */
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
+import type { PendingStep } from '../actions/index.ts';
 import type { Application, ApplicationService } from '../apps/index.ts';
 import { configSchema, type Config } from '../config/schema.ts';
 import { installErrorHandling, RekeyError } from '../errors/index.ts';
@@ -140,6 +141,13 @@ export class FakeFlows implements FlowService {
   }
   async resetWithToken(): Promise<{ redirectTo: string | null }> {
     throw new RekeyError('password_reset_token_invalid');
+  }
+  /** A flow waiting for a second factor waits for TOTP, as the built-in rule asks of an account with one. */
+  async pendingStep(flow: ResetFlow): Promise<PendingStep | undefined> {
+    return flow.status === 'needs_second_factor' ? { challenge: { factors: ['totp'], any: true } } : undefined;
+  }
+  async continueAfterRedirect(): Promise<{ flow: ResetFlow; grant: string }> {
+    throw new RekeyError('action_state_invalid');
   }
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { actionRequestOf } from '../actions/index.ts';
 import { allowedRedirects, type Application, type ApplicationService } from '../apps/index.ts';
 import type { Config } from '../config/schema.ts';
 import { PASSWORD_POLICY_CODES, RekeyError } from '../errors/index.ts';
@@ -33,9 +34,25 @@ const flowObject = z
     ],
   });
 
+const nextStep = z
+  .object({
+    challenge: z
+      .object({ factors: z.array(z.enum(SECOND_FACTOR_TYPES)), any: z.boolean() })
+      .optional()
+      .describe('Meet one of these factors with attempt_second_factor; the first is the one to offer first unless `any` (then let the user choose).'),
+    redirect: z
+      .object({ url: z.string() })
+      .optional()
+      .describe('Send the browser here; the page there comes back with the `state`, which you pass to `continue` with the grant.'),
+  })
+  .nullable()
+  .meta({ id: 'ResetFlowNextStep' });
+
 const withGrant = flowObject.extend({
   grant: z.string().describe('Proof of the verified factor. It can set the password of this flow and nothing else; ≤ 10 minutes, single use.'),
+  next_step: nextStep.describe('While the flow waits on its post-challenge actions (status `needs_second_factor`): what it waits for.'),
 });
+const params = z.record(z.string().max(100), z.string().max(4096)).refine((r) => Object.keys(r).length <= 50, 'at most 50 parameters');
 const flowId = z.strictObject({ id: z.string().regex(/^flow_[0-9A-HJKMNP-TV-Z]{26}$/, 'must be a flow_ id') });
 const grantField = z.string().min(20).max(100);
 const code = z.string().min(1).max(20);
@@ -93,8 +110,13 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
     request.application = application;
   });
 
-  const context = (request: FastifyRequest) => ({ ipAddress: request.clientIp, userAgent: request.headers['user-agent'] ?? null });
+  const context = (request: FastifyRequest, body?: Record<string, string>) => ({
+    ipAddress: request.clientIp,
+    userAgent: request.headers['user-agent'] ?? null,
+    action: actionRequestOf(request, { countryHeader: config.actions.countryHeader, body }),
+  });
   const publicFlow = (flow: ResetFlow) => flows.describe(flow);
+  const granted = async (flow: ResetFlow, grant: string) => ({ ...(await publicFlow(flow)), grant, next_step: (await flows.pendingStep(flow)) ?? null });
 
   r.post(
     '/auth/forgot',
@@ -210,7 +232,7 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
     },
     async (request) => {
       const { flow, grant } = await flows.attemptCode(request.params.id, request.body.code, context(request));
-      return { ...(await publicFlow(flow)), grant };
+      return granted(flow, grant);
     },
   );
 
@@ -229,7 +251,7 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
     },
     async (request) => {
       const { flow, grant } = await flows.attemptLink(request.body.token, context(request));
-      return { ...(await publicFlow(flow)), grant };
+      return granted(flow, grant);
     },
   );
 
@@ -264,7 +286,30 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
         context(request),
         request.body.strategy,
       );
-      return { ...(await publicFlow(flow)), grant };
+      return granted(flow, grant);
+    },
+  );
+
+  r.post(
+    '/v1/reset_flows/:id/continue',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Continue after an action redirect',
+        description:
+          "After `next_step.redirect`: the `state` the third-party page sent back, with the flow's grant. The same action's " +
+          '`onContinuePostChallenge` resumes; `query` and `body` are what that page sent (`api.redirect.validateToken` reads its token there).',
+        params: flowId,
+        body: z.strictObject({ grant: grantField, state: z.string().min(20).max(200), query: params.optional(), body: params.optional() }),
+        response: { 200: withGrant },
+      },
+    },
+    async (request) => {
+      const base = context(request, request.body.body ?? {});
+      const actionContext = { ...base, action: { ...base.action, method: 'POST', query: request.body.query ?? {} } };
+      const { flow, grant } = await flows.continueAfterRedirect(request.params.id, request.body.grant, request.body.state, actionContext);
+      return granted(flow, grant);
     },
   );
 

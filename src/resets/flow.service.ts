@@ -1,26 +1,19 @@
-import { allowedRedirects, safeRedirect, type Application } from '../apps/index.ts';
+import type { ActionRequestInfo, ActionsService, PendingStep } from '../actions/index.ts';
+import { allowedRedirects, safeRedirect, type Application, type ApplicationService } from '../apps/index.ts';
 import type { PlatformDeps } from '../deps.ts';
 import { outboxWrite } from '../delivery/index.ts';
 import { writeTogether, writeTogetherIf } from '../store/compiled.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { FactorService, FactorType } from '../factors/index.ts';
 import { normalizeEmail, type UserService } from '../users/index.ts';
-import {
-  effectiveStatus,
-  GRANT_TTL_MS,
-  openFlow,
-  statusAfterFirstFactor,
-  type FlowStatus,
-  type FlowStrategy,
-  type PublicFlow,
-  type ResetFlow,
-} from './flow.ts';
+import { effectiveStatus, GRANT_TTL_MS, openFlow, type FlowStatus, type FlowStrategy, type PublicFlow, type ResetFlow } from './flow.ts';
 import type { FlowStore } from './flow.store.ts';
 import { enforce, type ResetLimits } from './limits.ts';
 import { RESET_REQUESTED, type ResetRequestedJob } from './reset-requested.job.ts';
 import { isUsable, type ResetStore } from './reset.store.ts';
 import type { ResetService } from './reset.service.ts';
 import { createResetStrategies } from './strategies/registry.ts';
+import type { Decision } from '../actions/index.ts';
 import type { ResetStrategies } from './strategies/strategy.ts';
 
 export interface StartFlowInput {
@@ -37,6 +30,8 @@ export interface StartFlowInput {
 export interface RequestContext {
   ipAddress: string;
   userAgent?: string | null;
+  /** What post-challenge actions see of the request (`event.request`); built by the routes with `actionRequestOf`. */
+  action?: ActionRequestInfo;
 }
 
 /** What the management confirm hands back for an account with a second factor: WorkOS's pending token. */
@@ -58,6 +53,13 @@ export interface FlowService {
   get(id: string): Promise<ResetFlow | undefined>;
   /** The browser's view of a flow; it lists `secondFactors` while the flow waits for one. */
   toPublic(flow: ResetFlow, secondFactors?: readonly FactorType[]): PublicFlow;
+  /** What a flow waiting on its post-challenge actions waits for: a challenge, or a redirect and its continue. */
+  pendingStep(flow: ResetFlow): Promise<PendingStep | undefined>;
+  /**
+   * Back from an action's redirect (`/reset/continue?state=…`): spends the state with the flow's grant, resumes the
+   * same action's `onContinuePostChallenge` and the actions after it, and returns the flow with a fresh grant.
+   */
+  continueAfterRedirect(flowId: string, grant: string, state: string, context: RequestContext): Promise<{ flow: ResetFlow; grant: string }>;
   /** A first factor typed into the flow (email_code: at most 5 wrong codes per issued code, counted atomically, SEC-17). */
   attemptCode(flowId: string, code: string, context: RequestContext): Promise<{ flow: ResetFlow; grant: string }>;
   /** email_link: spends the link token (a user-driven POST only, SEC-15) and returns the flow with a grant. */
@@ -89,7 +91,9 @@ export interface ManagementFlows {
    * Spends the emailed token into a flow waiting for the second factor. The caller is a server holding a
    * secret key, so no per-IP limit applies.
    */
-  awaitSecondFactor(token: string): Promise<PendingSecondFactor>;
+  awaitSecondFactor(token: string, context?: RequestContext): Promise<PendingSecondFactor>;
+  /** Completes `awaitSecondFactor`'s flow when its actions asked for nothing more: the new password alone. */
+  completeAllowed(pendingAuthenticationToken: string, password: string, context: { ipAddress?: string | null; userAgent?: string | null }): Promise<ResetFlow>;
   /** Completes `awaitSecondFactor`'s flow: the factor's code, then the new password (checked before either is spent). */
   completeWithSecondFactor(
     pendingAuthenticationToken: string,
@@ -109,6 +113,9 @@ export type SecondFactors = Pick<FactorService, 'hasSecondFactor' | 'enrolledTyp
 
 export interface FlowServiceDeps extends PlatformDeps {
   defaultApplicationId(): Promise<string>;
+  /** The post-challenge pipeline: what a verified first factor leads to (SEC-36 through the built-in rule). */
+  actions: Pick<ActionsService, 'pipeline'>;
+  applications: Pick<ApplicationService, 'get'>;
   flows: FlowStore;
   resets: ResetStore;
   resetService: ResetService;
@@ -157,9 +164,22 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
     if (!valid) throw new RekeyError('grant_invalid');
   };
 
-  const passFirstFactor = async (flow: ResetFlow): Promise<{ flow: ResetFlow; grant: string }> => {
-    const next = statusAfterFirstFactor(flow.user_id !== null && (await factors.hasSecondFactor(flow.user_id)));
-    return advanceWithGrant(flow.id, 'needs_first_factor', next);
+  const pipeline = deps.actions.pipeline;
+  const anonymous: RequestContext = { ipAddress: '' };
+
+  /** The pipeline's decision as the flow's next state: a grant for what comes next, or the end of the flow. */
+  const follow = async (flow: ResetFlow, from: FlowStatus, decision: Decision) => {
+    if (decision.kind === 'deny') {
+      // The reason is in the server log (the pipeline wrote it); the user gets one generic answer.
+      await flows.advance(flow.id, from, 'denied', null, clock.now());
+      throw new RekeyError('flow_denied');
+    }
+    return advanceWithGrant(flow.id, from, statusAfterActions(decision));
+  };
+
+  const passFirstFactor = async (flow: ResetFlow, context: RequestContext = anonymous): Promise<{ flow: ResetFlow; grant: string }> => {
+    if (flow.user_id === null) return advanceWithGrant(flow.id, 'needs_first_factor', 'needs_new_password');
+    return follow(flow, 'needs_first_factor', await pipeline.begin(flowRef(flow), runContext(context)));
   };
 
   const advanceWithGrant = async (flowId: string, from: FlowStatus, to: FlowStatus) => {
@@ -171,14 +191,18 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
   };
 
   /** Spends a link token and returns its flow past the first factor, opening one if the link has none open. */
-  const spendLink = async (token: string) => passFirstFactor(await strategies.email_link.redeem(token));
+  const spendLink = async (token: string, context?: RequestContext) => passFirstFactor(await strategies.email_link.redeem(token), context);
 
-  const passSecondFactor = async (flowId: string, grant: string, code: string, type?: FactorType) => {
+  const passSecondFactor = async (flowId: string, grant: string, code: string, type?: FactorType, context: RequestContext = anonymous) => {
     const flow = await loadOpenFlow(flowId, 'needs_second_factor');
     checkGrant(flow, grant);
+    // Only a factor the pending challenge accepts; a flow waiting on a redirect takes no code.
+    const accepted = (await pipeline.pending(flow.id))?.challenge?.factors ?? [];
+    const chosen = type ?? accepted[0];
+    if (chosen === undefined || !accepted.includes(chosen)) throw new RekeyError('flow_state_invalid');
     // Wrong codes count against the account's authenticator budget, the same one sign-in spends (SEC-38).
-    if (!(await factors.verify(flow.user_id!, code, type))) throw new RekeyError('totp_incorrect');
-    return advanceWithGrant(flowId, 'needs_second_factor', 'needs_new_password');
+    if (!(await factors.verify(flow.user_id!, code, chosen))) throw new RekeyError('totp_incorrect');
+    return follow(flow, 'needs_second_factor', await pipeline.challengeMet(flowRef(flow), chosen, runContext(context)));
   };
 
   const finish = async (
@@ -257,7 +281,19 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
     toPublic,
 
     // Asked only of a flow waiting for its second factor, the one state that lists any.
-    describe: async (flow) => toPublic(flow, flow.status === 'needs_second_factor' && flow.user_id !== null ? await factors.enrolledTypes(flow.user_id) : []),
+    describe: async (flow) => {
+      const step = flow.status === 'needs_second_factor' ? await pipeline.pending(flow.id) : undefined;
+      return toPublic(flow, step?.challenge?.factors ?? []);
+    },
+
+    pendingStep: (flow) => (effectiveStatus(flow, clock.now()) === 'needs_second_factor' ? pipeline.pending(flow.id) : Promise.resolve(undefined)),
+
+    async continueAfterRedirect(flowId, grant, state, context) {
+      await enforce(limits.ipVerifications, context.ipAddress);
+      const flow = await loadOpenFlow(flowId, 'needs_second_factor');
+      checkGrant(flow, grant);
+      return follow(flow, 'needs_second_factor', await pipeline.resume(flowRef(flow), state, runContext(context)));
+    },
 
     async attemptCode(flowId, code, context) {
       await enforce(limits.ipVerifications, context.ipAddress);
@@ -265,12 +301,12 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
       const strategy = strategies[flow.strategy];
       // A link's flow takes no typed secret: its token is spent through attemptLink.
       if (!strategy.attempt) throw new RekeyError('flow_state_invalid');
-      return passFirstFactor(await strategy.attempt(flow, code, context));
+      return passFirstFactor(await strategy.attempt(flow, code, context), context);
     },
 
     async attemptLink(token, context) {
       await enforce(limits.ipVerifications, context.ipAddress);
-      return spendLink(token);
+      return spendLink(token, context);
     },
 
     async isLinkUsable(token, context) {
@@ -281,13 +317,17 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
 
     async attemptSecondFactor(flowId, grant, code, context, type) {
       await enforce(limits.ipVerifications, context.ipAddress);
-      return passSecondFactor(flowId, grant, code, type);
+      return passSecondFactor(flowId, grant, code, type, context);
     },
 
     async setPassword(flowId, grant, password, options) {
       await enforce(limits.ipVerifications, options.ipAddress);
       const completed = await finish(flowId, grant, password, options);
-      return { flow: completed, redirectTo: completed.redirect_url };
+      // An action's `api.transaction.setResultUrl` wins, if the application's allow-list has it (SEC-23).
+      const fromAction = await pipeline.resultUrl(flowId);
+      const application = fromAction ? await deps.applications.get(completed.application_id) : undefined;
+      const redirectTo = (application && safeRedirect(fromAction, allowedRedirects(application))) ?? completed.redirect_url;
+      return { flow: completed, redirectTo };
     },
 
     async resetWithToken({ email, token, password, ...context }) {
@@ -298,8 +338,8 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
       return { redirectTo: flow?.redirect_url ?? null };
     },
 
-    async awaitSecondFactor(token) {
-      const { flow, grant } = await spendLink(token);
+    async awaitSecondFactor(token, context) {
+      const { flow, grant } = await spendLink(token, context);
       return { flow, pendingAuthenticationToken: `${flow.id}.${grant}` };
     },
 
@@ -309,9 +349,26 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
       if (!flow || flow.user_id === null) throw new RekeyError('grant_invalid');
       // Checked first: a refused password must not spend the authenticator code or the pending token.
       users.acceptablePassword(password, await users.getOrThrow(flow.user_id));
-      const passed = await passSecondFactor(flowId, grant, code);
+      const passed = await passSecondFactor(flowId, grant, code, undefined, { ...context, ipAddress: context.ipAddress ?? '' });
       return finish(flowId, passed.grant, password, context);
+    },
+
+    async completeAllowed(pendingAuthenticationToken, password, context) {
+      const [flowId = '', grant = ''] = pendingAuthenticationToken.split('.');
+      return finish(flowId, grant, password, context);
     },
   };
   return service;
 }
+
+const flowRef = (flow: ResetFlow) => ({ id: flow.id, user_id: flow.user_id!, application_id: flow.application_id });
+
+const runContext = (context: RequestContext) => ({
+  ipAddress: context.ipAddress,
+  userAgent: context.userAgent ?? null,
+  ...(context.action ? { request: context.action } : {}),
+});
+
+/** Allowed on: the new password. A challenge or a redirect: the flow waits for it as it waits for a second factor. */
+const statusAfterActions = (decision: Exclude<Decision, { kind: 'deny' }>): FlowStatus =>
+  decision.kind === 'allow' ? 'needs_new_password' : 'needs_second_factor';

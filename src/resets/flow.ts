@@ -1,9 +1,12 @@
 /**
  * A reset is a flow: a persisted state machine in Clerk's vocabulary.
  *
- *   needs_first_factor ──(email link or code)──▶ needs_second_factor ──(2nd factor)──▶ needs_new_password ──▶ complete
- *            │                     └──────────(no second factor enrolled)──────────▶┘
- *            └──▶ expired | denied
+ *   needs_first_factor ──(email link or code)──▶ needs_second_factor ──(challenge met, redirect continued)──▶ needs_new_password ──▶ complete
+ *            │                     └──────(the post-challenge actions ask for nothing)──────▶┘
+ *            └──▶ expired | denied (an action denied, threw, or ran out of time or memory)
+ *
+ * After the first factor the post-challenge pipeline (actions/) decides: Rekey's built-in rule demands a second
+ * factor of an account that has one (SEC-36), and operator actions may demand more, redirect, or deny.
  *
  * This file holds the states and the pure transitions; nothing here does I/O.
  */
@@ -78,9 +81,6 @@ export function effectiveStatus(flow: ResetFlow, now: number): FlowStatus {
   if (flow.status === 'complete' || flow.status === 'denied') return flow.status;
   return flow.expires_at <= now ? 'expired' : flow.status;
 }
-
-/** After the first factor: a user with a second factor must pass it before setting a password (SEC-36). */
-export const statusAfterFirstFactor = (hasSecondFactor: boolean): FlowStatus => (hasSecondFactor ? 'needs_second_factor' : 'needs_new_password');
 
 /** SEC-37: the grant lives at most ten minutes. */
 export const GRANT_TTL_MS = 10 * 60_000;

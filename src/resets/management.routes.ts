@@ -6,7 +6,7 @@ import { toIso } from '../platform/clock.ts';
 import { emailField, idParam, passwordField } from '../http/schemas.ts';
 import { toWireUser, userObject, type UserService } from '../users/index.ts';
 import type { PasswordReset } from './reset.store.ts';
-import type { ManagementFlows } from './flow.service.ts';
+import type { FlowService, ManagementFlows } from './flow.service.ts';
 import type { ResetService } from './reset.service.ts';
 
 const passwordResetObject = z
@@ -64,10 +64,11 @@ const factorConfirm = z.strictObject({
 });
 
 /** WorkOS-shaped `/user_management/password_reset*` (secret key). */
-export const resetManagementRoutes: FastifyPluginAsync<{ resetService: ResetService; flows: ManagementFlows; users: Pick<UserService, 'getOrThrow'> }> = async (
-  app,
-  { resetService, flows, users },
-) => {
+export const resetManagementRoutes: FastifyPluginAsync<{
+  resetService: ResetService;
+  flows: ManagementFlows & Pick<FlowService, 'pendingStep'>;
+  users: Pick<UserService, 'getOrThrow'>;
+}> = async (app, { resetService, flows, users }) => {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['password resets'];
 
@@ -165,8 +166,16 @@ export const resetManagementRoutes: FastifyPluginAsync<{ resetService: ResetServ
       } catch (error) {
         if (!(error instanceof RekeyError && error.code === 'mfa_required')) throw error;
       }
+      // The token is spent into a flow, where the post-challenge actions run (a denial throws `flow_denied`).
+      const { flow, pendingAuthenticationToken } = await flows.awaitSecondFactor(body.token, context);
+      if (flow.status === 'needs_new_password') {
+        const done = await flows.completeAllowed(pendingAuthenticationToken, body.new_password, context);
+        return { user: toWireUser(await users.getOrThrow(done.user_id!)) };
+      }
+      // A redirect needs the user's browser: the application's front end drives it with the flow API.
+      if ((await flows.pendingStep(flow))?.redirect)
+        throw new RekeyError('action_pending', { flow_id: flow.id, pending_authentication_token: pendingAuthenticationToken });
       // As WorkOS answers a sign-in that needs a second factor: a 403 carrying the pending token to finish with.
-      const { flow, pendingAuthenticationToken } = await flows.awaitSecondFactor(body.token);
       throw new RekeyError(
         'mfa_challenge',
         { user: toWireUser(await users.getOrThrow(flow.user_id!)), pending_authentication_token: pendingAuthenticationToken },

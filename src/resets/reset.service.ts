@@ -18,6 +18,11 @@ export interface ResetServiceDeps extends PlatformDeps {
   users: UserService;
   sessions: SessionService;
   factors: Pick<FactorService, 'hasSecondFactor' | 'onFactorChange'>;
+  /**
+   * Whether a reset of this account must go through the flow, where the post-challenge actions run, instead of ending
+   * on the emailed token alone. Defaults to "has a second factor" (SEC-36).
+   */
+  requiresFlow?: (userId: string) => Promise<boolean>;
 }
 
 export interface IssuedReset {
@@ -188,7 +193,8 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
       const normalized = users.acceptablePassword(newPassword, user);
       // SEC-36: the emailed token proves the mailbox, not the second factor. Enrolling or removing a factor
       // voids the token, so a factor added after this check makes the statement below spend nothing.
-      if (secondFactor === 'required' && (await deps.factors.hasSecondFactor(user.id))) throw new RekeyError('mfa_required');
+      const requiresFlow = deps.requiresFlow ?? deps.factors.hasSecondFactor;
+      if (secondFactor === 'required' && (await requiresFlow(user.id))) throw new RekeyError('mfa_required');
       const passwordHash = await users.hashPassword(normalized);
 
       // The token is spent in the statement that makes the change, and only if it still can be (SEC-10):

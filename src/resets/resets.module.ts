@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { ActionsModule } from '../actions/index.ts';
 import type { AppsModule } from '../apps/index.ts';
 import type { FactorsModule } from '../factors/index.ts';
 import type { ModuleDeps } from '../platform/module.ts';
@@ -16,7 +17,9 @@ import { createKyselyResetStore } from './reset.store.ts';
 import { createResetStrategies } from './strategies/registry.ts';
 
 /** The reset flow: links and codes, the browser and management APIs, and the job that answers a request. */
-export async function createResetsModule(deps: ModuleDeps & { apps: AppsModule; users: UsersModule; sessions: SessionsModule; factors: FactorsModule }) {
+export async function createResetsModule(
+  deps: ModuleDeps & { apps: AppsModule; users: UsersModule; sessions: SessionsModule; factors: FactorsModule; actions: ActionsModule },
+) {
   const { config, store } = deps;
   const apps = deps.apps.service;
   const users = deps.users.service;
@@ -24,7 +27,16 @@ export async function createResetsModule(deps: ModuleDeps & { apps: AppsModule; 
   const factors = deps.factors.service;
   const resetStore = createKyselyResetStore(store.db);
   const flowStore = createKyselyFlowStore(store.db);
-  const resets = createResetService({ ...deps, applications: apps, resets: resetStore, flows: flowStore, users, sessions, factors });
+  const resets = createResetService({
+    ...deps,
+    applications: apps,
+    resets: resetStore,
+    flows: flowStore,
+    users,
+    sessions,
+    factors,
+    requiresFlow: (userId) => deps.actions.service.requiresFlow(userId),
+  });
   const limits = createResetLimits(deps.rateLimits, config);
   const defaultApplicationId = async () => (await apps.getDefault()).id;
   const strategies = createResetStrategies({ ...deps, flows: flowStore, resets: resetStore, resetService: resets, limits, defaultApplicationId });
@@ -38,6 +50,8 @@ export async function createResetsModule(deps: ModuleDeps & { apps: AppsModule; 
     limits,
     strategies,
     defaultApplicationId,
+    actions: deps.actions.service,
+    applications: apps,
   });
   const routes: FastifyPluginAsync = async (app) => void (await app.register(browserResetRoutes, { flows, apps, sessions, config }));
   const managementRoutes: FastifyPluginAsync = async (app) => void (await app.register(resetManagementRoutes, { resetService: resets, flows, users }));

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { managementApi } from '../../test/support/api.ts';
 import { createHarness, GOOD_PASSWORD, type Harness } from '../../test/support/harness.ts';
+import type { Pipeline } from '../actions/index.ts';
 import type { FactorType } from '../factors/index.ts';
 import type { BoundWrite } from '../store/compiled.ts';
 import { STORES } from '../store/testing.ts';
@@ -39,7 +40,7 @@ for (const factory of STORES) {
       },
     });
 
-    const build = (calls: string[], secondFactors: Partial<SecondFactors> = {}) => {
+    const build = (calls: string[], secondFactors: Partial<SecondFactors> = {}, pipeline: Pipeline = h.rekey.actions.pipeline) => {
       const limits = createResetLimits(h.rekey.rateLimits, h.config);
       const flows = createKyselyFlowStore(h.store.db);
       const resets = createKyselyResetStore(h.store.db);
@@ -57,6 +58,8 @@ for (const factory of STORES) {
         limits,
         strategies,
         defaultApplicationId,
+        actions: { pipeline },
+        applications: h.rekey.apps,
       });
       const job = createResetRequestedJob({ ...h.rekey.deps, apps: h.rekey.apps, users: h.rekey.users, flows, limits, strategies });
       return { service, job };
@@ -103,19 +106,18 @@ for (const factory of STORES) {
       expect(calls).toEqual([`issue:${address}:true`]);
     });
 
-    it('a flow waiting for a second factor lists the types its account has enrolled, and asks for none in other states', async () => {
+    it('a flow waiting for a second factor lists the factors its pending challenge accepts, and asks for none in other states', async () => {
       const asked: string[] = [];
-      const enrolledTypes = async (userId: string): Promise<FactorType[]> => {
-        asked.push(userId);
-        return userId === 'user_with_totp' ? ['totp'] : [];
+      const pending = async (flowId: string) => {
+        asked.push(flowId);
+        return { challenge: { factors: ['totp' as FactorType], any: true } };
       };
-      const { service } = build([], { enrolledTypes });
+      const { service } = build([], {}, { ...h.rekey.actions.pipeline, pending });
       const flow = await start(service, `port${++n}@example.com`, 'email_code');
       expect((await service.describe(flow)).supported_second_factors).toEqual([]);
       const waiting = { ...flow, status: 'needs_second_factor' as const };
-      expect((await service.describe({ ...waiting, user_id: 'user_with_totp' })).supported_second_factors).toEqual(['totp']);
-      expect((await service.describe({ ...waiting, user_id: 'user_without' })).supported_second_factors).toEqual([]);
-      expect(asked).toEqual(['user_with_totp', 'user_without']);
+      expect((await service.describe(waiting)).supported_second_factors).toEqual(['totp']);
+      expect(asked).toEqual([flow.id]);
     });
   });
 }
