@@ -227,7 +227,16 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
         params: flowId,
         body: z.strictObject({ strategy: z.literal('email_code'), code }),
         response: { 200: withGrant },
-        errors: ['cross_origin_forbidden', 'flow_not_found', 'flow_expired', 'flow_state_invalid', 'code_incorrect', 'code_attempts_exceeded', 'rate_limited'],
+        errors: [
+          'cross_origin_forbidden',
+          'flow_not_found',
+          'flow_expired',
+          'flow_state_invalid',
+          'code_incorrect',
+          'code_attempts_exceeded',
+          'flow_denied',
+          'rate_limited',
+        ],
       },
     },
     async (request) => {
@@ -246,7 +255,7 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
         operationId: 'attemptLink',
         body: z.strictObject({ token: z.string().min(1).max(512) }),
         response: { 200: withGrant },
-        errors: ['cross_origin_forbidden', 'password_reset_token_invalid', 'flow_state_invalid', 'rate_limited'],
+        errors: ['cross_origin_forbidden', 'password_reset_token_invalid', 'flow_state_invalid', 'flow_denied', 'rate_limited'],
       },
     },
     async (request) => {
@@ -274,6 +283,7 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
           'grant_invalid',
           'totp_incorrect',
           'totp_attempts_exceeded',
+          'flow_denied',
           'rate_limited',
         ],
       },
@@ -300,9 +310,20 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
         description:
           "After `next_step.redirect`: the `state` the third-party page sent back, with the flow's grant. The same action's " +
           '`onContinuePostChallenge` resumes; `query` and `body` are what that page sent (`api.redirect.validateToken` reads its token there).',
+        operationId: 'continueResetFlow',
         params: flowId,
         body: z.strictObject({ grant: grantField, state: z.string().min(20).max(200), query: params.optional(), body: params.optional() }),
         response: { 200: withGrant },
+        errors: [
+          'cross_origin_forbidden',
+          'flow_not_found',
+          'flow_expired',
+          'flow_state_invalid',
+          'grant_invalid',
+          'action_state_invalid',
+          'flow_denied',
+          'rate_limited',
+        ],
       },
     },
     async (request) => {

@@ -127,6 +127,8 @@ export const resetManagementRoutes: FastifyPluginAsync<{
           'grant_invalid',
           'totp_incorrect',
           'totp_attempts_exceeded',
+          'flow_denied',
+          'action_pending',
           'user_disabled',
           'server_busy',
         ],
