@@ -124,13 +124,14 @@ ${items}
 }
 
 function renderMessage(mail: DevMail): SafeHtml {
-  const meta = html`<p class="meta">To ${mail.to}${mail.from ? html` · from ${mail.from}` : ''} · <time datetime="${mail.created_at}">${formatTime(mail.created_at)}</time></p>`;
+  const time = html`<time datetime="${mail.created_at}">${formatTime(mail.created_at)}</time>`;
+  const meta = html`<p class="meta">To ${mail.to}${mail.from ? html` · from ${mail.from}` : ''} · ${time}</p>`;
   const text = html`<pre>${linkify(escapeHtml(mail.text))}</pre>`;
   if (mail.channel !== 'email') {
     const label = mail.channel === 'sms' ? 'SMS' : 'Chat';
     return html`<article class="${mail.channel}">
 <h2><span class="badge">${label}</span>${mail.channel === 'sms' ? html`to ${mail.to}` : 'to the chat webhook'}</h2>
-${meta}
+<p class="meta">${mail.from ? html`From ${mail.from} · ` : ''}${time}</p>
 ${text}
 </article>
 `;
