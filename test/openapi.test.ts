@@ -50,6 +50,7 @@ describe('the served OpenAPI document', () => {
         if (!/^[45]\d\d$/.test(status)) continue;
         const examples = response.content?.['application/json']?.examples ?? {};
         if (Object.keys(examples).length === 0) wrong.push(`${label} ${status}: no example`);
+        if (status === '429' && !response.headers?.['retry-after']) wrong.push(`${label} 429: Retry-After not documented`);
         for (const [code, example] of Object.entries(examples)) {
           const known = ERROR_CODES[code as keyof typeof ERROR_CODES];
           if (!known) wrong.push(`${label} ${status}: ${code} is not a code of src/errors/codes.ts`);

@@ -1,3 +1,3 @@
 export { ERROR_CODES, PASSWORD_POLICY_CODES, type ErrorCode, type PasswordPolicyCode } from './codes.ts';
 export { RekeyError, isRekeyError } from './rekey-error.ts';
-export { installErrorHandling, type ErrorSurface } from './to-http.ts';
+export { installErrorHandling, surfaceOf, type ErrorSurface } from './to-http.ts';

@@ -74,7 +74,7 @@ function send(request: FastifyRequest, reply: FastifyReply, error: RekeyError, i
 }
 
 /** Where a route gives none (an unknown path): by prefix. Rekey's own browser API also lives under `/v1/`. */
-function surfaceOf(url: string): ErrorSurface {
+export function surfaceOf(url: string): ErrorSurface {
   if (url.startsWith('/user_management')) return 'management';
   if (url.startsWith('/v2/') || url.startsWith('/v1/events') || url.startsWith('/v1/notifications')) return 'novu';
   return 'browser';

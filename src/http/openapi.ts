@@ -1,7 +1,7 @@
 import swagger, { type SwaggerTransform, type SwaggerTransformObject } from '@fastify/swagger';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { createJsonSchemaTransform, createJsonSchemaTransformObject } from 'fastify-type-provider-zod';
-import { ERROR_CODES, type ErrorCode, type ErrorSurface } from '../errors/index.ts';
+import { ERROR_CODES, surfaceOf, type ErrorCode, type ErrorSurface } from '../errors/index.ts';
 import { addExamples } from './openapi-examples.ts';
 import { BROWSER_ERROR_ID, MANAGEMENT_ERROR_ID, NOVU_ERROR_ID } from './schemas.ts';
 
@@ -22,6 +22,7 @@ export const SECRET_KEY_SECURITY = [{ secretKey: [] }] as const;
 export const ACCESS_TOKEN_SECURITY = [{ accessToken: [] }] as const;
 
 const JSON_TYPE = 'application/json';
+const RETRY_AFTER = { type: 'integer', minimum: 1, description: 'With `rate_limited`: seconds until the limit lets the next request through.' };
 const SUCCESS: Record<string, string> = { 200: 'OK', 201: 'Created', 204: 'Done: no content' };
 
 /** `/openapi.json`: every route's zod schemas, summaries and error codes, as OpenAPI 3.1. */
@@ -36,6 +37,16 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
           'Password reset and account recovery. The management API (`/user_management/…`) speaks WorkOS’s wire format and takes a secret key; ' +
           'the browser API (`/auth/…`, `/v1/reset_flows/…`) is anonymous. Errors carry a stable `code`: see the 4xx answers of each operation.',
       },
+      // Tags a route uses that are not listed here still work; these only give the common ones a description.
+      tags: [
+        { name: 'users', description: 'The user pool (WorkOS `user_management/users`).' },
+        { name: 'password resets', description: 'Resets started by your backend (WorkOS `password_reset`): Rekey answers the token and link.' },
+        { name: 'sessions', description: 'Sign-in, sessions and their revocation (WorkOS `authenticate`, `sessions`).' },
+        { name: 'factors', description: 'Second factors: TOTP authenticators (WorkOS `auth_factors`).' },
+        { name: 'browser', description: 'The anonymous browser API: a reset started and finished by the user, for your own pages.' },
+        { name: 'health', description: 'Liveness and readiness probes.' },
+        { name: 'development', description: 'The development mailbox; not served in production.' },
+      ],
       components: {
         securitySchemes: {
           secretKey: { type: 'http', scheme: 'bearer', description: 'An application’s secret key, `sk_…` (`rekey keys create`).' },
@@ -64,7 +75,7 @@ const documentErrors: SwaggerTransform = (input) => {
   );
   // No `errors`: nothing is documented, and the rule in test/openapi.test.ts names the route.
   if (errors === undefined) return { ...result, schema: rest };
-  const surface = route.config?.surface ?? (route.url.startsWith('/user_management') ? 'management' : 'browser');
+  const surface = route.config?.surface ?? surfaceOf(route.url);
   const codes = [...new Set([...impliedErrors(route), ...errors])];
   return { ...result, schema: { ...rest, response: { ...rest.response, ...errorResponseObjects(codes, surface, route.config?.errorGroup) } } };
 };
@@ -93,6 +104,7 @@ function errorResponseObjects(codes: readonly ErrorCode[], surface: ErrorSurface
     );
     responses[String(status)] = {
       description: list.map((code) => `\`${code}\`: ${ERROR_CODES[code].message}`).join(' · '),
+      ...(status === 429 ? { headers: { 'retry-after': RETRY_AFTER } } : {}),
       content: { [JSON_TYPE]: { schema: errorSchema(list, surface, grouped, group), examples } },
     };
   }

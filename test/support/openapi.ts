@@ -12,7 +12,7 @@ export interface OpenApiOperation {
   tags?: string[];
   security?: Array<Record<string, string[]>>;
   requestBody?: { content?: Record<string, OpenApiMedia> };
-  responses?: Record<string, { description?: string; content?: Record<string, OpenApiMedia> }>;
+  responses?: Record<string, { description?: string; headers?: Record<string, unknown>; content?: Record<string, OpenApiMedia> }>;
 }
 
 export interface OpenApiMedia {
