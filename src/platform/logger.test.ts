@@ -14,6 +14,13 @@ describe('logs', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ token: '[redacted]', nested: { password: '[redacted]' }, user_id: 'user_1' });
   });
 
+  it('redact provider credentials, should a configuration be logged', () => {
+    const { lines, logger } = capture();
+    const providers = { sms: { primary: { type: 'twilio', authToken: 'twilio-tok' } } };
+    logger.info({ config: { smtpUrl: 'smtp://u:smtp-pw@host', providers }, authToken: 'top-tok' }, 'x');
+    expect(lines.join('')).not.toMatch(/twilio-tok|smtp-pw|top-tok/);
+  });
+
   it('write the access line to the same stream, with the path cut at its query', () => {
     const { lines, logger } = capture();
     const access = createAccessLog(logger);
