@@ -32,6 +32,7 @@ describe('the served OpenAPI document', () => {
     for (const { label, operation } of operationsOf(doc)) {
       if (!operation.summary?.trim()) missing.push(`${label}: no summary`);
       if (!operation.operationId) missing.push(`${label}: no operationId`);
+      else if (!/^[a-z][A-Za-z0-9]*$/.test(operation.operationId)) missing.push(`${label}: operationId ${operation.operationId} is not camelCase`);
       else if (ids.has(operation.operationId)) missing.push(`${label}: operationId ${operation.operationId} also names ${ids.get(operation.operationId)}`);
       else ids.set(operation.operationId, label);
       if (!operation.tags?.length) missing.push(`${label}: no tag`);
