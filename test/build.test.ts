@@ -129,6 +129,14 @@ describe('npm start runs the compiled build', SLOW, () => {
     expect(served.length).toBeGreaterThan(10_000); // the meter with its dictionaries, not the "unavailable" stub
   });
 
+  test('serves the WebAuthn script with @simplewebauthn/browser, bundled at build time', async () => {
+    const response = await fetch(`${url}/assets/webauthn.js`);
+    expect(response.status).toBe(200);
+    const served = Buffer.from(await response.arrayBuffer());
+    expect(served.equals(readFileSync(join(copy.dist, 'pages', 'webauthn.bundle.js')))).toBe(true);
+    expect(served.toString('utf8')).toContain('navigator.credentials');
+  });
+
   test('the CLI runs from dist/ too, and mail templates are found there', async () => {
     const created = await run(['users', 'create', 'ada@example.test', '--password-stdin', '--verified'], `${PASSWORD}\n`);
     expect(created.code, created.stderr).toBe(0);

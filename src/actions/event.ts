@@ -18,7 +18,15 @@ export interface ActionRequestInfo {
 }
 
 /** The Auth0 names of each Rekey factor type. A new factor type does not compile until it has its line here. */
-const AUTH0_NAMES: Record<FactorType, Auth0FactorType[]> = { totp: ['otp'] };
+const AUTH0_NAMES: Record<FactorType, Auth0FactorType[]> = {
+  totp: ['otp'],
+  // Auth0's own sample challenges `{ type: 'sms' }`; its enrolled-factor name is `phone`.
+  sms: ['phone', 'sms'],
+  email: ['email'],
+  webauthn_roaming: ['webauthn-roaming'],
+  webauthn_platform: ['webauthn-platform'],
+  recovery_code: ['recovery-code'],
+};
 
 /** The Auth0 selectors for what an account has enrolled, in Rekey's order. */
 export const toAuth0Factors = (types: readonly FactorType[]): FactorSelector[] => types.map((type) => ({ type: AUTH0_NAMES[type][0]! }));

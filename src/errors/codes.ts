@@ -54,6 +54,13 @@ export const ERROR_CODES = {
   flow_denied: { status: 403, message: 'This reset cannot be completed. Contact the support of the service if you need help.' },
   action_state_invalid: { status: 400, message: 'This link to continue the reset is invalid, expired or already used.' },
   action_pending: { status: 409, message: 'This reset waits for a step in the browser: continue it through the reset flow API or the hosted pages.' },
+  // second factors (issue 12)
+  factor_incorrect: { status: 422, message: 'That answer to the second factor is not correct.' },
+  factor_not_enrolled: { status: 409, message: 'The account has no factor of this type.' },
+  factor_unavailable: { status: 503, message: 'This factor cannot be used on this server: nothing is configured to deliver its codes.' },
+  phone_number_invalid: { status: 422, message: 'The phone number must be in E.164 form, like +14155550123.' },
+  webauthn_registration_failed: { status: 400, message: 'The security key or passkey could not be registered.' },
+  enrollment_link_invalid: { status: 400, message: 'The enrollment link is invalid, expired or already used.' },
   csrf_invalid: { status: 403, message: 'The form has expired or did not come from this site. Reload the page and try again.' },
   cross_origin_forbidden: { status: 403, message: 'Cross-origin requests are not allowed here.' },
   // notifications: subscribers and their preferences (Novu-compatible API)

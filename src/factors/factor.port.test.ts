@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STORES, type TestStore } from '../store/testing.ts';
-import { createFactorService } from './factor.service.ts';
-import type { Factor, FactorRegistry } from './factor.ts';
+import { createFactorService, defaultFactors } from './factor.service.ts';
+import type { Factor } from './factor.ts';
+import { factorRow } from './rows.ts';
 import { factorTestDeps, insertUser } from './testing.ts';
 
 /** A factor that accepts one fixed code once, and records what the service asked of it. */
@@ -11,20 +12,14 @@ function fakeFactor(calls: string[]): Factor<'totp'> {
     type: 'totp',
     enroll: (user, options, now) => {
       calls.push(`enroll:${options.label ?? ''}`);
-      const row = {
-        id: `auth_factor_fake${now}`,
-        user_id: user.id,
-        type: 'totp' as const,
-        secret_sealed: 'sealed',
-        totp_issuer: 'Fake',
-        totp_user: options.label ?? user.email,
-        last_used_step: null,
-        created_at: now,
-        updated_at: now,
-      };
-      return { row, secrets: { secret: 'fake-secret', uri: 'fake://uri' } };
+      const row = factorRow(
+        { id: `auth_factor_fake${now}`, user_id: user.id, type: 'totp', now },
+        { secret_sealed: 'sealed', totp_issuer: 'Fake', totp_user: options.label ?? user.email },
+      );
+      return { row, writes: [], secrets: { secret: 'fake-secret', uri: 'fake://uri' } };
     },
-    isWellFormed: (code) => code.startsWith('fake-'),
+    challenge: async () => ({ challenge: { type: 'totp' }, writes: [] }),
+    parse: (input) => (typeof input === 'string' && input.startsWith('fake-') ? input : undefined),
     async verify(userId, code) {
       calls.push(`verify:${code}`);
       if (code !== 'fake-right' || used.has(userId)) return false;
@@ -47,11 +42,10 @@ for (const factory of STORES) {
       calls = [];
       setup = async () => {
         const deps = await factorTestDeps(store);
-        const registry: FactorRegistry = { totp: fakeFactor(calls) };
         const factors = createFactorService({
           ...deps,
           config: { ...deps.config, totpFailuresPer15Minutes: 2, totpFailuresPerDay: 2 },
-          factors: () => registry,
+          factors: (d) => ({ ...defaultFactors(d), totp: fakeFactor(calls) }),
         });
         return { factors, user: await insertUser(deps, 'port@example.com') };
       };
@@ -72,7 +66,7 @@ for (const factory of STORES) {
     it('SEC-38 the shared budget is the service’s: a malformed code is never shown to the factor, a wrong one spends an attempt', async () => {
       const { factors, user } = await setup();
       await factors.enroll('totp', user);
-      expect(await factors.verify(user.id, '123456')).toBe(false);
+      expect(await factors.verify(user.id, 'no shape at all')).toBe(false);
       expect(await factors.verify(user.id, 'fake-wrong')).toBe(false);
       expect(await factors.verify(user.id, 'fake-wrong')).toBe(false);
       await expect(factors.verify(user.id, 'fake-right')).rejects.toMatchObject({ code: 'totp_attempts_exceeded' });

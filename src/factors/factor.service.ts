@@ -1,67 +1,103 @@
 import type { PlatformDeps } from '../deps.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { RateLimits } from '../platform/ratelimit.ts';
-import { compiled, writeTogether, type BoundWrite } from '../store/compiled.ts';
+import { compiled, writeTogether, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
 import { createWrongCodeBudget } from './budget.ts';
-import { SECOND_FACTOR_TYPES, type EnrollingUser, type FactorKinds, type FactorRegistry, type FactorType } from './factor.ts';
+import { createEmailCodeFactor } from './email-code/email.factor.ts';
+import { createEnrollmentLinks, type EnrollmentLinks } from './enrollment-links.ts';
+import {
+  AUTH0_FACTOR_TYPES,
+  ENROLLABLE_FACTOR_TYPES,
+  type Auth0FactorType,
+  type ChallengeContext,
+  type EnrollingUser,
+  type FactorChallenge,
+  type FactorKinds,
+  type FactorRegistry,
+  type FactorType,
+} from './factor.ts';
 import type { AuthFactorsTable, FactorTables } from './factor.table.ts';
+import { createMfaLogins, type MfaLogins } from './mfa-login.ts';
+import { createRecoveryCodeFactor } from './recovery-codes/recovery-codes.factor.ts';
+import type { CodeDelivery } from './sent-code.ts';
+import { createSmsFactor } from './sms-code/sms.factor.ts';
 import { createTotpFactor } from './totp/totp.factor.ts';
+import { createWebAuthnRegistration, type WebAuthnKind } from './webauthn/registration.ts';
+import { createWebAuthnFactor } from './webauthn/webauthn.factor.ts';
 
-/** A factor as the rest of Rekey sees it: never the secret, sealed or not. */
-export type AuthFactor = Omit<AuthFactorsTable, 'secret_sealed' | 'last_used_step'>;
+export { MFA_MAX_ATTEMPTS, PENDING_AUTHENTICATION_TTL_MS, type MfaLoginContext } from './mfa-login.ts';
+
+/** A factor as the rest of Rekey sees it: never a secret or a key, sealed or not. */
+export type AuthFactor = Pick<AuthFactorsTable, 'id' | 'user_id' | 'type' | 'totp_issuer' | 'totp_user' | 'phone_number' | 'created_at' | 'updated_at'>;
+
+/** The types enrolled with one call (the others: WebAuthn in the browser; email is never enrolled). */
+export type DirectlyEnrolled = 'totp' | 'sms' | 'recovery_code';
 
 /** A new factor and, this once, what the user needs to set it up. */
 export type Enrolled<T extends FactorType> = { factor: AuthFactor } & FactorKinds[T]['secrets'];
-
 export type EnrolledTotp = Enrolled<'totp'>;
 
-export interface MfaLoginContext {
-  ipAddress: string | null;
-  userAgent: string | null;
+/** Auth0's `event.user.enrolledFactors[]` entry. */
+export interface Auth0EnrolledFactor {
+  type: Auth0FactorType;
+  options?: Record<string, unknown>;
 }
 
-export interface FactorService {
-  /** Enrolls a factor of `type` through its `Factor`, in one statement with the change hooks. */
-  enroll<T extends FactorType>(type: T, user: EnrollingUser, options?: FactorKinds[T]['options']): Promise<Enrolled<T>>;
+/**
+ * The factors door (`rekey.factors`, `deps.factors.service`). What the reset flow and the actions pipeline use:
+ *
+ *   const types = await factors.enrolledTypes(userId);            // what the built-in rule demands one of
+ *   const auth0 = await factors.enrolledFactorsOf(userId);        // event.user.enrolledFactors
+ *   const c = await factors.challenge(userId, 'sms', { locale, applicationId }); // sends the code; c.sentTo
+ *   const ok = await factors.verifyResponse(userId, 'sms', form.get('code'));    // or a WebAuthn assertion (JSON text or object)
+ *
+ * `challenge` of `email` mails a code to the account's address: call it only when an action asked for `email` by name.
+ * Every verification, of any type, spends the account's shared wrong-code budget first and gives it back on success;
+ * with the budget spent it throws `totp_attempts_exceeded` (SEC-38). A malformed answer costs nothing and is false.
+ */
+export interface FactorService extends MfaLogins {
+  /** Enrolls a factor of `type` through its `Factor`, in one commit with the change hooks. */
+  enroll<T extends DirectlyEnrolled>(type: T, user: EnrollingUser, options?: FactorKinds[T]['options']): Promise<Enrolled<T>>;
   /** `enroll('totp', …)`. @param opts.issuer defaults to `config.appName`; `opts.label` defaults to the user's email. */
   enrollTotp(user: EnrollingUser, opts?: FactorKinds['totp']['options']): Promise<EnrolledTotp>;
+  /** Ten new recovery codes, shown once; the previous ten stop working in the same commit. */
+  regenerateRecoveryCodes(user: EnrollingUser): Promise<Enrolled<'recovery_code'>>;
+  /** The WebAuthn registration ceremony: options for the browser, then its answer verified and enrolled. */
+  webauthn: {
+    begin(user: EnrollingUser, kind?: WebAuthnKind): Promise<import('@simplewebauthn/server').PublicKeyCredentialCreationOptionsJSON>;
+    finish(user: EnrollingUser, response: unknown, kind: WebAuthnKind): Promise<AuthFactor>;
+  };
+  /** The account factors are enrolled for (id and address), or undefined. */
+  findUser(userId: string): Promise<EnrollingUser | undefined>;
+  /** One-time links to the hosted enrollment page. */
+  enrollmentLinks: EnrollmentLinks;
   list(userId: string): Promise<AuthFactor[]>;
-  /** The types the account has enrolled, in `SECOND_FACTOR_TYPES` order: what a flow offers it. */
+  /** The enrolled types, in `ENROLLABLE_FACTOR_TYPES` order, recovery codes only while one is unused: what a flow offers. */
   enrolledTypes(userId: string): Promise<FactorType[]>;
+  /** `enrolledTypes` in Auth0's names, for `event.user.enrolledFactors`. */
+  enrolledFactorsOf(userId: string): Promise<Auth0EnrolledFactor[]>;
+  /** How many of the account's recovery codes are unused. */
+  recoveryCodesLeft(userId: string): Promise<number>;
   get(id: string): Promise<AuthFactor | undefined>;
   delete(id: string): Promise<boolean>;
   hasSecondFactor(userId: string): Promise<boolean>;
-  /** Runs with every enrollment and removal, in its statement: what was earned before the change must not outlive it. */
+  /** Runs with every enrollment and removal, in its commit: what was earned before the change must not outlive it. */
   onFactorChange(hook: FactorChangeHook): void;
   /**
-   * True once per accepted code, checked by the `Factor` of `type` (or, without one, by every type whose codes
-   * have this shape). Every well-formed attempt spends one of the account's wrong-code budget first, whether it
-   * comes from sign-in or from recovery, and an accepted code gives it back; with the budget spent it throws
-   * `totp_attempts_exceeded` (SEC-38).
+   * Starts a challenge of `type`: sends a code (SMS, email), produces WebAuthn request options, or nothing (TOTP,
+   * recovery code). Throws `factor_not_enrolled` when the account has no factor of the type, `factor_unavailable`
+   * when nothing can deliver its codes, `rate_limited` past the sends allowed.
+   */
+  challenge<T extends FactorType>(userId: string, type: T, context?: ChallengeContext): Promise<FactorChallenge<T>>;
+  /** Checks an answer of `type` (a code, or a WebAuthn assertion as JSON text or object): true once per accepted answer. */
+  verifyResponse(userId: string, type: FactorType, response: unknown): Promise<boolean>;
+  /**
+   * True once per accepted code of `type`, or, without a type, of any enrolled type whose codes look like it (TOTP,
+   * SMS, recovery code: never email, which must be asked for by name).
    */
   verify(userId: string, code: string, type?: FactorType): Promise<boolean>;
   /** `verify(userId, code, 'totp')`: the current 30 s step ±1, never a step at or before the last one used. */
   verifyTotp(userId: string, code: string): Promise<boolean>;
-  /**
-   * After the first factor: a token that only a second factor can turn into a login. It records which password
-   * `user.password_hash` names (an HMAC of it), so the login cannot outlive that password (SEC-47).
-   */
-  beginMfaLogin(
-    user: { id: string; password_hash?: string | null },
-    applicationId: string | null,
-    ctx: MfaLoginContext,
-  ): Promise<{ pendingAuthenticationToken: string }>;
-  /**
-   * At most `MFA_MAX_ATTEMPTS` codes per token, and one success; `undefined` for any failure.
-   * `currentPasswordHash` reads the account's password hash now: if it is not the one the login began with,
-   * the token is spent and `invalid_credentials` thrown before any code is compared. Without it, only a login
-   * that began with no password can complete.
-   */
-  completeMfaLogin(
-    pendingAuthenticationToken: string,
-    code: string,
-    currentPasswordHash?: (userId: string) => Promise<string | null | undefined>,
-  ): Promise<{ userId: string; applicationId: string | null } | undefined>;
 }
 
 /** Writes that must commit with a change of an account's factors (resets void outstanding tokens: SEC-13). */
@@ -69,45 +105,99 @@ export type FactorChangeHook = (userId: string, now: number) => BoundWrite[];
 
 const insertFactor = compiled<AuthFactorsTable>((db, p) => db.insertInto('auth_factors').values(p));
 const deleteFactor = compiled<{ id: string }>((db, p) => db.deleteFrom('auth_factors').where('id', '=', p.id));
+const deleteFactorCodes = compiled<{ factor_id: string }>((db, p) => db.deleteFrom('recovery_codes').where('factor_id', '=', p.factor_id));
 
-export const MFA_MAX_ATTEMPTS = 5;
-export const PENDING_AUTHENTICATION_TTL_MS = 10 * 60_000;
-
-const FACTOR_COLUMNS = ['id', 'user_id', 'type', 'totp_issuer', 'totp_user', 'created_at', 'updated_at'] as const;
-
-const defaultFactors = (deps: PlatformDeps): FactorRegistry => ({ totp: createTotpFactor(deps) });
+const FACTOR_COLUMNS = ['id', 'user_id', 'type', 'totp_issuer', 'totp_user', 'phone_number', 'created_at', 'updated_at'] as const;
+/** What a code typed without naming its type may be. */
+const UNTYPED: readonly FactorType[] = ['totp', 'sms', 'recovery_code'];
 
 export interface FactorServiceDeps extends PlatformDeps {
   rateLimits: RateLimits;
+  /** How SMS and mailed codes leave (the notifications engine); without it those types answer `factor_unavailable`. */
+  delivery?: CodeDelivery;
+  /** The account a challenge is for (its address, for mailed codes). */
+  findUser?: (userId: string) => Promise<EnrollingUser | undefined>;
   /** The factor behind each type; defaults to Rekey's own. */
-  factors?: (deps: PlatformDeps) => FactorRegistry;
+  factors?: (deps: FactorServiceDeps) => FactorRegistry;
 }
 
+export const defaultFactors = (deps: FactorServiceDeps): FactorRegistry => ({
+  totp: createTotpFactor(deps),
+  sms: createSmsFactor(deps),
+  email: createEmailCodeFactor(deps),
+  webauthn_roaming: createWebAuthnFactor('webauthn_roaming', deps),
+  webauthn_platform: createWebAuthnFactor('webauthn_platform', deps),
+  recovery_code: createRecoveryCodeFactor(deps),
+});
+
 export function createFactorService(deps: FactorServiceDeps): FactorService {
-  const { clock, ids, tokens } = deps;
+  const { clock } = deps;
   const budget = createWrongCodeBudget(deps.rateLimits, deps.config);
-  // The store's Database type learns these tables when store/database.ts lists them; until then, add them here.
   const db = deps.store.db.withTables<FactorTables>();
   const registry: FactorRegistry = (deps.factors ?? defaultFactors)(deps);
   const factorOf = <T extends FactorType>(type: T) => registry[type] as FactorRegistry[T];
-  // The 'identifier' purpose is shared, so the prefix keeps these hashes apart from every other identifier.
-  const hashPending = (token: string) => tokens.hash(`pending:${token}`, 'identifier');
-  // Names a password without keeping its hash in a second table.
-  const passwordStamp = (passwordHash: string | null | undefined) => (passwordHash ? tokens.hash(`pending-password:${passwordHash}`, 'identifier') : null);
+  const registration = createWebAuthnRegistration(deps);
 
   const changeHooks: FactorChangeHook[] = [];
   const changeWrites = (userId: string, now: number) => changeHooks.flatMap((hook) => hook(userId, now));
+  const publicOf = (row: AuthFactorsTable): AuthFactor => {
+    const { id, user_id, type, totp_issuer, totp_user, phone_number, created_at, updated_at } = row;
+    return { id, user_id, type, totp_issuer, totp_user, phone_number, created_at, updated_at };
+  };
+
+  const findUser = async (userId: string): Promise<EnrollingUser> => {
+    const user = deps.findUser ? await deps.findUser(userId) : undefined;
+    if (!user) throw new RekeyError('user_not_found');
+    return user;
+  };
+
+  /** Spends one attempt of the shared budget, then asks the factors in turn; an accepted answer gives it back. */
+  const spendAndVerify = async (userId: string, candidates: Array<{ type: FactorType; response: unknown }>) => {
+    if (candidates.length === 0) return false;
+    await budget.spend(userId);
+    for (const { type, response } of candidates) {
+      if (await factorOf(type).verify(userId, response as never)) {
+        await budget.giveBack(userId);
+        return true;
+      }
+    }
+    return false;
+  };
+
+  const mfa = createMfaLogins(deps, (userId, code) => service.verify(userId, code));
 
   const service: FactorService = {
-    async enroll(type, user, options = {}) {
+    ...mfa,
+
+    async enroll(type, user, options) {
+      const enroll = factorOf(type).enroll;
+      if (!enroll) throw new RekeyError('invalid_request_parameters', { type });
       const now = clock.now();
-      const { row, secrets } = factorOf(type).enroll(user, options, now);
-      await writeTogether(deps.store.db, [insertFactor.bind(row), ...changeWrites(user.id, now)]);
-      const { secret_sealed: _sealed, last_used_step: _step, ...factor } = row;
-      return { factor, ...secrets };
+      const enrolled = enroll(user, (options ?? {}) as never, now);
+      await writeTogether(deps.store.db, [insertFactor.bind(enrolled.row), ...enrolled.writes, ...changeWrites(user.id, now)]);
+      return { factor: publicOf(enrolled.row), ...enrolled.secrets } as never;
     },
 
     enrollTotp: (user, opts) => service.enroll('totp', user, opts),
+    regenerateRecoveryCodes: (user) => service.enroll('recovery_code', user, {}),
+
+    webauthn: {
+      async begin(user, kind) {
+        const { options, writes } = await registration.begin(user, kind);
+        await writeTogether(deps.store.db, writes);
+        return options;
+      },
+      async finish(user, response, kind) {
+        const { row, guard } = await registration.finish(user, response, kind);
+        const committed = await writeTogetherIf(deps.store.db, guard, [insertFactor.bind(row), ...changeWrites(user.id, row.created_at)]);
+        if (!committed) throw new RekeyError('webauthn_registration_failed', { reason: 'challenge' });
+        return publicOf(row);
+      },
+    },
+
+    findUser: async (userId) => (deps.findUser ? deps.findUser(userId) : undefined),
+
+    enrollmentLinks: createEnrollmentLinks(deps),
 
     list: (userId) => db.selectFrom('auth_factors').select(FACTOR_COLUMNS).where('user_id', '=', userId).orderBy('id').execute(),
 
@@ -116,95 +206,66 @@ export function createFactorService(deps: FactorServiceDeps): FactorService {
     async delete(id) {
       const factor = await db.selectFrom('auth_factors').select('user_id').where('id', '=', id).executeTakeFirst();
       if (!factor) return false;
-      await writeTogether(deps.store.db, [deleteFactor.bind({ id }), ...changeWrites(factor.user_id, clock.now())]);
+      await writeTogether(deps.store.db, [deleteFactorCodes.bind({ factor_id: id }), deleteFactor.bind({ id }), ...changeWrites(factor.user_id, clock.now())]);
       return true;
     },
 
     async enrolledTypes(userId) {
       const rows = await db.selectFrom('auth_factors').select('type').distinct().where('user_id', '=', userId).execute();
-      const enrolled = new Set(rows.map((row) => row.type));
-      return SECOND_FACTOR_TYPES.filter((type) => enrolled.has(type));
+      const enrolled = new Set<string>(rows.map((row) => row.type));
+      // A spent set is no factor: a flow must not demand what the user can no longer give.
+      if (enrolled.has('recovery_code') && (await service.recoveryCodesLeft(userId)) === 0) enrolled.delete('recovery_code');
+      return ENROLLABLE_FACTOR_TYPES.filter((type) => enrolled.has(type));
+    },
+
+    async enrolledFactorsOf(userId) {
+      return (await service.enrolledTypes(userId)).map((type) => ({ type: AUTH0_FACTOR_TYPES[type] }));
+    },
+
+    async recoveryCodesLeft(userId) {
+      const row = await db
+        .selectFrom('recovery_codes')
+        .select((eb) => eb.fn.countAll<number | string>().as('left'))
+        .where('user_id', '=', userId)
+        .where('used_at', 'is', null)
+        .executeTakeFirst();
+      return Number(row?.left ?? 0);
     },
 
     onFactorChange: (hook) => void changeHooks.push(hook),
 
     async hasSecondFactor(userId) {
-      return (await db.selectFrom('auth_factors').select('id').where('user_id', '=', userId).limit(1).executeTakeFirst()) !== undefined;
+      return (await service.enrolledTypes(userId)).length > 0;
+    },
+
+    async challenge(userId, type, context = {}) {
+      const user = await findUser(userId);
+      // SMS and WebAuthn look up what they send to or list; these two have nothing to look up but must be enrolled.
+      if ((type === 'totp' || type === 'recovery_code') && !(await service.enrolledTypes(userId)).includes(type)) {
+        throw new RekeyError('factor_not_enrolled', { type });
+      }
+      const { challenge, writes } = await factorOf(type).challenge(user, context, clock.now());
+      await writeTogether(deps.store.db, writes);
+      return challenge;
+    },
+
+    async verifyResponse(userId, type, input) {
+      const response = factorOf(type).parse(input);
+      // An answer in no shape of the type is no guess at a secret, so it costs nothing.
+      return response === undefined ? false : spendAndVerify(userId, [{ type, response }]);
     },
 
     async verify(userId, code, type) {
-      // A code in no type's shape is no guess at a secret, so it costs nothing.
-      const candidates = (type ? [factorOf(type)] : SECOND_FACTOR_TYPES.map(factorOf)).filter((factor) => factor.isWellFormed(code));
-      if (candidates.length === 0) return false;
-      // One attempt of the shared budget, spent before comparing, however many types may hold the code.
-      await budget.spend(userId);
-      for (const factor of candidates) {
-        if (await factor.verify(userId, code)) {
-          await budget.giveBack(userId);
-          return true;
-        }
-      }
-      return false;
+      if (type) return service.verifyResponse(userId, type, code);
+      const candidates = UNTYPED.flatMap((t) => {
+        const response = factorOf(t).parse(code);
+        return response === undefined ? [] : [{ type: t, response }];
+      });
+      // One attempt of the shared budget, however many types may hold the code.
+      return spendAndVerify(userId, candidates);
     },
 
     verifyTotp: (userId, code) => service.verify(userId, code, 'totp'),
-
-    async beginMfaLogin(user, applicationId, ctx) {
-      const now = clock.now();
-      const token = tokens.newLinkToken();
-      await db
-        .insertInto('pending_authentications')
-        .values({
-          id: ids.opaque('pending_auth'),
-          token_hash: hashPending(token),
-          user_id: user.id,
-          application_id: applicationId,
-          password_stamp: passwordStamp(user.password_hash),
-          ip_address: ctx.ipAddress,
-          user_agent: ctx.userAgent,
-          attempts: 0,
-          expires_at: now + PENDING_AUTHENTICATION_TTL_MS,
-          consumed_at: null,
-          created_at: now,
-        })
-        .execute();
-      return { pendingAuthenticationToken: token };
-    },
-
-    async completeMfaLogin(pendingAuthenticationToken, code, currentPasswordHash) {
-      const now = clock.now();
-      const tokenHash = hashPending(pendingAuthenticationToken);
-      // Spend an attempt before comparing, in one statement: parallel guesses cannot share an attempt.
-      const pending = await db
-        .updateTable('pending_authentications')
-        .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
-        .where('token_hash', '=', tokenHash)
-        .where('consumed_at', 'is', null)
-        .where('expires_at', '>', now)
-        .where('attempts', '<', MFA_MAX_ATTEMPTS)
-        .returning(['id', 'user_id', 'application_id', 'password_stamp'])
-        .executeTakeFirst();
-      if (!pending) return undefined;
-      // SEC-47: a login that began with a password that has since changed is over; it costs no code.
-      if (pending.password_stamp !== null || currentPasswordHash) {
-        const current = currentPasswordHash ? passwordStamp(await currentPasswordHash(pending.user_id)) : undefined;
-        if (current === undefined || current !== pending.password_stamp) {
-          await db.updateTable('pending_authentications').set({ consumed_at: now }).where('id', '=', pending.id).where('consumed_at', 'is', null).execute();
-          throw new RekeyError('invalid_credentials');
-        }
-      }
-      if (!(await service.verify(pending.user_id, code))) return undefined;
-      // Single use: of two completions that both verified a code, only one consumes the token.
-      const consumed = await db
-        .updateTable('pending_authentications')
-        .set({ consumed_at: now })
-        .where('id', '=', pending.id)
-        .where('consumed_at', 'is', null)
-        .where('expires_at', '>', now)
-        .returning(['user_id', 'application_id'])
-        .executeTakeFirst();
-      return consumed ? { userId: consumed.user_id, applicationId: consumed.application_id } : undefined;
-    },
   };
   return service;
 }

@@ -22,7 +22,7 @@ for (const factory of STORES) {
       store = await factory.open();
       const deps = await factorTestDeps(store);
       clock = deps.clock;
-      factors = createFactorService(deps);
+      factors = createFactorService({ ...deps, delivery: { verificationCode: () => [] } });
       user = await insertUser(deps, 'mfa@example.com');
       const users = {
         async getOrThrow(id: string) {
@@ -98,6 +98,60 @@ for (const factory of STORES) {
       const sms = await app.inject({ method: 'POST', url: `/user_management/users/${user.id}/auth_factors`, payload: { type: 'sms' } });
       expect(sms.statusCode).toBe(422);
       expect(await factors.list(user.id)).toEqual([]);
+    });
+
+    it('enrolls an SMS factor with a number in E.164, and refuses any other', async () => {
+      const url = `/user_management/users/${user.id}/auth_factors`;
+      const res = await app.inject({ method: 'POST', url, payload: { type: 'sms', phone_number: '+14155550123' } });
+      expect(res.statusCode).toBe(201);
+      expect(res.json().authentication_factor).toMatchObject({ type: 'sms', sms: { phone_number: '+14155550123' } });
+      expect(res.json().authentication_factor.totp).toBeUndefined();
+      for (const phone_number of ['4155550123', '+0155550123', '+1 415 555 0123', '', 'x'.repeat(40)]) {
+        const bad = await app.inject({ method: 'POST', url, payload: { type: 'sms', phone_number } });
+        expect(bad.statusCode).toBe(422);
+        expect(bad.json().code).toBe('invalid_request_parameters');
+      }
+      for (const payload of [{ type: 'webauthn_roaming' }, { type: 'recovery_code' }, { type: 'totp', phone_number: '+14155550123' }, { type: 'email' }]) {
+        expect((await app.inject({ method: 'POST', url, payload })).statusCode).toBe(422);
+      }
+      const listed = await app.inject({ method: 'GET', url });
+      expect(listed.json().data.map((f: { type: string }) => f.type)).toEqual(['sms']);
+    });
+
+    it('creates recovery codes, shown once; a second set voids the first', async () => {
+      const url = `/user_management/users/${user.id}/recovery_codes`;
+      const first = await app.inject({ method: 'POST', url });
+      expect(first.statusCode).toBe(201);
+      expect(first.json()).toMatchObject({ object: 'recovery_codes', authentication_factor: { type: 'recovery_code', user_id: user.id } });
+      expect(first.json().codes).toHaveLength(10);
+      const listed = await app.inject({ method: 'GET', url: `/user_management/users/${user.id}/auth_factors` });
+      expect(listed.body).not.toContain(first.json().codes[0]);
+      const second = await app.inject({ method: 'POST', url, payload: {} });
+      expect(second.statusCode).toBe(201);
+      expect(await factors.verifyResponse(user.id, 'recovery_code', first.json().codes[0])).toBe(false);
+      expect(await factors.verifyResponse(user.id, 'recovery_code', second.json().codes[0])).toBe(true);
+      expect((await app.inject({ method: 'POST', url, payload: { count: 20 } })).statusCode).toBe(422);
+      expect((await app.inject({ method: 'POST', url: '/user_management/users/user_01HZZZZZZZZZZZZZZZZZZZZZZZ/recovery_codes' })).statusCode).toBe(404);
+    });
+
+    it('makes a one-time enrollment link whose token rests hashed', async () => {
+      const res = await app.inject({ method: 'POST', url: `/user_management/users/${user.id}/factor_enrollment_links` });
+      expect(res.statusCode).toBe(201);
+      const body = res.json();
+      expect(body).toMatchObject({ object: 'factor_enrollment_link', url: expect.stringMatching(/\/factors\/enroll\?token=[A-Za-z0-9_-]{43}$/) });
+      expect(Date.parse(body.expires_at) - clock.now()).toBe(10 * 60_000);
+      const token = new URL(body.url).searchParams.get('token')!;
+      const rows = await store.db.selectFrom('factor_enrollment_links').selectAll().execute();
+      expect(JSON.stringify(rows)).not.toContain(token);
+      expect(await factors.enrollmentLinks.redeem(token)).toBe(user.id);
+      expect(await factors.enrollmentLinks.redeem(token)).toBeUndefined();
+
+      const late = new URL(
+        (await app.inject({ method: 'POST', url: `/user_management/users/${user.id}/factor_enrollment_links` })).json().url,
+      ).searchParams.get('token')!;
+      clock.advance(10 * 60_000);
+      expect(await factors.enrollmentLinks.redeem(late)).toBeUndefined();
+      expect((await app.inject({ method: 'POST', url: '/user_management/users/nope/factor_enrollment_links' })).statusCode).toBe(422);
     });
   });
 }

@@ -7,17 +7,23 @@ import { idParam } from '../http/schemas.ts';
 import { toIso } from '../platform/clock.ts';
 import type { UserService } from '../users/index.ts';
 import type { AuthFactor, FactorService } from './factor.service.ts';
+import { ENROLLABLE_FACTOR_TYPES } from './factor.ts';
+import { E164 } from './sms-code/sms.factor.ts';
 
 const totp = z.object({ issuer: z.string(), user: z.string() });
 
-/** WorkOS `authentication_factor`, without secrets: what listing returns. */
+/**
+ * WorkOS `authentication_factor`, without secrets: what listing returns. WorkOS knows `totp` and `sms`; Rekey's
+ * other types (WebAuthn, recovery codes) come in the same envelope with their own `type` and no detail object.
+ */
 export const authFactorObject = z
   .object({
     object: z.literal('authentication_factor'),
     id: z.string(),
-    type: z.literal('totp'),
+    type: z.enum(ENROLLABLE_FACTOR_TYPES),
     user_id: z.string(),
-    totp,
+    totp: totp.optional(),
+    sms: z.object({ phone_number: z.string() }).optional(),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -37,7 +43,7 @@ export const authFactorObject = z
   });
 
 /** Enrollment is the one answer that carries the secret; nothing can read it back afterwards. */
-const authFactorWithSecrets = authFactorObject.extend({ totp: totp.extend({ secret: z.string(), uri: z.string(), qr_code: z.string() }) }).meta({
+const authFactorWithSecrets = authFactorObject.extend({ totp: totp.extend({ secret: z.string(), uri: z.string(), qr_code: z.string() }).optional() }).meta({
   id: 'AuthenticationFactorWithSecrets',
   examples: [
     {
@@ -67,11 +73,30 @@ const authChallengeObject = z.object({
   updated_at: z.string(),
 });
 
-const enrollBody = z.strictObject({
-  type: z.literal('totp'),
-  totp_issuer: z.string().min(1).max(200).optional(),
-  totp_user: z.string().min(1).max(320).optional(),
-});
+const enrollBody = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('totp'),
+    totp_issuer: z.string().min(1).max(200).optional(),
+    totp_user: z.string().min(1).max(320).optional(),
+  }),
+  z.strictObject({ type: z.literal('sms'), phone_number: z.string().regex(E164, 'must be E.164, like +14155550123') }),
+]);
+
+const recoveryCodesObject = z
+  .object({
+    object: z.literal('recovery_codes'),
+    authentication_factor: authFactorObject,
+    codes: z.array(z.string()).describe('Shown this once: only their HMAC is kept. Creating a new set voids these.'),
+  })
+  .meta({ id: 'RecoveryCodes' });
+
+const enrollmentLinkObject = z
+  .object({
+    object: z.literal('factor_enrollment_link'),
+    url: z.string().describe('Single use; send the signed-in user there at once. It lets whoever follows it enroll factors for this user.'),
+    expires_at: z.string(),
+  })
+  .meta({ id: 'FactorEnrollmentLink' });
 
 export function toWireFactor(factor: AuthFactor): z.infer<typeof authFactorObject> {
   return {
@@ -79,7 +104,8 @@ export function toWireFactor(factor: AuthFactor): z.infer<typeof authFactorObjec
     id: factor.id,
     type: factor.type,
     user_id: factor.user_id,
-    totp: { issuer: factor.totp_issuer, user: factor.totp_user },
+    ...(factor.type === 'totp' ? { totp: { issuer: factor.totp_issuer ?? '', user: factor.totp_user ?? '' } } : {}),
+    ...(factor.type === 'sms' ? { sms: { phone_number: factor.phone_number ?? '' } } : {}),
     created_at: toIso(factor.created_at),
     updated_at: toIso(factor.updated_at),
   };
@@ -90,7 +116,7 @@ export interface FactorRouteOptions {
   users: Pick<UserService, 'getOrThrow'>;
 }
 
-/** WorkOS-shaped `/user_management/.../auth_factors` (secret key). */
+/** WorkOS-shaped `/user_management/.../auth_factors`, plus recovery codes and enrollment links (secret key). */
 export const factorManagementRoutes: FastifyPluginAsync<FactorRouteOptions> = async (app, { factors, users }) => {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const config = { surface: 'management' as const };
@@ -102,10 +128,11 @@ export const factorManagementRoutes: FastifyPluginAsync<FactorRouteOptions> = as
       config,
       schema: {
         tags,
-        summary: 'Enroll a TOTP authenticator',
-        description: 'The one answer that carries the secret and its `otpauth://` URI; nothing can read them back afterwards.',
+        summary: 'Enroll a TOTP authenticator or an SMS number',
+        description:
+          'TOTP: the one answer that carries the secret and its `otpauth://` URI; nothing can read them back afterwards. SMS: the number in E.164; codes are sent when a flow asks for one.',
         operationId: 'enrollAuthFactor',
-        errors: ['user_not_found'],
+        errors: ['user_not_found', 'phone_number_invalid', 'factor_unavailable'],
         params: idParam('user'),
         body: enrollBody,
         response: { 201: z.object({ authentication_factor: authFactorWithSecrets, authentication_challenge: authChallengeObject }) },
@@ -113,18 +140,27 @@ export const factorManagementRoutes: FastifyPluginAsync<FactorRouteOptions> = as
     },
     async (request, reply) => {
       const user = await users.getOrThrow(request.params.id);
-      const { factor, secret, uri } = await factors.enrollTotp(user, { issuer: request.body.totp_issuer, label: request.body.totp_user });
-      const wire = toWireFactor(factor);
+      const body = request.body;
+      let factor: z.infer<typeof authFactorWithSecrets>;
+      if (body.type === 'totp') {
+        const { factor: enrolled, secret, uri } = await factors.enrollTotp(user, { issuer: body.totp_issuer, label: body.totp_user });
+        const wire = toWireFactor(enrolled);
+        factor = { ...wire, totp: { ...wire.totp!, secret, uri, qr_code: '' } };
+      } else {
+        const { totp: _none, ...wire } = toWireFactor((await factors.enroll('sms', user, { phoneNumber: body.phone_number })).factor);
+        factor = wire;
+      }
       return reply.code(201).send({
-        authentication_factor: { ...wire, totp: { ...wire.totp, secret, uri, qr_code: '' } },
-        // WorkOS answers enrollment with a first challenge; a TOTP challenge holds nothing to store, so it is not kept.
+        authentication_factor: factor,
+        // WorkOS answers enrollment with a first challenge. A TOTP challenge holds nothing to store, and an SMS code is
+        // sent when a flow asks for one, so neither is kept.
         authentication_challenge: {
           object: 'authentication_challenge' as const,
           id: `auth_challenge_${factor.id.slice('auth_factor_'.length)}`,
           authentication_factor_id: factor.id,
           expires_at: null,
-          created_at: wire.created_at,
-          updated_at: wire.updated_at,
+          created_at: factor.created_at,
+          updated_at: factor.updated_at,
         },
       });
     },
@@ -167,6 +203,51 @@ export const factorManagementRoutes: FastifyPluginAsync<FactorRouteOptions> = as
     async (request, reply) => {
       if (!(await factors.delete(request.params.id))) throw new RekeyError('entity_not_found', { entity_id: request.params.id });
       return reply.code(204).send();
+    },
+  );
+
+  r.post(
+    '/user_management/users/:id/recovery_codes',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Create recovery codes',
+        description: 'Ten single-use codes, shown in this answer only. A new set voids the previous one.',
+        operationId: 'createRecoveryCodes',
+        params: idParam('user'),
+        body: z.strictObject({}).nullish(),
+        response: { 201: recoveryCodesObject },
+        errors: ['user_not_found'],
+      },
+    },
+    async (request, reply) => {
+      const user = await users.getOrThrow(request.params.id);
+      const { factor, codes } = await factors.regenerateRecoveryCodes(user);
+      return reply.code(201).send({ object: 'recovery_codes' as const, authentication_factor: toWireFactor(factor), codes });
+    },
+  );
+
+  r.post(
+    '/user_management/users/:id/factor_enrollment_links',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Create a factor enrollment link',
+        description:
+          'A one-time link, valid ten minutes, to the hosted page where the user enrolls a security key or passkey and makes recovery codes. Send the signed-in user there at once.',
+        operationId: 'createFactorEnrollmentLink',
+        params: idParam('user'),
+        body: z.strictObject({}).nullish(),
+        response: { 201: enrollmentLinkObject },
+        errors: ['user_not_found'],
+      },
+    },
+    async (request, reply) => {
+      const user = await users.getOrThrow(request.params.id);
+      const { url, expiresAt } = await factors.enrollmentLinks.create(user.id);
+      return reply.code(201).send({ object: 'factor_enrollment_link' as const, url, expires_at: toIso(expiresAt) });
     },
   );
 };

@@ -53,14 +53,14 @@ footer { margin: 0 0 2rem; }
 .languages a[aria-current] { font-weight: 700; text-decoration: none; color: var(--text); }
 `;
 
-interface Asset {
+export interface Asset {
   body: Buffer;
   gzip: Buffer;
   etag: string;
   type: string;
 }
 
-const asset = (body: string | Buffer, type: string): Asset => {
+export const asset = (body: string | Buffer, type: string): Asset => {
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
   return { body: bytes, gzip: gzipSync(bytes), etag: `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`, type };
 };
@@ -118,19 +118,19 @@ export function assetRoutes(app: FastifyInstance, apps: ApplicationService): voi
   };
 
   const route = { config: { surface: 'browser' as const }, schema: { hide: true } };
-  app.get('/assets/rekey.css', route, async (request, reply) => send(request, reply, css));
-  app.get('/assets/meter.js', route, async (request, reply) => send(request, reply, await loadMeter()));
+  app.get('/assets/rekey.css', route, async (request, reply) => sendAsset(request, reply, css));
+  app.get('/assets/meter.js', route, async (request, reply) => sendAsset(request, reply, await loadMeter()));
   app.get('/assets/brand/:file', route, async (request, reply) => {
     const file = (request.params as { file: string }).file;
     const id = /^([A-Za-z0-9_-]{1,100})\.css$/.exec(file)?.[1];
     const application = id ? await apps.get(id) : undefined;
     const color = application ? brandColor(application) : undefined;
     if (!color) return reply.code(404).type('text/css; charset=utf-8').send('/* no brand colour */\n');
-    return send(request, reply, asset(brandCss(color), 'text/css; charset=utf-8'));
+    return sendAsset(request, reply, asset(brandCss(color), 'text/css; charset=utf-8'));
   });
 }
 
-function send(request: FastifyRequest, reply: FastifyReply, file: Asset) {
+export function sendAsset(request: FastifyRequest, reply: FastifyReply, file: Asset) {
   // Revalidated on each use (cheap with the ETag) so a new release is picked up at once.
   reply.header('cache-control', 'no-cache').header('etag', file.etag).header('vary', 'accept-encoding').type(file.type);
   if (request.headers['if-none-match'] === file.etag) return reply.code(304).send();

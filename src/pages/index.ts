@@ -5,23 +5,28 @@ import type { ApplicationService } from '../apps/index.ts';
 import type { Config } from '../config/schema.ts';
 import { systemClock, type Clock } from '../platform/clock.ts';
 import type { Tokens } from '../platform/tokens.ts';
+import type { FactorService } from '../factors/index.ts';
 import type { FlowService } from '../resets/index.ts';
 import { assetRoutes } from './assets.ts';
 import { PageError, type PagesDeps } from './context.ts';
 import { createCookieJar } from './cookies.ts';
 import { pageErrorHandler } from './errors.ts';
+import { enrollRoutes } from './enroll.routes.ts';
 import { finishRoutes } from './finish.routes.ts';
 import { FORM_BODY_LIMIT, parseForm } from './form.ts';
 import { startRoutes } from './start.routes.ts';
 
 export { cookieNames } from './cookies.ts';
 export { bundleMeter } from './assets.ts';
+export { bundleWebAuthn } from './webauthn-assets.ts';
 
 export interface HostedPagesOptions {
   flows: FlowService;
   apps: ApplicationService;
   tokens: Tokens;
   config: Config;
+  /** The second factors: with them, the enrollment page (`/factors/enroll`) and its "try it" challenges. */
+  factors?: FactorService;
   /** @default systemClock */
   clock?: Clock;
   /** The client address for rate limits and audit (behind configured proxies only). @default request.clientIp, else request.ip */
@@ -76,6 +81,7 @@ export const hostedPages: FastifyPluginAsync<HostedPagesOptions> = async (app, o
   assetRoutes(app, options.apps);
   startRoutes(app, deps);
   finishRoutes(app, deps);
+  if (options.factors) enrollRoutes(app, deps, options.factors);
 };
 
 /**

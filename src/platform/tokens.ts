@@ -6,13 +6,29 @@ import { randomBytes, randomIntBelow } from './random.ts';
  * Tables hold `hash(value, purpose)`; binding the purpose into the HMAC means a token minted
  * for one purpose can never match a row of another (SEC-09).
  */
-export type TokenPurpose = 'password_reset' | 'reset_code' | 'email_verification' | 'api_key' | 'refresh_token' | 'reset_grant' | 'csrf' | 'identifier';
+export type TokenPurpose =
+  | 'password_reset'
+  | 'reset_code'
+  | 'email_verification'
+  | 'api_key'
+  | 'refresh_token'
+  | 'reset_grant'
+  | 'csrf'
+  | 'identifier'
+  | 'factor_challenge'
+  | 'recovery_code'
+  | 'factor_enrollment';
 
 export interface Tokens {
   /** 32 random bytes, base64url: 256 bits for links (SEC-06). */
   newLinkToken(): string;
   /** A uniformly random decimal code, leading zeros kept (SEC-07). */
   newCode(digits?: number): string;
+  /**
+   * A recovery code: ten characters of a 32-letter alphabet without look-alikes (50 bits), shown as `abcde-fghij`.
+   * Enough against guessing behind the shared wrong-code budget; short enough to type from paper.
+   */
+  newRecoveryCode(): string;
   /** HMAC-SHA-256 under a key derived from the server secret, base64url. */
   hash(value: string, purpose: TokenPurpose): string;
   /** Constant-time equality of two hashes. */
@@ -23,6 +39,9 @@ export interface Tokens {
   /** Key material for other primitives (JWT signing), derived per use so no two share a key. */
   deriveKey(info: string): Buffer;
 }
+
+/** Crockford's base32 in lower case: no i, l, o or u to misread. */
+export const RECOVERY_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
 export function createTokens(secret: string): Tokens {
   const derive = (info: string) => Buffer.from(hkdfSync('sha256', secret, 'rekey', info, 32));
@@ -35,6 +54,11 @@ export function createTokens(secret: string): Tokens {
       let code = '';
       for (let i = 0; i < digits; i++) code += String(randomIntBelow(10));
       return code;
+    },
+    newRecoveryCode: () => {
+      let code = '';
+      for (let i = 0; i < 10; i++) code += RECOVERY_ALPHABET[randomIntBelow(RECOVERY_ALPHABET.length)];
+      return `${code.slice(0, 5)}-${code.slice(5)}`;
     },
     hash: (value, purpose) => createHmac('sha256', hmacKey).update(purpose).update('\0').update(value).digest('base64url'),
     equal: (a, b) => {

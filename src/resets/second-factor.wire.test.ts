@@ -40,7 +40,7 @@ for (const factory of STORES) {
     it('a second factor type Rekey does not know is bad input, and spends nothing', async () => {
       const { web, secret, flow } = await pastFirstFactor();
       const code = await totpAt(secret, h.clock.now());
-      const unknown = await web.post(`/v1/reset_flows/${flow.id}/attempt_second_factor`, { strategy: 'sms', code, grant: flow.grant });
+      const unknown = await web.post(`/v1/reset_flows/${flow.id}/attempt_second_factor`, { strategy: 'push_notification', code, grant: flow.grant });
       expect(unknown.statusCode).toBe(422);
       expect(unknown.json().error.code).toBe('invalid_request_parameters');
       expect((await web.secondFactor(flow.id, flow.grant, code)).statusCode).toBe(200);

@@ -1,6 +1,6 @@
 import type { ApiKeysTable, ApplicationsTable } from '../apps/index.ts';
 import type { DevMailboxTable, OutboxTable } from '../delivery/index.ts';
-import type { AuthFactorsTable, PendingAuthenticationsTable } from '../factors/index.ts';
+import type { AuthFactorsTable, FactorChallengesTable, FactorEnrollmentLinksTable, PendingAuthenticationsTable, RecoveryCodesTable } from '../factors/index.ts';
 import type { SubscriberPreferencesTable, SubscribersTable } from '../notifications/index.ts';
 import type { PasswordResetsTable, ResetFlowsTable } from '../resets/index.ts';
 import type { SessionsTable } from '../sessions/index.ts';
@@ -20,4 +20,7 @@ export interface Database {
   pending_authentications: PendingAuthenticationsTable;
   subscribers: SubscribersTable;
   subscriber_preferences: SubscriberPreferencesTable;
+  factor_challenges: FactorChallengesTable;
+  recovery_codes: RecoveryCodesTable;
+  factor_enrollment_links: FactorEnrollmentLinksTable;
 }

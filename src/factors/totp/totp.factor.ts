@@ -2,6 +2,7 @@ import { generateSecret, generateURI, verify } from 'otplib';
 import type { PlatformDeps } from '../../deps.ts';
 import type { Factor } from '../factor.ts';
 import type { FactorTables } from '../factor.table.ts';
+import { factorRow } from '../rows.ts';
 
 /** RFC 6238 defaults, which every authenticator app understands. */
 const PERIOD_SECONDS = 30;
@@ -19,21 +20,19 @@ export function createTotpFactor({ store, clock, ids, tokens, config, logger }: 
 
     enroll(user, { issuer, label }, now) {
       const secret = generateSecret(); // 20 random bytes, base32
-      const row = {
-        id: ids.next('auth_factor'),
-        user_id: user.id,
-        type: 'totp' as const,
-        secret_sealed: tokens.seal(secret),
-        totp_issuer: issuer ?? config.appName,
-        totp_user: label ?? user.email,
-        last_used_step: null,
-        created_at: now,
-        updated_at: now,
-      };
-      return { row, secrets: { secret, uri: generateURI({ issuer: row.totp_issuer, label: row.totp_user, secret }) } };
+      const totpIssuer = issuer ?? config.appName;
+      const totpUser = label ?? user.email;
+      const row = factorRow(
+        { id: ids.next('auth_factor'), user_id: user.id, type: 'totp', now },
+        { secret_sealed: tokens.seal(secret), totp_issuer: totpIssuer, totp_user: totpUser },
+      );
+      return { row, writes: [], secrets: { secret, uri: generateURI({ issuer: totpIssuer, label: totpUser, secret }) } };
     },
 
-    isWellFormed: (code) => SIX_DIGITS.test(code),
+    // The app shows the code; nothing to send.
+    challenge: async () => ({ challenge: { type: 'totp' }, writes: [] }),
+
+    parse: (input) => (typeof input === 'string' && SIX_DIGITS.test(input) ? input : undefined),
 
     /** The current 30 s step ±1, never a step at or before the last one used (SEC-38); records the step it matched. */
     async verify(userId, code) {
@@ -49,7 +48,7 @@ export function createTotpFactor({ store, clock, ids, tokens, config, logger }: 
       for (const factor of factors) {
         // Every step in the window is already used: nothing this factor accepts can be new.
         if (factor.last_used_step !== null && factor.last_used_step >= latestStep) continue;
-        const secret = tokens.unseal(factor.secret_sealed);
+        const secret = factor.secret_sealed === null ? undefined : tokens.unseal(factor.secret_sealed);
         if (secret === undefined) {
           logger.error({ factorId: factor.id }, 'auth factor secret cannot be unsealed (server secret changed?)');
           continue;

@@ -1,3 +1,4 @@
+import { factorsEn } from './factors.en.ts';
 /**
  * English text of the hosted pages: the reference catalogue. Every other language must translate every key
  * (the `Catalog` type in `index.ts` checks it). `{name}` placeholders are filled in, HTML-escaped, by the views.
@@ -58,6 +59,7 @@ export const en = {
     flow_gone_title: 'This reset has ended',
     refused_title: 'This request was refused',
     error_title: 'Something went wrong',
+    ...factorsEn.messages,
   },
   errors: {
     // the form itself
@@ -103,5 +105,6 @@ export const en = {
     payload_too_large: 'The form is too large. Reload the page and try again.',
     unsupported_media_type: 'This page accepts only its own form. Reload the page and try again.',
     internal_error: 'Something went wrong on our side. Try again in a moment.',
+    ...factorsEn.errors,
   },
 } as const;

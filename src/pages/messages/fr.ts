@@ -1,4 +1,5 @@
 import type { Catalog } from './index.ts';
+import { factorsFr } from './factors.fr.ts';
 
 /** French text of the hosted pages. `\u00a0` is the no-break space French typography puts before `?`, `:` and `!`. */
 export const fr: Catalog = {
@@ -58,6 +59,7 @@ export const fr: Catalog = {
     flow_gone_title: 'Cette réinitialisation est terminée',
     refused_title: 'Cette demande a été refusée',
     error_title: 'Une erreur est survenue',
+    ...factorsFr.messages,
   },
   errors: {
     email_required: 'Saisissez votre adresse e-mail.',
@@ -101,5 +103,6 @@ export const fr: Catalog = {
     payload_too_large: 'Le formulaire est trop volumineux. Rechargez la page et réessayez.',
     unsupported_media_type: 'Cette page n’accepte que son propre formulaire. Rechargez la page et réessayez.',
     internal_error: 'Une erreur est survenue de notre côté. Réessayez dans un instant.',
+    ...factorsFr.errors,
   },
 };

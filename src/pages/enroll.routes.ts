@@ -1,0 +1,153 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isRekeyError } from '../errors/index.ts';
+import { isFactorType, type FactorService, type FactorType } from '../factors/index.ts';
+import { cookieNames } from './cookies.ts';
+import { PageError, pageModel, readForm, sendPage, type PagesDeps } from './context.ts';
+import { fieldError } from './errors.ts';
+import { challengeFailure, challengePage, verifyChallengeForm } from './factor-challenge.ts';
+import { queryString } from './form.ts';
+import { checkedPage, ENROLL_PATH, enrollPage, recoveryCodesPage } from './enroll.views.ts';
+import type { FieldError, PageModel } from './layout.ts';
+import { isLang } from './messages/index.ts';
+import { PAGE_ROUTE } from './start.routes.ts';
+import { webauthnAssetRoutes } from './webauthn-assets.ts';
+
+/** What a followed enrollment link gives the browser: fifteen minutes to enroll, for that user only. */
+const SESSION_SECONDS = 15 * 60;
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,512}$/;
+
+/**
+ * The hosted enrollment page (`/factors/enroll`) an application sends its signed-in user to with a one-time link
+ * (`POST /user_management/users/:id/factor_enrollment_links`). The link's token is spent on arrival (it is handed
+ * over by the application, not mailed, so no scanner fetches it first) and becomes a sealed, HttpOnly, 15-minute
+ * cookie naming the user; the token leaves the URL at once (303 to the clean path).
+ */
+export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: FactorService): void {
+  const { names, secure } = cookieNames(deps.config.baseUrl);
+  const cookieName = names.flow.replace('rekey_flow', 'rekey_enroll');
+  const cookieOptions = { path: '/', httpOnly: true, sameSite: 'strict' as const, secure };
+  webauthnAssetRoutes(app);
+
+  const writeSession = (reply: FastifyReply, userId: string) =>
+    reply.setCookie(cookieName, deps.tokens.seal(JSON.stringify({ userId, exp: deps.clock.now() + SESSION_SECONDS * 1000 })), {
+      ...cookieOptions,
+      maxAge: SESSION_SECONDS,
+    });
+
+  /** The user the browser's enrollment cookie names, read from the store again; otherwise the page that says to come back through the application. */
+  async function sessionUser(request: FastifyRequest) {
+    const sealed = request.cookies?.[cookieName];
+    const plain = sealed && sealed.length <= 4096 ? deps.tokens.unseal(sealed) : undefined;
+    let userId: string | undefined;
+    try {
+      const value = plain ? (JSON.parse(plain) as { userId?: unknown; exp?: unknown }) : undefined;
+      if (value && typeof value.userId === 'string' && typeof value.exp === 'number' && value.exp > deps.clock.now()) userId = value.userId;
+    } catch {
+      userId = undefined;
+    }
+    const user = userId ? await factors.findUser(userId) : undefined;
+    if (!user) throw new PageError('enrollment_session_missing', 401, 'gone');
+    return user;
+  }
+
+  const langOf = (request: FastifyRequest) => {
+    const lang = queryString(request.query, 'lang', 8);
+    return isLang(lang) ? lang : undefined;
+  };
+
+  async function renderEnroll(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    page: PageModel,
+    status: number,
+    extra: { added?: boolean; errors?: FieldError[] } = {},
+  ) {
+    const user = await sessionUser(request);
+    const [list, left, webauthnOptions] = await Promise.all([factors.list(user.id), factors.recoveryCodesLeft(user.id), factors.webauthn.begin(user)]);
+    return sendPage(reply, status, enrollPage(page, { factors: list, recoveryCodesLeft: left, webauthnOptions, ...extra }));
+  }
+
+  app.get(ENROLL_PATH, PAGE_ROUTE, async (request, reply) => {
+    if (Object.hasOwn((request.query ?? {}) as object, 'token')) {
+      const token = queryString(request.query, 'token', 512);
+      const userId = token && TOKEN_SHAPE.test(token) ? await factors.enrollmentLinks.redeem(token) : undefined;
+      if (!userId) throw new PageError('enrollment_link_invalid', 400, 'link');
+      writeSession(reply, userId);
+      const lang = langOf(request);
+      return reply.redirect(lang ? `${ENROLL_PATH}?lang=${lang}` : ENROLL_PATH, 303);
+    }
+    const page = await pageModel(deps, request, reply, { withCsrf: true });
+    return renderEnroll(request, reply, page, 200, { added: queryString(request.query, 'added') === '1' });
+  });
+
+  app.post(`${ENROLL_PATH}/webauthn`, PAGE_ROUTE, async (request, reply) => {
+    const form = readForm(deps, request);
+    const user = await sessionUser(request);
+    const page = await pageModel(deps, request, reply, { form, withCsrf: true });
+    const kind = form.get('kind') === 'platform' ? 'platform' : 'roaming';
+    try {
+      await factors.webauthn.finish(user, form.get('credential') ?? '', kind);
+    } catch (caught) {
+      if (!isRekeyError(caught)) throw caught;
+      return renderEnroll(request, reply, page, caught.status, { errors: [fieldError(page.tr, 'webauthn', caught.code)] });
+    }
+    return reply.redirect(`${ENROLL_PATH}?added=1${page.langParam ? `&lang=${page.langParam}` : ''}`, 303);
+  });
+
+  app.post(`${ENROLL_PATH}/recovery-codes`, PAGE_ROUTE, async (request, reply) => {
+    const form = readForm(deps, request);
+    const user = await sessionUser(request);
+    const page = await pageModel(deps, request, reply, { form });
+    const { codes } = await factors.regenerateRecoveryCodes(user);
+    // Answered here, not after a redirect: the codes exist only in this response.
+    return sendPage(reply, 201, recoveryCodesPage(page, codes));
+  });
+
+  /** "Try it": the same challenge forms a reset shows, checked against the same budget. */
+  const checkPath = `${ENROLL_PATH}/check`;
+  const checkType = (value: string | undefined): FactorType => {
+    if (!isFactorType(value) || value === 'email') throw new PageError('factor_type_invalid', 400);
+    return value;
+  };
+
+  app.get(checkPath, PAGE_ROUTE, async (request, reply) => {
+    const user = await sessionUser(request);
+    const type = checkType(queryString(request.query, 'type', 40));
+    const page = await pageModel(deps, request, reply, { withCsrf: true });
+    const view = { type, action: checkPath, path: checkPath, resendAction: `${checkPath}/resend` };
+    try {
+      const challenge = await factors.challenge(user.id, type, { locale: page.tr.lang });
+      return sendPage(reply, 200, challengePage(page, { ...view, challenge }));
+    } catch (caught) {
+      const failure = challengeFailure(page.tr, type, caught);
+      return sendPage(reply, failure.status, challengePage(page, { ...view, errors: [failure.error] }));
+    }
+  });
+
+  app.post(`${checkPath}/resend`, PAGE_ROUTE, async (request, reply) => {
+    const form = readForm(deps, request);
+    await sessionUser(request);
+    const type = checkType(form.get('type'));
+    const page = await pageModel(deps, request, reply, { form });
+    const query = new URLSearchParams({ type, ...(page.langParam ? { lang: page.langParam } : {}) });
+    return reply.redirect(`${checkPath}?${query}`, 303);
+  });
+
+  app.post(checkPath, PAGE_ROUTE, async (request, reply) => {
+    const form = readForm(deps, request);
+    const user = await sessionUser(request);
+    const type = checkType(form.get('type'));
+    const page = await pageModel(deps, request, reply, { form, withCsrf: true });
+    const result = await verifyChallengeForm(factors, page.tr, user.id, type, form);
+    if (result.ok) return sendPage(reply, 200, checkedPage(page));
+    if (result.retryAfterSeconds) reply.header('retry-after', String(result.retryAfterSeconds));
+    // WebAuthn needs fresh options to try again; a code form is drawn again as it was.
+    const challenge =
+      type.startsWith('webauthn') && result.status !== 429
+        ? // Without a factor of the type there is nothing to ask again: the answer's own error is what the page says.
+          await factors.challenge(user.id, type, { locale: page.tr.lang }).catch(() => undefined)
+        : undefined;
+    const view = { type, action: checkPath, path: checkPath, resendAction: `${checkPath}/resend`, errors: result.errors };
+    return sendPage(reply, result.status, challengePage(page, { ...view, ...(challenge ? { challenge } : {}) }));
+  });
+}
