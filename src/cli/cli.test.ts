@@ -131,7 +131,7 @@ for (const factory of STORES) {
 
       const reset = await store.db.selectFrom('password_resets').selectAll().where('email', '=', 'ada@example.test').executeTakeFirstOrThrow();
       expect(Object.values(reset)).not.toContain(url.searchParams.get('token'));
-      const queued = await store.db.selectFrom('outbox').select(['status', 'payload']).where('kind', '=', 'email').execute();
+      const queued = await store.db.selectFrom('outbox').select(['status', 'payload']).where('kind', '=', 'notification.step').execute();
       // The server's dispatcher sends it; the CLI does not without --send-now.
       expect(queued.map((row) => row.status)).toEqual(['pending']);
       expect(queued[0]!.payload).not.toContain(url.searchParams.get('token'));

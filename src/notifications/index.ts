@@ -1,11 +1,18 @@
-/** The notifications module's door: mail templates and the typed mail job. */
+/** The notifications module's door: workflows, triggers, subscribers and the activity. */
 import { defineModule } from '../platform/module.ts';
+import { notificationsMigrations } from './migrations.ts';
 import { createNotificationsModule } from './notifications.module.ts';
 import { subscribersMigrations } from './subscribers/index.ts';
 
 export { createNotificationsModule, type NotificationsModule } from './notifications.module.ts';
-export const notificationsModule = defineModule('notifications', subscribersMigrations, createNotificationsModule);
+export const notificationsModule = defineModule('notifications', { ...subscribersMigrations, ...notificationsMigrations }, createNotificationsModule);
 
-export { createEmailJob, EMAIL, emailJobSchema, type EmailJob, type EmailJobDeps, type MailBranding, type MailTemplateName } from './email.job.ts';
-export { createMailTemplates, mailLang, MAIL_LANGS, type MailLang, type MailTemplates, type RenderedTemplate } from './mail-templates.ts';
+export type { NotificationService } from './notification.service.ts';
+export { MAX_RECIPIENTS, NOTIFICATION_STEP, type Recipient, type TriggerInput, type Triggered } from './engine.ts';
+export { BUILTIN, describeDevice } from './workflows/builtins.ts';
+export type { ChannelType } from './workflow.ts';
+export type { SmsPort } from './steps/sms.step.ts';
+export type { ChatPort } from './steps/chat.step.ts';
+export type { InAppMessagesTable, NotificationExecutionsTable, NotificationStepsTable, NotificationThrottlesTable } from './execution.table.ts';
+export { notificationsMigrations };
 export * from './subscribers/index.ts';

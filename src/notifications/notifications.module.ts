@@ -1,31 +1,70 @@
-import type { AppsModule } from '../apps/index.ts';
+import type { AppsModule, Application } from '../apps/index.ts';
 import type { DeliveryModule } from '../delivery/index.ts';
 import type { ModuleDeps } from '../platform/module.ts';
-import { createEmailJob, EMAIL } from './email.job.ts';
-import { createMailTemplates } from './mail-templates.ts';
+import { createRenderer } from './content.ts';
+import { createEngine, NOTIFICATION_STEP } from './engine.ts';
+import { createExecutionStore } from './execution.store.ts';
+import { notificationsMigrations } from './migrations.ts';
+import { createWorkflowRegistry } from './registry.ts';
+import { createNotificationService } from './notification.service.ts';
+import { createStepJob } from './step.job.ts';
 import { createSubscribers, subscribersMigrations } from './subscribers/index.ts';
+import { createChatStep, type ChatPort } from './steps/chat.step.ts';
+import { runDelay } from './steps/delay.step.ts';
+import { createEmailStep } from './steps/email.step.ts';
+import { createInAppStep } from './steps/in-app.step.ts';
+import type { Branding } from './steps/scope.ts';
+import { createSmsStep, type SmsPort } from './steps/sms.step.ts';
+import { createThrottleStep } from './steps/throttle.step.ts';
+import { builtinWorkflows, layoutSource } from './workflows/builtins.ts';
 
-/** Messages: the mail templates and the job that renders one and hands it to the delivery channel. */
+/** The engine: workflows, their templates, the step job the dispatcher runs, and the activity. */
 export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsModule; delivery: DeliveryModule }) {
+  const { config, store } = deps;
   const apps = deps.apps.service;
-  const templates = createMailTemplates();
-  const email = createEmailJob({
-    templates,
-    channel: deps.delivery.channel,
-    tokens: deps.tokens,
-    mailFrom: deps.config.mailFrom,
-    resolveApp: (id: string | null | undefined) => (id ? apps.get(id) : apps.getDefault()),
-  });
-  // Until the workflow registry lands, preferences list no workflows (the global row still applies).
-  const subscribers = createSubscribers({ ...deps, listWorkflows: () => [] });
+  const registry = createWorkflowRegistry(builtinWorkflows());
+  const executions = createExecutionStore(store.db);
+  const renderer = createRenderer(layoutSource());
+  const defaultApp = await apps.getDefault();
+
+  const branding = async (applicationId: string): Promise<Branding> => brandingOf((await apps.get(applicationId)) ?? defaultApp, config.mailFrom);
+  // The SMS and chat ports come from the delivery module once it has them.
+  const ports = deps.delivery as { sms?: SmsPort; chat?: ChatPort };
+  const runners = {
+    email: createEmailStep({ channel: deps.delivery.channel, renderer, branding }),
+    sms: createSmsStep({ sms: ports.sms, renderer, branding }),
+    in_app: createInAppStep({ renderer, branding }),
+    chat: createChatStep({ chat: ports.chat, renderer, branding }),
+    delay: runDelay,
+    throttle: createThrottleStep({ store, ...(config.redisUrl ? { rateLimits: deps.rateLimits } : {}) }),
+  };
+  const subscribers = createSubscribers({ ...deps, listWorkflows: () => registry.listWorkflows() });
+  const engine = createEngine({ ...deps, registry, executions, upsertSubscribers: (recipients) => subscribers.service.upsertWrites(recipients) });
+  const stepJob = createStepJob({ ...deps, registry, executions, engine, runners, channelAllowed: subscribers.service.channelAllowed });
+  const service = createNotificationService({ engine, registry, defaultApplicationId: defaultApp.id });
+
   return {
-    templates,
+    service,
+    registry,
     subscribers: subscribers.service,
     routes: undefined,
     managementRoutes: subscribers.managementRoutes,
-    jobs: { [EMAIL]: email },
-    migrations: subscribersMigrations,
-    expose: { subscribers: subscribers.service },
+    jobs: { [NOTIFICATION_STEP]: stepJob },
+    migrations: { ...subscribersMigrations, ...notificationsMigrations },
+    expose: { notifications: service, subscribers: subscribers.service },
+  };
+}
+
+/** The fields a message shows; `sign_in_url`, `support_email` and `mail_from` are optional application settings. */
+function brandingOf(app: Application, mailFrom: string): Branding {
+  const extra = app as Application & { sign_in_url?: string | null; support_email?: string | null; mail_from?: string | null };
+  return {
+    name: app.name,
+    logo_url: app.logo_url,
+    brand_color: app.brand_color,
+    sign_in_url: extra.sign_in_url ?? null,
+    support_email: extra.support_email ?? null,
+    mailFrom: extra.mail_from || mailFrom,
   };
 }
 

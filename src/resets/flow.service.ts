@@ -14,7 +14,7 @@ import { isUsable, type ResetStore } from './reset.store.ts';
 import type { ResetService } from './reset.service.ts';
 import { createResetStrategies } from './strategies/registry.ts';
 import type { Decision } from '../actions/index.ts';
-import type { ResetStrategies } from './strategies/strategy.ts';
+import type { ResetStrategies, StrategyDeps } from './strategies/strategy.ts';
 
 export interface StartFlowInput {
   identifier: string;
@@ -124,6 +124,8 @@ export interface FlowServiceDeps extends PlatformDeps {
   limits: ResetLimits;
   /** The first factors by id; defaults to Rekey's own (link and code). */
   strategies?: ResetStrategies;
+  /** What the default strategies trigger their mail through. */
+  notifications: StrategyDeps['notifications'];
 }
 
 export function createFlowService(deps: FlowServiceDeps): FlowService & ManagementFlows & FlowViews {

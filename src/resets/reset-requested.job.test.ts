@@ -35,8 +35,17 @@ for (const factory of STORES) {
         resetService: h.rekey.resets,
         limits,
         defaultApplicationId: async () => (await h.rekey.apps.getDefault()).id,
+        notifications: h.rekey.notifications,
       });
-      const job = createResetRequestedJob({ ...h.rekey.deps, apps: h.rekey.apps, users: h.rekey.users, flows, limits, strategies });
+      const job = createResetRequestedJob({
+        ...h.rekey.deps,
+        apps: h.rekey.apps,
+        users: h.rekey.users,
+        flows,
+        limits,
+        strategies,
+        notifications: h.rekey.notifications,
+      });
       const row = await h.store.db
         .selectFrom('outbox')
         .selectAll()

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { ApplicationService } from '../apps/index.ts';
 import type { PlatformDeps } from '../deps.ts';
-import { outboxWrite, PermanentDeliveryError } from '../delivery/index.ts';
-import { EMAIL, type EmailJob } from '../notifications/index.ts';
+import { PermanentDeliveryError } from '../delivery/index.ts';
+import { BUILTIN, type NotificationService } from '../notifications/index.ts';
 import { defineJob, type Job } from '../platform/module.ts';
 import type { UserService } from '../users/index.ts';
 import { effectiveStatus, FLOW_STRATEGIES } from './flow.ts';
@@ -31,6 +31,7 @@ export interface ResetRequestedDeps extends PlatformDeps {
   limits: ResetLimits;
   /** The first factors by id: what each issues once the account is known. */
   strategies: ResetStrategies;
+  notifications: Pick<NotificationService, 'triggerWrites'>;
 }
 
 /**
@@ -59,14 +60,17 @@ export function createResetRequestedJob(deps: ResetRequestedDeps): Job<ResetRequ
     if (!user || user.disabled_at !== null) {
       logger.info({ event: 'reset.requested', flow_id: job.flowId, matched: false }, 'reset requested');
       if (user || !config.notifyUnknownRecipients) return [];
-      const mail: EmailJob = {
-        template: 'reset-unknown-account',
-        to: email,
-        applicationId: application.id,
+      // A stranger is no subscriber: the id only names this one message in the activity.
+      const stranger = { subscriberId: `unknown_${tokens.hash(email, 'identifier').slice(0, 22)}`, email };
+      return deps.notifications.triggerWrites({
+        workflowId: BUILTIN.resetUnknownAccount,
+        to: [stranger],
+        upsert: false,
         locale: job.locale,
-        data: { help_url: `${config.baseUrl}/reset` },
-      };
-      return [outboxWrite(deps, { kind: EMAIL, payload: mail, idempotencyKey: `${row.id}:unknown` })];
+        applicationId: application.id,
+        transactionId: `${row.id}:unknown`,
+        payload: { helpUrl: `${config.baseUrl}/reset` },
+      }).writes;
     }
     // SEC-18: past the per-account mail limit the request is dropped; the response was the same anyway.
     // A rerun of this job does not spend the budget again.

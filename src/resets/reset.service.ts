@@ -1,14 +1,13 @@
 import type { Application, ApplicationService } from '../apps/index.ts';
 import type { PlatformDeps } from '../deps.ts';
-import { outboxWrite } from '../delivery/index.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { FactorService } from '../factors/index.ts';
-import { EMAIL, type EmailJob } from '../notifications/index.ts';
+import { BUILTIN, type NotificationService } from '../notifications/index.ts';
 import type { SessionService } from '../sessions/index.ts';
 import type { AccountChange, ChangeCause, User, UserService } from '../users/index.ts';
 import { writeTogether, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
 import type { FlowStore } from './flow.store.ts';
-import { passwordResetMail } from './reset-mail.ts';
+import { userRecipient } from './reset-mail.ts';
 import { isUsable, type PasswordReset, type ResetStore } from './reset.store.ts';
 
 export interface ResetServiceDeps extends PlatformDeps {
@@ -23,6 +22,7 @@ export interface ResetServiceDeps extends PlatformDeps {
    * on the emailed token alone. Defaults to "has a second factor" (SEC-36).
    */
   requiresFlow?: (userId: string) => Promise<boolean>;
+  notifications: Pick<NotificationService, 'triggerWrites'>;
 }
 
 export interface IssuedReset {
@@ -101,31 +101,26 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
     flows.expireOpenForUser(userId, now, cause?.flowId),
   ];
 
-  const passwordChangedNotice = ({ user, now, context }: AccountChange): EmailJob => ({
-    template: 'password-changed',
-    to: user.email,
-    applicationId: context?.applicationId ?? null,
-    locale: user.locale,
-    data: {
-      user: { email: user.email, first_name: user.first_name },
-      changed_at: new Date(now).toISOString(),
-      ip_address: context?.ipAddress ?? null,
-      user_agent: context?.userAgent ?? null,
-      help_url: `${config.baseUrl}/reset`,
-    },
-  });
+  /** SEC-39: the notice names when, from where and on what device, and how to take the account back. */
+  const passwordChangedNotice = ({ user, now, context }: AccountChange): BoundWrite[] =>
+    deps.notifications.triggerWrites({
+      workflowId: BUILTIN.passwordChanged,
+      to: [userRecipient(user)],
+      applicationId: context?.applicationId ?? null,
+      payload: {
+        changedAt: new Date(now).toISOString(),
+        ipAddress: context?.ipAddress ?? null,
+        userAgent: context?.userAgent ?? null,
+        helpUrl: `${config.baseUrl}/reset`,
+      },
+    }).writes;
 
   // What goes with every password change, whichever path made it (SEC-45): outstanding tokens, codes and
   // grants void (SEC-13), every session ends but the one the user may keep (SEC-34), and the user is told
   // (SEC-39). An email change voids the tokens too. All commit with the change itself.
   users.onAccountChange((change) => [
     ...voidOutstanding(change.user.id, change.now, change.cause),
-    ...(change.kind === 'password'
-      ? [
-          sessions.revokeAllForUser(change.user.id, change.now, change.keepSessionId),
-          outboxWrite(deps, { kind: EMAIL, payload: passwordChangedNotice(change) }),
-        ]
-      : []),
+    ...(change.kind === 'password' ? [sessions.revokeAllForUser(change.user.id, change.now, change.keepSessionId), ...passwordChangedNotice(change)] : []),
   ]);
   // A grant or link earned before a factor was enrolled (or removed) must not set a password past it (SEC-13).
   deps.factors.onFactorChange((userId, now) => voidOutstanding(userId, now));
@@ -156,13 +151,22 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
         consumed_at: null,
         invalidated_at: null,
       };
-      const mail = passwordResetMail(user, application, { locale, expiresInMinutes: config.resetTokenTtlMinutes, secret: { link: tokens.seal(url) } });
+      // The link rests sealed in the workflow's outbox row, and only until the mail is settled.
+      const mail = deps.notifications.triggerWrites({
+        workflowId: BUILTIN.passwordReset,
+        to: [userRecipient(user)],
+        // The language of the page the reset was asked on, else the account's.
+        locale,
+        applicationId: application.id,
+        transactionId: reset.id,
+        payload: { resetUrl: url, expiresInMinutes: config.resetTokenTtlMinutes },
+      });
       // The older tokens void (SEC-12), the new one and its mail exist together.
       const writes = [
         resets.invalidateOpenForUser(user.id, now),
         ...(flowId ? [flows.bindAccount(flowId, { user_id: user.id, code_hash: null, code_expires_at: null }, now)] : []),
         resets.insert(reset),
-        outboxWrite(deps, { kind: EMAIL, payload: mail, idempotencyKey: `${reset.id}:mail` }),
+        ...mail.writes,
       ];
       return { reset, token, url, writes };
     },

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ActionsModule } from '../actions/index.ts';
 import type { AppsModule } from '../apps/index.ts';
 import type { FactorsModule } from '../factors/index.ts';
+import type { NotificationsModule } from '../notifications/index.ts';
 import type { ModuleDeps } from '../platform/module.ts';
 import type { SessionsModule } from '../sessions/index.ts';
 import type { UsersModule } from '../users/index.ts';
@@ -18,13 +19,21 @@ import { createResetStrategies } from './strategies/registry.ts';
 
 /** The reset flow: links and codes, the browser and management APIs, and the job that answers a request. */
 export async function createResetsModule(
-  deps: ModuleDeps & { apps: AppsModule; users: UsersModule; sessions: SessionsModule; factors: FactorsModule; actions: ActionsModule },
+  deps: ModuleDeps & {
+    apps: AppsModule;
+    users: UsersModule;
+    sessions: SessionsModule;
+    factors: FactorsModule;
+    actions: ActionsModule;
+    notifications: NotificationsModule;
+  },
 ) {
   const { config, store } = deps;
   const apps = deps.apps.service;
   const users = deps.users.service;
   const sessions = deps.sessions.service;
   const factors = deps.factors.service;
+  const notifications = deps.notifications.service;
   const resetStore = createKyselyResetStore(store.db);
   const flowStore = createKyselyFlowStore(store.db);
   const resets = createResetService({
@@ -35,11 +44,20 @@ export async function createResetsModule(
     users,
     sessions,
     factors,
+    notifications,
     requiresFlow: (userId) => deps.actions.service.requiresFlow(userId),
   });
   const limits = createResetLimits(deps.rateLimits, config);
   const defaultApplicationId = async () => (await apps.getDefault()).id;
-  const strategies = createResetStrategies({ ...deps, flows: flowStore, resets: resetStore, resetService: resets, limits, defaultApplicationId });
+  const strategies = createResetStrategies({
+    ...deps,
+    flows: flowStore,
+    resets: resetStore,
+    resetService: resets,
+    limits,
+    defaultApplicationId,
+    notifications,
+  });
   const flows = createFlowService({
     ...deps,
     flows: flowStore,
@@ -52,6 +70,7 @@ export async function createResetsModule(
     defaultApplicationId,
     actions: deps.actions.service,
     applications: apps,
+    notifications,
   });
   const routes: FastifyPluginAsync = async (app) => void (await app.register(browserResetRoutes, { flows, apps, sessions, config }));
   const managementRoutes: FastifyPluginAsync = async (app) => void (await app.register(resetManagementRoutes, { resetService: resets, flows, users }));
@@ -60,7 +79,7 @@ export async function createResetsModule(
     flows,
     routes,
     managementRoutes,
-    jobs: { [RESET_REQUESTED]: createResetRequestedJob({ ...deps, apps, users, flows: flowStore, limits, strategies }) },
+    jobs: { [RESET_REQUESTED]: createResetRequestedJob({ ...deps, apps, users, flows: flowStore, limits, strategies, notifications }) },
     migrations: resetsMigrations,
     sweeps: { 'password_resets.seals_wiped': (now: number) => resetStore.wipeExpiredSeals(now) },
     expose: { resets, flows },

@@ -45,7 +45,15 @@ for (const factory of STORES) {
       const flows = createKyselyFlowStore(h.store.db);
       const resets = createKyselyResetStore(h.store.db);
       const defaultApplicationId = async () => (await h.rekey.apps.getDefault()).id;
-      const real = createResetStrategies({ ...h.rekey.deps, flows, resets, resetService: h.rekey.resets, limits, defaultApplicationId });
+      const real = createResetStrategies({
+        ...h.rekey.deps,
+        flows,
+        resets,
+        resetService: h.rekey.resets,
+        limits,
+        defaultApplicationId,
+        notifications: h.rekey.notifications,
+      });
       const strategies: ResetStrategies = { email_link: real.email_link, email_code: fakeCode(calls) };
       const factors: SecondFactors = { hasSecondFactor: async () => false, enrolledTypes: async () => [], verify: async () => false, ...secondFactors };
       const service = createFlowService({
@@ -60,8 +68,17 @@ for (const factory of STORES) {
         defaultApplicationId,
         actions: { pipeline },
         applications: h.rekey.apps,
+        notifications: h.rekey.notifications,
       });
-      const job = createResetRequestedJob({ ...h.rekey.deps, apps: h.rekey.apps, users: h.rekey.users, flows, limits, strategies });
+      const job = createResetRequestedJob({
+        ...h.rekey.deps,
+        apps: h.rekey.apps,
+        users: h.rekey.users,
+        flows,
+        limits,
+        strategies,
+        notifications: h.rekey.notifications,
+      });
       return { service, job };
     };
     const start = async (service: ReturnType<typeof build>['service'], identifier: string, strategy: ResetFlow['strategy']) =>

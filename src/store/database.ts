@@ -1,7 +1,14 @@
 import type { ApiKeysTable, ApplicationsTable } from '../apps/index.ts';
 import type { DevMailboxTable, OutboxTable } from '../delivery/index.ts';
 import type { AuthFactorsTable, FactorChallengesTable, FactorEnrollmentLinksTable, PendingAuthenticationsTable, RecoveryCodesTable } from '../factors/index.ts';
-import type { SubscriberPreferencesTable, SubscribersTable } from '../notifications/index.ts';
+import type {
+  InAppMessagesTable,
+  NotificationExecutionsTable,
+  NotificationStepsTable,
+  NotificationThrottlesTable,
+  SubscriberPreferencesTable,
+  SubscribersTable,
+} from '../notifications/index.ts';
 import type { PasswordResetsTable, ResetFlowsTable } from '../resets/index.ts';
 import type { SessionsTable } from '../sessions/index.ts';
 import type { UsersTable } from '../users/index.ts';
@@ -23,4 +30,8 @@ export interface Database {
   factor_challenges: FactorChallengesTable;
   recovery_codes: RecoveryCodesTable;
   factor_enrollment_links: FactorEnrollmentLinksTable;
+  notification_executions: NotificationExecutionsTable;
+  notification_steps: NotificationStepsTable;
+  notification_throttles: NotificationThrottlesTable;
+  in_app_messages: InAppMessagesTable;
 }

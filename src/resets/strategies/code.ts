@@ -1,7 +1,7 @@
-import { outboxWrite, PermanentDeliveryError } from '../../delivery/index.ts';
+import { PermanentDeliveryError } from '../../delivery/index.ts';
 import { RekeyError } from '../../errors/index.ts';
-import { EMAIL } from '../../notifications/index.ts';
-import { passwordResetMail } from '../reset-mail.ts';
+import { BUILTIN } from '../../notifications/index.ts';
+import { userRecipient } from '../reset-mail.ts';
 import { MAX_CODE_ATTEMPTS } from '../flow.ts';
 import type { ResetStrategy, StrategyDeps } from './strategy.ts';
 
@@ -9,7 +9,7 @@ const CODE_SHAPE = /^\d{6,8}$/;
 
 /** `email_code`: a six-digit code mailed for one flow and typed into it. */
 export function createCodeStrategy(deps: StrategyDeps): ResetStrategy<'email_code'> {
-  const { clock, tokens, config, flows, limits, resetService, logger } = deps;
+  const { clock, tokens, config, flows, limits, resetService, logger, notifications } = deps;
   // SEC-09: the hash binds the code to its flow, so a code works only where it was issued.
   const codeHash = (flowId: string, code: string) => tokens.hash(`${flowId}:${code}`, 'reset_code');
   // Stands in for a flow that has no code (unknown address, not yet delivered), so a guess costs the same (SEC-02).
@@ -24,12 +24,21 @@ export function createCodeStrategy(deps: StrategyDeps): ResetStrategy<'email_cod
       // The job answers a request without a flow with a link; a code here would have nowhere to be typed.
       if (flowId === null) throw new PermanentDeliveryError('a reset code needs the flow it is bound to');
       const code = tokens.newCode(6);
-      const mail = passwordResetMail(user, application, { locale, expiresInMinutes: config.resetCodeTtlMinutes, secret: { code: tokens.seal(code) } });
+      const mail = notifications.triggerWrites({
+        workflowId: BUILTIN.passwordResetCode,
+        to: [userRecipient(user)],
+        // The language of the page the reset was asked on, else the account's.
+        locale,
+        applicationId: application.id,
+        // One code mail per flow, however often the job reruns.
+        transactionId: `${flowId}:code`,
+        payload: { code, expiresInMinutes: config.resetCodeTtlMinutes },
+      });
       return [
         // A code replaces the account's open links (SEC-12); its earlier flows ended when this one started.
         resetService.voidTokens(user.id, now),
         flows.bindAccount(flowId, { user_id: user.id, code_hash: codeHash(flowId, code), code_expires_at: now + ttlMs }, now),
-        outboxWrite(deps, { kind: EMAIL, payload: mail, idempotencyKey: `${flowId}:code` }),
+        ...mail.writes,
       ];
     },
 

@@ -1,5 +1,6 @@
 import type { Application } from '../../apps/index.ts';
 import type { PlatformDeps } from '../../deps.ts';
+import type { NotificationService } from '../../notifications/index.ts';
 import type { BoundWrite } from '../../store/compiled.ts';
 import type { User } from '../../users/index.ts';
 import type { FlowStrategy, ResetFlow } from '../flow.ts';
@@ -61,4 +62,5 @@ export interface StrategyDeps extends PlatformDeps {
   resetService: Pick<ResetService, 'issueWrites' | 'voidTokens'>;
   limits: ResetLimits;
   defaultApplicationId(): Promise<string>;
+  notifications: Pick<NotificationService, 'triggerWrites'>;
 }

@@ -1,0 +1,148 @@
+import { sql, type Kysely } from 'kysely';
+import { compiled, writeTogether, type BoundWrite } from '../store/compiled.ts';
+import type { Database } from '../store/database.ts';
+import type { ExecutionStatus, NotificationExecutionsTable, NotificationStepsTable, SkipReason, StepStatus } from './execution.table.ts';
+
+export type Execution = NotificationExecutionsTable;
+export type ExecutionStep = NotificationStepsTable;
+
+const insertExecution = compiled<NotificationExecutionsTable>((db, p) =>
+  db
+    .insertInto('notification_executions')
+    .values(p)
+    .onConflict((oc) => oc.column('id').doNothing()),
+);
+const insertStep = compiled<NotificationStepsTable>((db, p) =>
+  db
+    .insertInto('notification_steps')
+    .values(p)
+    .onConflict((oc) => oc.columns(['execution_id', 'step_id']).doNothing()),
+);
+const byId = compiled<{ id: string }, Execution>((db, p) => db.selectFrom('notification_executions').selectAll().where('id', '=', p.id));
+
+/** A step's outcome; a canceled step stays canceled whatever a late run reports. */
+const settleStep = compiled<{
+  execution_id: string;
+  step_id: string;
+  status: StepStatus;
+  reason: SkipReason | null;
+  provider_message_id: string | null;
+  error: string | null;
+  attempts: number;
+  now: number;
+  sent_at: number | null;
+}>((db, p) =>
+  db
+    .updateTable('notification_steps')
+    .set({
+      status: p.status,
+      reason: p.reason,
+      provider_message_id: p.provider_message_id,
+      error: p.error,
+      attempts: p.attempts,
+      updated_at: p.now,
+      sent_at: p.sent_at,
+    })
+    .where('execution_id', '=', p.execution_id)
+    .where('step_id', '=', p.step_id)
+    .where('status', '!=', 'canceled'),
+);
+/** Steps after `position` that never ran, when a throttle stops the execution there. */
+const skipRest = compiled<{ execution_id: string; position: number; reason: SkipReason; now: number }>((db, p) =>
+  db
+    .updateTable('notification_steps')
+    .set({ status: 'skipped', reason: p.reason, updated_at: p.now })
+    .where('execution_id', '=', p.execution_id)
+    .where('position', '>', p.position)
+    .where('status', '=', 'queued'),
+);
+const finishExecution = compiled<{ id: string; status: ExecutionStatus; now: number }>((db, p) =>
+  db.updateTable('notification_executions').set({ status: p.status, updated_at: p.now }).where('id', '=', p.id).where('status', '=', 'pending'),
+);
+
+export interface StepOutcome {
+  status: StepStatus;
+  reason?: SkipReason | null;
+  providerMessageId?: string | null;
+  error?: string | null;
+  attempts: number;
+}
+
+export interface ExecutionStore {
+  insert(execution: Execution): BoundWrite;
+  insertStep(step: ExecutionStep): BoundWrite;
+  get(id: string): Promise<Execution | undefined>;
+  settle(executionId: string, stepId: string, outcome: StepOutcome, now: number): BoundWrite;
+  skipRest(executionId: string, position: number, reason: SkipReason, now: number): BoundWrite;
+  finish(executionId: string, status: ExecutionStatus, now: number): BoundWrite;
+  /** Writes a step's outcome on its own, outside a job's commit (a failing attempt reports itself before it throws). */
+  report(executionId: string, stepId: string, outcome: StepOutcome, now: number, failExecution?: boolean): Promise<void>;
+  /** Cancels every execution of a transaction that is still running: its queued steps become `canceled`. Resolves to how many executions. */
+  cancelTransaction(applicationId: string, transactionId: string, now: number): Promise<number>;
+  /** True if the application has any execution under this transaction id. */
+  hasTransaction(applicationId: string, transactionId: string): Promise<boolean>;
+}
+
+export function createExecutionStore(db: Kysely<Database>): ExecutionStore {
+  const settle = (executionId: string, stepId: string, outcome: StepOutcome, now: number) =>
+    settleStep.bind({
+      execution_id: executionId,
+      step_id: stepId,
+      status: outcome.status,
+      reason: outcome.reason ?? null,
+      provider_message_id: outcome.providerMessageId ?? null,
+      error: outcome.error ?? null,
+      attempts: outcome.attempts,
+      now,
+      sent_at: outcome.status === 'sent' ? now : null,
+    });
+  return {
+    insert: (execution) => insertExecution.bind(execution),
+    insertStep: (step) => insertStep.bind(step),
+    get: (id) => byId.first(db, { id }),
+    settle,
+    skipRest: (executionId, position, reason, now) => skipRest.bind({ execution_id: executionId, position, reason, now }),
+    finish: (id, status, now) => finishExecution.bind({ id, status, now }),
+    report: (executionId, stepId, outcome, now, failExecution = false) =>
+      writeTogether(db, [
+        settle(executionId, stepId, outcome, now),
+        ...(failExecution ? [finishExecution.bind({ id: executionId, status: 'failed', now })] : []),
+      ]),
+
+    async cancelTransaction(applicationId, transactionId, now) {
+      return db.transaction().execute(async (trx) => {
+        const canceled = await trx
+          .updateTable('notification_executions')
+          .set({ status: 'canceled', updated_at: now })
+          .where('application_id', '=', applicationId)
+          .where('transaction_id', '=', transactionId)
+          .where('status', '=', 'pending')
+          .returning('id')
+          .execute();
+        if (canceled.length === 0) return 0;
+        await trx
+          .updateTable('notification_steps')
+          .set({ status: 'canceled', updated_at: now })
+          .where(
+            'execution_id',
+            'in',
+            canceled.map((row) => row.id),
+          )
+          .where('status', 'in', ['queued', 'retrying'])
+          .execute();
+        return canceled.length;
+      });
+    },
+
+    async hasTransaction(applicationId, transactionId) {
+      const row = await db
+        .selectFrom('notification_executions')
+        .select(sql<number>`1`.as('one'))
+        .where('application_id', '=', applicationId)
+        .where('transaction_id', '=', transactionId)
+        .limit(1)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+  };
+}
