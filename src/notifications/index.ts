@@ -11,8 +11,6 @@ export type { NotificationService } from './notification.service.ts';
 export { MAX_RECIPIENTS, NOTIFICATION_STEP, type Recipient, type TriggerInput, type Triggered } from './engine.ts';
 export { BUILTIN, describeDevice } from './workflows/builtins.ts';
 export type { ChannelType } from './workflow.ts';
-export type { SmsPort } from './steps/sms.step.ts';
-export type { ChatPort } from './steps/chat.step.ts';
 export type { InAppMessagesTable, NotificationExecutionsTable, NotificationStepsTable, NotificationThrottlesTable } from './execution.table.ts';
 export { notificationsMigrations };
 export * from './subscribers/index.ts';

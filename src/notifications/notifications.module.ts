@@ -9,12 +9,12 @@ import { createWorkflowRegistry } from './registry.ts';
 import { createNotificationService } from './notification.service.ts';
 import { createStepJob } from './step.job.ts';
 import { createSubscribers, subscribersMigrations } from './subscribers/index.ts';
-import { createChatStep, type ChatPort } from './steps/chat.step.ts';
+import { createChatStep } from './steps/chat.step.ts';
 import { runDelay } from './steps/delay.step.ts';
 import { createEmailStep } from './steps/email.step.ts';
 import { createInAppStep } from './steps/in-app.step.ts';
 import type { Branding } from './steps/scope.ts';
-import { createSmsStep, type SmsPort } from './steps/sms.step.ts';
+import { createSmsStep } from './steps/sms.step.ts';
 import { createThrottleStep } from './steps/throttle.step.ts';
 import { builtinWorkflows, layoutSource } from './workflows/builtins.ts';
 
@@ -28,13 +28,11 @@ export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsM
   const defaultApp = await apps.getDefault();
 
   const branding = async (applicationId: string): Promise<Branding> => brandingOf((await apps.get(applicationId)) ?? defaultApp, config.mailFrom);
-  // The SMS and chat ports come from the delivery module once it has them.
-  const ports = deps.delivery as { sms?: SmsPort; chat?: ChatPort };
   const runners = {
-    email: createEmailStep({ channel: deps.delivery.channel, renderer, branding }),
-    sms: createSmsStep({ sms: ports.sms, renderer, branding }),
+    email: createEmailStep({ channel: deps.delivery.email, renderer, branding }),
+    sms: createSmsStep({ sms: deps.delivery.sms, renderer, branding }),
     in_app: createInAppStep({ renderer, branding }),
-    chat: createChatStep({ chat: ports.chat, renderer, branding }),
+    chat: createChatStep({ chat: deps.delivery.chat, renderer, branding }),
     delay: runDelay,
     throttle: createThrottleStep({ store, ...(config.redisUrl ? { rateLimits: deps.rateLimits } : {}) }),
   };

@@ -30,7 +30,7 @@ export function createEmailStep(deps: EmailStepDeps): StepRunner {
     };
     // The development mailbox delivers into Rekey's own store: its write commits with the step's done mark.
     if (deps.channel.write) return { outcome: { status: 'sent', attempts }, writes: [deps.channel.write(mail)] };
-    const sent = (await deps.channel.send(mail)) as unknown as { providerMessageId?: string } | undefined;
+    const sent = await deps.channel.send(mail);
     return { outcome: { status: 'sent', providerMessageId: sent?.providerMessageId ?? null, attempts } };
   };
 }

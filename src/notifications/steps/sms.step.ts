@@ -1,16 +1,11 @@
-import { PermanentDeliveryError } from '../../delivery/index.ts';
+import { PermanentDeliveryError, type SmsChannel } from '../../delivery/index.ts';
 import type { Renderer } from '../content.ts';
 import type { StepContext, StepResult, StepRunner } from '../step.job.ts';
 import { render } from './email.step.ts';
 import type { Branding } from './scope.ts';
 
-/** The SMS channel's port (see `src/delivery/channels/`): sends one text and says the provider's message id. */
-export interface SmsPort {
-  send(message: { to: string; text: string; from?: string; outboxId: string }): Promise<{ providerMessageId?: string } | void>;
-}
-
 export interface SmsStepDeps {
-  sms: SmsPort | undefined;
+  sms: SmsChannel | undefined;
   renderer: Renderer;
   branding(applicationId: string): Promise<Branding>;
 }
@@ -24,7 +19,10 @@ export function createSmsStep(deps: SmsStepDeps): StepRunner {
     if (!deps.sms) throw new PermanentDeliveryError('no SMS provider is configured');
     const rendered = await render(deps.renderer, ctx, await deps.branding(ctx.execution.application_id));
     const from = ctx.run.overrides?.sms?.from;
-    const sent = await deps.sms.send({ to, text: rendered.text, ...(from ? { from } : {}), outboxId: ctx.row.id });
-    return { outcome: { status: 'sent', providerMessageId: (sent && sent.providerMessageId) ?? null, attempts } };
+    const message = { to, text: rendered.text, ...(from ? { from } : {}), outboxId: ctx.row.id };
+    // The development mailbox keeps SMS too: its write commits with the step's done mark.
+    if (deps.sms.write) return { outcome: { status: 'sent', attempts }, writes: [deps.sms.write(message)] };
+    const sent = await deps.sms.send(message);
+    return { outcome: { status: 'sent', providerMessageId: sent?.providerMessageId ?? null, attempts } };
   };
 }
