@@ -101,6 +101,22 @@ for (const factory of STORES) {
       }
     });
 
+    it('a second-factor code goes out through the verification-code workflow, and rests nowhere in the clear', async () => {
+      const { managementApi } = await import('../../test/support/api.ts');
+      const email = `factor${++n}@example.com`;
+      const user = await managementApi(h).createUser(email, `correct horse battery staple ${n}`);
+      await h.rekey.factors.challenge(user.id, 'email', { locale: 'fr' });
+      const [row] = await h.store.db.selectFrom('outbox').selectAll().where('kind', '=', 'notification.step').where('payload', 'like', `%${email}%`).execute();
+      await h.deliver();
+      const [mail] = await h.mailbox(email);
+      expect(mail!.subject).toBe('Votre code de vérification Rekey');
+      const code = /\b\d{6}\b/.exec(mail!.text)![0];
+      expect(row!.payload).not.toContain(code);
+      const sent = await h.store.db.selectFrom('outbox').select('payload').where('id', '=', row!.id).executeTakeFirstOrThrow();
+      expect(sent.payload).not.toContain(code);
+      expect(await h.rekey.factors.verifyResponse(user.id, 'email', code)).toBe(true);
+    });
+
     it('lists the workflows for the preferences, with their channels', () => {
       const listed = h.rekey.notifications.listWorkflows();
       expect(listed.find((w) => w.id === BUILTIN.newSignIn)).toEqual({ id: 'new-sign-in', name: 'New sign-in', critical: false, channels: ['email'] });

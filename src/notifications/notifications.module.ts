@@ -1,4 +1,5 @@
 import type { AppsModule, Application } from '../apps/index.ts';
+import type { CodeDelivery } from '../factors/index.ts';
 import type { DeliveryModule } from '../delivery/index.ts';
 import type { ModuleDeps } from '../platform/module.ts';
 import { createRenderer } from './content.ts';
@@ -16,7 +17,7 @@ import { createInAppStep } from './steps/in-app.step.ts';
 import type { Branding } from './steps/scope.ts';
 import { createSmsStep } from './steps/sms.step.ts';
 import { createThrottleStep } from './steps/throttle.step.ts';
-import { builtinWorkflows, layoutSource } from './workflows/builtins.ts';
+import { BUILTIN, builtinWorkflows, layoutSource } from './workflows/builtins.ts';
 
 /** The engine: workflows, their templates, the step job the dispatcher runs, and the activity. */
 export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsModule; delivery: DeliveryModule }) {
@@ -41,8 +42,24 @@ export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsM
   const stepJob = createStepJob({ ...deps, registry, executions, engine, runners, channelAllowed: subscribers.service.channelAllowed });
   const service = createNotificationService({ engine, registry, defaultApplicationId: defaultApp.id });
 
+  // Second-factor codes (the factors module): mailed or texted through the critical `verification-code` workflow, to
+  // the address the factor names. That address is not written to the subscriber: an SMS number being enrolled is
+  // not yet proven.
+  const codeDelivery: CodeDelivery = {
+    verificationCode: (message) =>
+      service.triggerWrites({
+        workflowId: BUILTIN.verificationCode,
+        to: [{ subscriberId: message.userId, ...(message.channel === 'sms' ? { phone: message.to } : { email: message.to }) }],
+        upsert: false,
+        locale: message.locale,
+        applicationId: message.applicationId,
+        payload: { code: message.code, channel: message.channel, expiresInMinutes: message.expiresInMinutes },
+      }).writes,
+  };
+
   return {
     service,
+    codeDelivery,
     registry,
     subscribers: subscribers.service,
     routes: undefined,
