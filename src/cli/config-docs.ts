@@ -76,7 +76,8 @@ production. \`smtpUrl\` is shorthand for an SMTP email primary; set one or the o
 Any value may be written \`{ "env": "NAME" }\`: Rekey reads it from that environment variable at start (and refuses
 to start when it is unset), so the file can be committed without its credentials. \`REKEY_PROVIDERS\`, when set,
 replaces the file's \`providers\` as a whole. Every provider also takes \`id\` (the name it goes by in logs and in each
-message's activity; default: its type, with \`-fallback\` for a fallback of the same type).
+message's activity; default: \`smtp\`, \`http-email\`, \`twilio\`, \`http-sms\` or \`chat-webhook\`, with \`-fallback\` appended
+for a fallback).
 
 | Channel | \`type\` | Settings |
 |---|---|---|

@@ -65,7 +65,7 @@ export function planProviders(config: Config): { [C in ProviderChannel]: Planned
   };
 }
 
-/** Builds one planned provider. A fallback whose id equals its primary's is told apart by a suffix. */
+/** Builds one planned provider. Unless configured, its id is its type's, with `-fallback` for a fallback (a primary and its fallback may share a type). */
 export function buildProvider<C extends ProviderChannel>(
   planned: PlannedProvider<C>,
   deps: ChannelDeps,
