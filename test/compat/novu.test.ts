@@ -3,6 +3,7 @@ import { ErrorDto, ValidationErrorDto } from '@novu/api/models/errors/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORES } from '../../src/store/testing.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
+import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 
 /** The error `@novu/api` raised, with its status and Rekey's stable code from the body. */
 async function failure(call: Promise<unknown>): Promise<{ error: unknown; status: number; code: unknown }> {
@@ -20,12 +21,18 @@ for (const factory of STORES) {
   describe(`${factory.name}: Novu SDK compatibility`, () => {
     let h: Harness & { url?: string };
     let novu: Novu;
+    let sink: SmtpSink;
+    const mailTo = (to: string) => sink.messages.filter((mail) => mail.to === to);
 
     beforeAll(async () => {
-      h = await createHarness(factory, { listen: true });
+      sink = await startSmtpSink();
+      h = await createHarness(factory, { listen: true, config: { smtpUrl: `smtp://127.0.0.1:${sink.port}` } });
       novu = new Novu({ secretKey: h.secretKey, serverURL: h.url!, retryConfig: { strategy: 'none' } });
     });
-    afterAll(() => h.close());
+    afterAll(async () => {
+      await h.close();
+      await sink.stop();
+    });
 
     it('creates, reads, patches, searches and deletes a subscriber', async () => {
       const { result: created } = await novu.subscribers.create({
@@ -110,6 +117,41 @@ for (const factory of STORES) {
       expect(await failure(novu.subscribers.delete('novu-nobody'))).toMatchObject({ status: 404, code: 'subscriber_not_found' });
       expect(await failure(novu.subscribers.preferences.list({ subscriberId: 'novu-nobody' }))).toMatchObject({ status: 404, code: 'subscriber_not_found' });
       expect(await failure(novu.subscribers.patch({ phone: '12345' }, 'novu-nobody'))).toMatchObject({ status: 422, code: 'invalid_phone' });
+    });
+
+    it("a non-critical workflow's email turned off in preferences is skipped; a critical one still sends", async () => {
+      const email = 'novu-choices@example.com';
+      const to = [{ subscriberId: 'novu-choices', email, firstName: 'Pat' }];
+      await novu.subscribers.create({ subscriberId: 'novu-choices', email, firstName: 'Pat' });
+      const { result: listed } = await novu.subscribers.preferences.list({ subscriberId: 'novu-choices' });
+      // Novu lists the non-critical workflows unless asked: of the built-ins, new-sign-in.
+      expect(listed.workflows.map((w) => w.workflow.identifier)).toContain('new-sign-in');
+      expect(listed.workflows.map((w) => w.workflow.identifier)).not.toContain('password-reset');
+
+      const { result: updated } = await novu.subscribers.preferences.update({ workflowId: 'new-sign-in', channels: { email: false } }, 'novu-choices');
+      const signIn = updated.workflows.find((w) => w.workflow.identifier === 'new-sign-in')!;
+      expect(signIn).toMatchObject({ enabled: false, channels: { email: false }, overrides: [{ channel: 'email', source: 'subscriber' }] });
+      const critical = await failure(novu.subscribers.preferences.update({ workflowId: 'password-reset', channels: { email: false } }, 'novu-choices'));
+      expect(critical).toMatchObject({ status: 422, code: 'workflow_critical' });
+      // Email off for every workflow: a critical one sends all the same.
+      await novu.subscribers.preferences.update({ channels: { email: false } }, 'novu-choices');
+
+      const signedIn = await h.rekey.notifications.trigger({
+        workflowId: 'new-sign-in',
+        to,
+        payload: { signedInAt: '2026-11-25T12:00:00Z', ipAddress: '203.0.113.7', helpUrl: 'https://app.example.com/help' },
+      });
+      const resetUrl = 'https://app.example.com/reset?token=novu-choices-1';
+      await h.rekey.notifications.trigger({ workflowId: 'password-reset', to, payload: { resetUrl, expiresInMinutes: 30, firstName: 'Pat' } });
+      await h.deliver();
+      expect(mailTo(email)).toHaveLength(1);
+      expect(mailTo(email)[0]!.body).toContain(resetUrl);
+      const skipped = await h.store.db
+        .selectFrom('notification_steps')
+        .select(['type', 'status', 'reason'])
+        .where('execution_id', 'in', signedIn.executionIds)
+        .execute();
+      expect(skipped).toEqual([{ type: 'email', status: 'skipped', reason: 'preference' }]);
     });
 
     it("a wrong key raises the SDK's 401 error", async () => {
