@@ -12,7 +12,7 @@ import { usersModule } from './users/index.ts';
  * Every domain module, in the order they are built, their routes registered and their migrations listed: a
  * module comes after the modules it is built from (tsc checks it below). Adding a feature adds one line.
  */
-export const MODULES = [appsModule, usersModule, factorsModule, sessionsModule, deliveryModule, notificationsModule, actionsModule, resetsModule] as const;
+export const MODULES = [appsModule, usersModule, deliveryModule, notificationsModule, factorsModule, sessionsModule, actionsModule, resetsModule] as const;
 
 /** What the composition root passes to every module, beside the modules built before it. */
 export type SharedDeps = ModuleDeps & {

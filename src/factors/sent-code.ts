@@ -22,8 +22,9 @@ export interface VerificationCodeMessage {
 }
 
 /**
- * How a code leaves Rekey: the writes that queue its message (the notifications engine's `verification-code`
- * workflow), committed in the same transaction as the code's hash, so no code is stored unsent nor sent unstored.
+ * How a code leaves Rekey: the writes that queue its message (factors.module.ts triggers the notifications engine's
+ * `verification-code` workflow), committed in the same transaction as the code's hash, so no code is stored unsent
+ * nor sent unstored.
  */
 export interface CodeDelivery {
   verificationCode(message: VerificationCodeMessage): BoundWrite[];

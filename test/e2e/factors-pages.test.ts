@@ -93,6 +93,46 @@ for (const factory of STORES) {
       expect(ok.body).toContain('Cela fonctionne');
     });
 
+    it('an SMS factor: the code goes out through the notifications engine, masked on the page, and works once', async () => {
+      const { user, browser } = await enrolled();
+      const phone = `+33612340${factory.name === 'sqlite' ? 1 : 2}01`;
+      const made = await api.call('POST', `/user_management/users/${user.id}/auth_factors`, { type: 'sms', phone_number: phone });
+      expect(made.statusCode).toBe(201);
+      const challenge = await browser.get('/factors/enroll/check?type=sms');
+      expect(challenge.statusCode).toBe(200);
+      expect(challenge.body).toContain(`•${phone.slice(-2)}`);
+      expect(challenge.body).not.toContain(phone);
+      await h.deliver();
+      await h.deliver();
+      const sms = (await h.mailbox(phone)).find((m) => m.text.includes('verification code'));
+      const code = sms?.text.match(/\b(\d{6})\b/)?.[1];
+      expect(code).toBeDefined();
+      // The code rests nowhere in the clear: not in the challenge table, not in the outbox or the engine's records.
+      for (const table of ['factor_challenges', 'outbox'] as const) {
+        expect(JSON.stringify(await h.store.db.selectFrom(table).selectAll().execute())).not.toContain(code);
+      }
+      const wrong = await browser.post('/factors/enroll/check', { type: 'sms', code: code === '000000' ? '000001' : '000000' });
+      expect(wrong.statusCode).toBe(422);
+      expect(wrong.body).toContain('data-code="code_incorrect"');
+      expect((await browser.post('/factors/enroll/check', { type: 'sms', code: code! })).statusCode).toBe(200);
+      expect((await browser.post('/factors/enroll/check', { type: 'sms', code: code! })).statusCode).toBe(422);
+    });
+
+    it('an email code, asked for by name, goes to the account address and works once', async () => {
+      const user = await api.createUser(email('mailed'), password());
+      const sent = await h.rekey.factors.challenge(user.id, 'email', { locale: 'fr' });
+      expect(sent).toMatchObject({ type: 'email', sentTo: expect.stringMatching(/^m•••@example\.com$/) });
+      await h.deliver();
+      await h.deliver();
+      const mail = (await h.mailbox(user.email))[0];
+      const code = mail?.text.match(/\b(\d{6})\b/)?.[1];
+      expect(code).toBeDefined();
+      expect(await h.rekey.factors.verify(user.id, code!)).toBe(false);
+      expect(await h.rekey.factors.verifyResponse(user.id, 'email', code!)).toBe(true);
+      expect(await h.rekey.factors.verifyResponse(user.id, 'email', code!)).toBe(false);
+      expect(await h.rekey.factors.enrolledTypes(user.id)).toEqual([]);
+    });
+
     it('bad input on every enrollment route gets a 4xx page that says what is wrong, never a stack trace', async () => {
       const { browser } = await enrolled();
       await browser.get('/factors/enroll');

@@ -7,8 +7,8 @@ import { createHarness, freshAccounts, type Harness } from '../support/harness.t
 import { SoftAuthenticator } from './soft-authenticator.ts';
 
 /**
- * SEC-36, SEC-37 and SEC-38 with every factor type, not only TOTP: recovery codes and WebAuthn (roaming and
- * platform, answered by a software authenticator), through the reset flow API where it takes the type and
+ * SEC-36, SEC-37 and SEC-38 with every factor type, not only TOTP: SMS codes (read from the development mailbox),
+ * recovery codes and WebAuthn (roaming and platform, answered by a software authenticator), through the reset flow API where it takes the type and
  * through the factors door where the answer is not a typed code.
  */
 for (const factory of STORES) {
@@ -26,14 +26,25 @@ for (const factory of STORES) {
     afterAll(() => h.close());
 
     const origin = () => new URL(h.config.baseUrl).origin;
+    let phones = 0;
+    /** The newest code texted to a number (the development mailbox keeps SMS outside production). */
+    const textedCode = async (phone: string) => {
+      await h.deliver();
+      await h.deliver();
+      const code = (await h.mailbox(phone))[0]?.text.match(/\b(\d{6})\b/)?.[1];
+      if (!code) throw new Error(`no SMS to ${phone}`);
+      return code;
+    };
 
-    /** An account with TOTP, a security key, this device's authenticator and ten recovery codes. */
+    /** An account with TOTP, an SMS number, a security key, this device's authenticator and ten recovery codes. */
     const fullyEnrolled = async () => {
       const address = email('every');
       const original = password();
       const user = await api.createUser(address, original);
       const secret: string = (await api.call('POST', `/user_management/users/${user.id}/auth_factors`, { type: 'totp' })).json().authentication_factor.totp
         .secret;
+      const phone = `+1415555${String(++phones).padStart(4, '0')}`;
+      expect((await api.call('POST', `/user_management/users/${user.id}/auth_factors`, { type: 'sms', phone_number: phone })).statusCode).toBe(201);
       const key = new SoftAuthenticator(origin(), 'cross-platform');
       const device = new SoftAuthenticator(origin(), 'platform');
       for (const [authenticator, kind] of [
@@ -44,7 +55,7 @@ for (const factory of STORES) {
         await h.rekey.factors.webauthn.finish(user, authenticator.register(options), kind);
       }
       const codes: string[] = (await api.call('POST', `/user_management/users/${user.id}/recovery_codes`)).json().codes;
-      return { user, address, original, secret, key, device, codes };
+      return { user, address, original, secret, phone, key, device, codes };
     };
 
     /** A code flow past its first factor. */
@@ -67,7 +78,7 @@ for (const factory of STORES) {
       const { user, address, codes } = await fullyEnrolled();
       const flow = await pastFirstFactor(address);
       expect(flow.status).toBe('needs_second_factor');
-      expect(flow.supported_second_factors).toEqual(expect.arrayContaining(['totp', 'webauthn_roaming', 'webauthn_platform', 'recovery_code']));
+      expect(flow.supported_second_factors).toEqual(expect.arrayContaining(['totp', 'sms', 'webauthn_roaming', 'webauthn_platform', 'recovery_code']));
       expect(flow.supported_second_factors).not.toContain('email');
       const early = await web.setPassword(flow.id, flow.grant, password());
       expect(early.statusCode).toBe(403);
@@ -81,7 +92,7 @@ for (const factory of STORES) {
       expect((await web.setPassword(flow.id, passed.json().grant, password())).statusCode).toBe(200);
 
       const types = (await api.call('GET', `/user_management/users/${user.id}/auth_factors`)).json().data.map((f: { type: string }) => f.type);
-      expect(types).toEqual(['totp', 'webauthn_roaming', 'webauthn_platform', 'recovery_code']);
+      expect(types).toEqual(['totp', 'sms', 'webauthn_roaming', 'webauthn_platform', 'recovery_code']);
       expect(await h.rekey.factors.recoveryCodesLeft(user.id)).toBe(9);
     });
 
@@ -115,7 +126,7 @@ for (const factory of STORES) {
       expect((await attemptSecond(again, 'recovery_code', codes[1]!)).statusCode).toBe(422);
     });
 
-    it('SEC-38 replays are refused for every type: a recovery code, a WebAuthn assertion, a TOTP code', async () => {
+    it('SEC-38 replays are refused for every type: a recovery code, an SMS code, a WebAuthn assertion, a TOTP code', async () => {
       // Each refusal spends the account's budget (five): the checks are spread over accounts so none runs out.
       const factors = h.rekey.factors;
       const first = await fullyEnrolled();
@@ -124,6 +135,10 @@ for (const factory of STORES) {
       const code = await totpAt(first.secret, h.clock.now());
       expect(await factors.verifyTotp(first.user.id, code)).toBe(true);
       expect(await factors.verifyTotp(first.user.id, code)).toBe(false);
+      await factors.challenge(first.user.id, 'sms');
+      const texted = await textedCode(first.phone);
+      expect(await factors.verifyResponse(first.user.id, 'sms', texted)).toBe(true);
+      expect(await factors.verifyResponse(first.user.id, 'sms', texted)).toBe(false);
 
       for (const type of ['webauthn_roaming', 'webauthn_platform'] as const) {
         const { user, key, device } = await fullyEnrolled();
@@ -143,7 +158,7 @@ for (const factory of STORES) {
     });
 
     it('SEC-38 wrong answers of every kind, at sign-in and in recovery, spend one budget per account', async () => {
-      const { user, address, original, secret, key, codes } = await fullyEnrolled();
+      const { user, address, original, secret, phone, key, codes } = await fullyEnrolled();
       const valid = new Set([await totpAt(secret, h.clock.now() - 30_000), await totpAt(secret, h.clock.now()), await totpAt(secret, h.clock.now() + 30_000)]);
       const wrongTotp = ['000000', '111111', '222222', '333333'].find((code) => !valid.has(code))!;
       // 1: a wrong TOTP at sign-in.
@@ -158,14 +173,17 @@ for (const factory of STORES) {
       expect(await h.rekey.factors.verifyResponse(user.id, 'webauthn_roaming', stranger.assert(challenge.options))).toBe(false);
       // 4: the right key, signing for a challenge that was never issued.
       expect(await h.rekey.factors.verifyResponse(user.id, 'webauthn_roaming', key.assert({ challenge: 'bm90LWlzc3VlZA' }))).toBe(false);
-      // 5: a wrong TOTP in the flow.
-      expect((await attemptSecond(flow, 'totp', wrongTotp)).statusCode).toBe(422);
+      // 5: a wrong SMS code in the flow, the right one having been texted.
+      await h.rekey.factors.challenge(user.id, 'sms');
+      const texted = await textedCode(phone);
+      expect((await attemptSecond(flow, 'sms', texted === '000000' ? '000001' : '000000')).statusCode).toBe(422);
 
-      // The five are spent: a right recovery code, a right assertion and a right TOTP are all refused, with a wait.
+      // The five are spent: a right recovery code, SMS code, assertion and TOTP are all refused, with a wait.
       const refused = await attemptSecond(flow, 'recovery_code', codes[0]!);
       expect(refused.statusCode).toBe(429);
       expect(refused.json().error.code).toBe('totp_attempts_exceeded');
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await attemptSecond(flow, 'sms', texted)).statusCode).toBe(429);
       await expect(h.rekey.factors.verifyResponse(user.id, 'webauthn_roaming', await assertWith(user.id, 'webauthn_roaming', key))).rejects.toMatchObject({
         code: 'totp_attempts_exceeded',
       });
