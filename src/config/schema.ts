@@ -164,6 +164,14 @@ export const configSchema = z.strictObject({
     'REKEY_DELIVERY_BACKOFF_MS',
     'Base of the exponential backoff between delivery attempts (with jitter).',
   ),
+  /** @default 120000 */
+  deliveryLeaseMs: setting(
+    positiveInt().min(1000).default(120_000),
+    'REKEY_DELIVERY_LEASE_MS',
+    "How long a dispatcher's claim on a message holds. Past it another node retakes the message (a crashed node's work resumes then), so it must outlast the slowest send.",
+  ),
+  /** @default 10 */
+  dispatcherBatchSize: setting(positiveInt().max(500).default(10), 'REKEY_DISPATCHER_BATCH_SIZE', 'Messages a dispatcher claims and sends at once in a round.'),
   /** @default 250 */
   dispatcherIntervalMs: setting(positiveInt().default(250), 'REKEY_DISPATCHER_INTERVAL_MS', 'How often the dispatcher looks for due messages.'),
   /** @default true */

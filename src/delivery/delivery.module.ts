@@ -26,6 +26,8 @@ export async function createDeliveryModule(deps: ModuleDeps & { /** Replaces the
     maxAttempts: config.deliveryMaxAttempts,
     backoffMs: config.deliveryBackoffMs,
     intervalMs: config.dispatcherIntervalMs,
+    leaseMs: config.deliveryLeaseMs,
+    batchSize: config.dispatcherBatchSize,
     sweep: {
       retentionMs: config.outboxRetentionDays * 86_400_000,
       // A sealed link or code is useless once its token or code has expired (see sweeper.ts).
