@@ -80,6 +80,7 @@ export const ERROR_CODES = {
   trigger_too_many_recipients: { status: 422, message: 'A trigger has at most 100 recipients.' },
   trigger_too_many_events: { status: 422, message: 'A bulk trigger has at most 100 events.' },
   topics_not_supported: { status: 422, message: 'Topics are not supported: trigger subscribers by id.' },
+  transaction_not_found: { status: 404, message: 'No trigger with this transaction id.' },
   notification_not_found: { status: 404, message: 'No notification with this id.' },
   idempotency_key_reused: { status: 422, message: 'This idempotency key was used for another request.' },
   // platform

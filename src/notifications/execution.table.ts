@@ -62,3 +62,14 @@ export interface InAppMessagesTable {
   read_at: number | null;
   archived_at: number | null;
 }
+
+/** The first answer to an `idempotency-key` (no payload: the answer names only the transaction). */
+export interface NotificationIdempotencyTable {
+  application_id: string;
+  key: string;
+  /** SHA-256 of the request, so a key reused for another request is refused instead of replayed. */
+  fingerprint: string;
+  status: number;
+  response: string;
+  created_at: number;
+}

@@ -11,6 +11,12 @@ export type { NotificationService } from './notification.service.ts';
 export { MAX_RECIPIENTS, NOTIFICATION_STEP, type Recipient, type TriggerInput, type Triggered } from './engine.ts';
 export { BUILTIN, describeDevice } from './workflows/builtins.ts';
 export type { ChannelType } from './workflow.ts';
-export type { InAppMessagesTable, NotificationExecutionsTable, NotificationStepsTable, NotificationThrottlesTable } from './execution.table.ts';
+export type {
+  InAppMessagesTable,
+  NotificationIdempotencyTable,
+  NotificationExecutionsTable,
+  NotificationStepsTable,
+  NotificationThrottlesTable,
+} from './execution.table.ts';
 export { notificationsMigrations };
 export * from './subscribers/index.ts';

@@ -61,4 +61,18 @@ export const notificationsMigrations: Record<string, Migration> = {
       await db.schema.createIndex('in_app_messages_by_subscriber').on('in_app_messages').columns(['application_id', 'subscriber_id', 'created_at']).execute();
     },
   },
+  '0021_notification_idempotency': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('notification_idempotency')
+        .addColumn('application_id', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('response', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('notification_idempotency_pk', ['application_id', 'key'])
+        .execute();
+    },
+  },
 };

@@ -1,8 +1,12 @@
+import type { FastifyPluginAsync } from 'fastify';
 import type { AppsModule, Application } from '../apps/index.ts';
 import type { CodeDelivery } from '../factors/index.ts';
 import type { DeliveryModule } from '../delivery/index.ts';
 import type { ModuleDeps } from '../platform/module.ts';
+import { activityRoutes } from './activity.routes.ts';
 import { createRenderer } from './content.ts';
+import { createIdempotencyStore } from './idempotency.store.ts';
+import { triggerRoutes } from './trigger.routes.ts';
 import { createEngine, NOTIFICATION_STEP } from './engine.ts';
 import { createExecutionStore } from './execution.store.ts';
 import { notificationsMigrations } from './migrations.ts';
@@ -57,14 +61,22 @@ export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsM
       }).writes,
   };
 
+  const idempotency = createIdempotencyStore(store.db, () => deps.clock.now());
+  const managementRoutes: FastifyPluginAsync = async (app) => {
+    await app.register(subscribers.managementRoutes);
+    await app.register(triggerRoutes, { engine, executions, subscribers: subscribers.service, idempotency, store, clock: deps.clock });
+    await app.register(activityRoutes, { db: store.db, registry });
+  };
+
   return {
     service,
     codeDelivery,
     registry,
     subscribers: subscribers.service,
     routes: undefined,
-    managementRoutes: subscribers.managementRoutes,
+    managementRoutes,
     jobs: { [NOTIFICATION_STEP]: stepJob },
+    sweeps: { 'notification_idempotency.expired_deleted': (now: number) => idempotency.sweep(now) },
     migrations: { ...subscribersMigrations, ...notificationsMigrations },
     expose: { notifications: service, subscribers: subscribers.service },
   };

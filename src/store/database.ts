@@ -4,6 +4,7 @@ import type { AuthFactorsTable, FactorChallengesTable, FactorEnrollmentLinksTabl
 import type {
   InAppMessagesTable,
   NotificationExecutionsTable,
+  NotificationIdempotencyTable,
   NotificationStepsTable,
   NotificationThrottlesTable,
   SubscriberPreferencesTable,
@@ -34,4 +35,5 @@ export interface Database {
   notification_steps: NotificationStepsTable;
   notification_throttles: NotificationThrottlesTable;
   in_app_messages: InAppMessagesTable;
+  notification_idempotency: NotificationIdempotencyTable;
 }
