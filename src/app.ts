@@ -68,7 +68,15 @@ export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
     requireSecretKey(management, apps);
     for (const module of modules) if (module.managementRoutes) await management.register(module.managementRoutes);
   });
-  await app.register(hostedPages, { flows, apps, factors: rekey.factors, tokens: deps.tokens, config: deps.config, clock: deps.clock });
+  await app.register(hostedPages, {
+    flows,
+    apps,
+    factors: rekey.factors,
+    tokens: deps.tokens,
+    config: deps.config,
+    clock: deps.clock,
+    accountEmail: async (userId) => (await rekey.users.get(userId))?.email,
+  });
   return app;
 }
 

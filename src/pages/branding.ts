@@ -1,4 +1,4 @@
-import type { Application } from '../apps/index.ts';
+import { signInUrl, type Application } from '../apps/index.ts';
 
 /** What a page shows of an application: never more than its public face. */
 export interface Brand {
@@ -10,6 +10,10 @@ export interface Brand {
   logo?: string;
   /** The brand stylesheet, present only when the application has a valid colour. */
   stylesheet?: string;
+  /** The application's own sign-in page, where the done page sends people back (an http(s) URL, see `safeSignInUrl`). */
+  signInUrl?: string;
+  /** Where people can ask for help; shown on every page of the application. */
+  supportEmail?: string;
 }
 
 const HEX_COLOR = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
@@ -26,7 +30,19 @@ export function brandOf(application: Application, baseOrigin: string): Brand {
     ...(application.is_default ? {} : { clientId: application.client_id }),
     ...(logo ? { logo } : {}),
     ...(brandColor(application) ? { stylesheet: `/assets/brand/${encodeURIComponent(application.id)}.css` } : {}),
+    // Checked against the allow-list again as it is read, like every place Rekey sends people to (SEC-23).
+    ...optional('signInUrl', signInUrl(application) ?? undefined),
+    ...optional('supportEmail', safeSupportEmail(application.support_email)),
   };
+}
+
+const optional = <K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> =>
+  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, string>>;
+
+/** Shown as a `mailto:` link: one plain address, nothing a mail client would read as extra headers. */
+export function safeSupportEmail(value: string | null | undefined): string | undefined {
+  if (!value || value.length > 254 || CONTROL.test(value)) return undefined;
+  return /^[^\s@<>"'?&,;:()\\]+@[^\s@<>"'?&,;:()\\]+\.[^\s@<>"'?&,;:()\\]+$/.test(value) ? value : undefined;
 }
 
 /** Only `#rgb` or `#rrggbb`: the value is written into a stylesheet, so nothing else may get through. */

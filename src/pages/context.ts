@@ -21,6 +21,8 @@ export interface PagesDeps {
   /** The public origin (from `config.baseUrl`, never from a request header): POSTs must come from it (SEC-27). */
   origin: string;
   clientIp(request: FastifyRequest): string;
+  /** The account's address once a factor is verified, for the password manager's username field. */
+  accountEmail?(userId: string): Promise<string | undefined>;
 }
 
 /**
@@ -31,7 +33,7 @@ export class PageError extends Error {
   constructor(
     readonly code: PageErrorCode,
     readonly status: number,
-    readonly kind: 'gone' | 'link' | 'refused' | 'error' = 'error',
+    readonly kind: 'gone' | 'link' | 'refused' | 'error' | 'limit' = 'error',
   ) {
     super(code);
   }
@@ -74,10 +76,11 @@ export async function findApplication(apps: ApplicationService, clientId: string
  * is read from the store every time, and the grant inside the cookie is checked by the service.
  */
 export async function loadFlow(deps: PagesDeps, request: FastifyRequest): Promise<{ cookie: FlowCookie; flow: ResetFlow; application: Application }> {
+  // 410: whether it never existed in this browser or has ended, there is nothing here any more; start again.
   const cookie = deps.jar.readFlow(request);
-  if (!cookie) throw new PageError('flow_not_found', 404, 'gone');
+  if (!cookie) throw new PageError('flow_not_found', 410, 'gone');
   const flow = await deps.flows.get(cookie.flowId);
-  if (!flow) throw new PageError('flow_not_found', 404, 'gone');
+  if (!flow) throw new PageError('flow_not_found', 410, 'gone');
   const status = effectiveStatus(flow, deps.clock.now());
   if (status === 'expired') throw new PageError('flow_expired', 410, 'gone');
   if (status === 'denied') throw new PageError('flow_denied', 403, 'gone');

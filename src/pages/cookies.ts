@@ -6,11 +6,13 @@ import type { Tokens } from '../platform/tokens.ts';
 import { isLang, type Lang } from './messages/index.ts';
 
 /**
- * The hosted pages' four cookies, all HttpOnly and SameSite=Strict:
+ * The hosted pages' five cookies, all HttpOnly and SameSite=Strict:
  * - `rekey_flow`: the flow id, the grant once a factor is verified, and the chosen language, sealed (AES-256-GCM);
  * - `rekey_link`: the link token between the link landing and the user's POST (SEC-15, SEC-25), sealed, 15 minutes;
  * - `rekey_done`: the allow-listed redirect target between the password change and the done page, sealed, 5 minutes;
- * - `rekey_csrf`: the random value the forms' anti-CSRF token is an HMAC of (SEC-27).
+ * - `rekey_csrf`: the random value the forms' anti-CSRF token is an HMAC of (SEC-27);
+ * - `rekey_form`: a form's errors and typed values between its POST and the GET that shows them again
+ *   (Post/Redirect/Get, so the back button never offers to resend a form), sealed, 2 minutes, read once.
  *
  * On an https base URL they carry the `__Host-` prefix, which makes the browser insist on Secure, Path=/ and no
  * Domain, so a sibling subdomain cannot plant or overwrite them. A plain-http base URL (the loopback development
@@ -21,6 +23,7 @@ export interface CookieNames {
   link: string;
   done: string;
   csrf: string;
+  form: string;
 }
 
 export interface FlowCookie {
@@ -28,6 +31,30 @@ export interface FlowCookie {
   /** What a verified factor gave; it can set the password and nothing else (SEC-37). */
   grant?: string;
   lang?: Lang;
+  /**
+   * The address as the user typed it on the first page, so "check your email" can show it and "send again" can
+   * use it. It is the browser's own input, never anything the server knows about an account (SEC-01).
+   */
+  email?: string;
+  /** When the last mail of this flow was asked for (ms): the resend cooldown counts from it. */
+  sentAt?: number;
+}
+
+/** One error of a form, kept as a code and its values so the GET can say it in the page's language. */
+export interface FlashError {
+  field?: string;
+  code: string;
+  vars?: Record<string, string | number>;
+}
+
+export interface FormFlash {
+  /** The page (path only) the errors belong to: another page ignores them. */
+  path: string;
+  status: number;
+  errors: FlashError[];
+  /** What was typed into fields that had no error, to fill them in again. */
+  values?: Record<string, string>;
+  retryAfter?: number;
 }
 
 export interface DoneCookie {
@@ -45,12 +72,25 @@ const FLOW_COOKIE_SECONDS = 60 * 60;
 const LINK_COOKIE_SECONDS = 15 * 60;
 /** Only the hop from the password form to the done page: a later visit to the done page sends nobody anywhere. */
 const DONE_COOKIE_SECONDS = 5 * 60;
+/** Only the hop from a form's POST to the GET that shows its errors. */
+const FORM_COOKIE_SECONDS = 2 * 60;
+/** A sealed cookie must stay under the 4 KiB a browser keeps; typed values that would not fit are not kept. */
+const MAX_FLASH_JSON = 2000;
 const CSRF_VALUE = /^[A-Za-z0-9_-]{43}$/;
 
 export function cookieNames(baseUrl: string): { names: CookieNames; secure: boolean } {
   const secure = new URL(baseUrl).protocol === 'https:';
   const prefix = secure ? '__Host-' : '';
-  return { secure, names: { flow: `${prefix}rekey_flow`, link: `${prefix}rekey_link`, done: `${prefix}rekey_done`, csrf: `${prefix}rekey_csrf` } };
+  return {
+    secure,
+    names: {
+      flow: `${prefix}rekey_flow`,
+      link: `${prefix}rekey_link`,
+      done: `${prefix}rekey_done`,
+      csrf: `${prefix}rekey_csrf`,
+      form: `${prefix}rekey_form`,
+    },
+  };
 }
 
 export interface CookieJar {
@@ -64,6 +104,9 @@ export interface CookieJar {
   readDone(request: FastifyRequest): DoneCookie | undefined;
   writeDone(reply: FastifyReply, value: DoneCookie): void;
   clearDone(reply: FastifyReply): void;
+  /** The errors a form's POST left for the GET of `path`; the cookie is cleared whichever page reads it. */
+  takeForm(request: FastifyRequest, reply: FastifyReply, path: string): FormFlash | undefined;
+  writeForm(reply: FastifyReply, value: FormFlash): void;
   /** The token to embed in a form, setting the CSRF cookie first if the request has none. */
   csrfToken(request: FastifyRequest, reply: FastifyReply): string;
   /** A fresh CSRF cookie: one per flow, so a token from before the flow started is worthless after. */
@@ -120,7 +163,15 @@ export function createCookieJar(baseUrl: string, tokens: Tokens, clock: Clock): 
       const flowId = shortString(record?.flowId, 200);
       if (!record || !flowId) return undefined;
       const grant = shortString(record.grant, 500);
-      return { flowId, ...(grant ? { grant } : {}), ...(isLang(record.lang) ? { lang: record.lang } : {}) };
+      const email = shortString(record.email, 320);
+      const sentAt = typeof record.sentAt === 'number' && Number.isFinite(record.sentAt) ? record.sentAt : undefined;
+      return {
+        flowId,
+        ...(grant ? { grant } : {}),
+        ...(isLang(record.lang) ? { lang: record.lang } : {}),
+        ...(email ? { email } : {}),
+        ...(sentAt !== undefined ? { sentAt } : {}),
+      };
     },
     writeFlow: (reply, value) => writeSealed(reply, names.flow, value, FLOW_COOKIE_SECONDS),
     clearFlow: (reply) => void reply.clearCookie(names.flow, base),
@@ -137,6 +188,24 @@ export function createCookieJar(baseUrl: string, tokens: Tokens, clock: Clock): 
     },
     writeDone: (reply, value) => writeSealed(reply, names.done, value, DONE_COOKIE_SECONDS),
     clearDone: (reply) => void reply.clearCookie(names.done, base),
+    takeForm(request, reply, path) {
+      if (request.cookies?.[names.form] === undefined) return undefined;
+      reply.clearCookie(names.form, base);
+      const record = readSealed(request, names.form);
+      if (!record || record.path !== path || typeof record.status !== 'number' || !Array.isArray(record.errors)) return undefined;
+      const values = typeof record.values === 'object' && record.values !== null ? (record.values as Record<string, unknown>) : {};
+      return {
+        path,
+        status: record.status,
+        errors: (record.errors as unknown[]).filter((e): e is FlashError => typeof e === 'object' && e !== null && typeof (e as FlashError).code === 'string'),
+        values: Object.fromEntries(Object.entries(values).filter((entry): entry is [string, string] => typeof entry[1] === 'string')),
+        ...(typeof record.retryAfter === 'number' ? { retryAfter: record.retryAfter } : {}),
+      };
+    },
+    writeForm(reply, value) {
+      const fits = JSON.stringify(value).length <= MAX_FLASH_JSON;
+      writeSealed(reply, names.form, fits ? value : { ...value, values: {} }, FORM_COOKIE_SECONDS);
+    },
     csrfToken(request, reply) {
       const value = currentCsrf(request) ?? setCsrf(request, reply);
       return tokens.hash(value, 'csrf');

@@ -1,12 +1,14 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isRekeyError, PASSWORD_POLICY_CODES, RekeyError, type ErrorCode } from '../errors/index.ts';
+import type { Application } from '../apps/index.ts';
 import { brandOf } from './branding.ts';
 import { PageError, sendPage, type PagesDeps } from './context.ts';
 import type { CookieJar } from './cookies.ts';
+import { fieldError, redirectWithErrors, serviceVars, setRetryAfter } from './flash.ts';
 import { ParsedForm, queryString } from './form.ts';
-import type { FieldError, PageModel } from './layout.ts';
-import { isLang, negotiateLang, translator, type MessageId, type PageErrorCode, type Translator, type Vars } from './messages/index.ts';
-import { messagePage } from './views.ts';
+import type { PageModel } from './layout.ts';
+import { isLang, negotiateLang, translator, type MessageId, type PageErrorCode } from './messages/index.ts';
+import { messagePage } from './message.views.ts';
 
 /** Service codes that mean the flow (or its grant) is over: the only way on is to start again. */
 const GONE: ReadonlySet<string> = new Set<ErrorCode & PageErrorCode>(['flow_not_found', 'flow_expired', 'grant_invalid', 'code_attempts_exceeded']);
@@ -19,22 +21,7 @@ const LINK_UNUSABLE: ReadonlySet<string> = new Set<ErrorCode>([
   'grant_invalid',
 ]);
 
-export const fieldError = (tr: Translator, field: string | undefined, code: string, vars?: Vars): FieldError => ({
-  ...(field ? { field } : {}),
-  code,
-  message: tr.error(code, vars),
-});
-
-/** A service error as a form error: policy details (`min`, `max`) fill the message's placeholders. */
-function serviceFieldError(tr: Translator, field: string | undefined, error: RekeyError): FieldError {
-  const { min, max } = error.context as { min?: number; max?: number };
-  return fieldError(tr, field, error.code, { min, max });
-}
-
-function setRetryAfter(reply: FastifyReply, error: RekeyError): void {
-  const seconds = error.context.retryAfterSeconds;
-  if (error.status === 429 && (typeof seconds === 'number' || typeof seconds === 'string')) reply.header('retry-after', String(seconds));
-}
+export { fieldError } from './flash.ts';
 
 /** The link is spent, expired or unknown: its cookie goes, and the page says so without saying which (SEC-04). */
 export function unusableLink(jar: CookieJar, reply: FastifyReply): never {
@@ -73,23 +60,25 @@ const STEP_FAILURES: Record<Step, StepFailures> = {
 
 /**
  * Answers a failed service call on `step`'s form from the table above: a page that ends the step (thrown, for the
- * error handler), a redirect, or the form drawn again by `form` with the error. Anything but a RekeyError is a
- * bug and goes on to the error handler.
+ * error handler), a redirect, or the form's own URL (`again`) shown again with the error (Post/Redirect/Get, see
+ * flash.ts), keeping `values`. Anything but a RekeyError is a bug and goes on to the error handler.
  */
-export function answerFailure(
-  step: Step,
-  caught: unknown,
-  at: { reply: FastifyReply; jar: CookieJar; tr: Translator },
-  form: (errors: FieldError[]) => string,
-) {
+export function answerFailure(step: Step, caught: unknown, at: { reply: FastifyReply; jar: CookieJar; again: string; values?: Record<string, string> }) {
   if (!isRekeyError(caught)) throw caught;
   const rules = STEP_FAILURES[step];
   if (rules.ends === 'flow_gone' && GONE.has(caught.code)) throw new PageError(caught.code as PageErrorCode, caught.status, 'gone');
   if (rules.ends === 'link_unusable' && LINK_UNUSABLE.has(caught.code)) unusableLink(at.jar, at.reply);
   const redirect = rules.redirects?.[caught.code];
   if (redirect) return at.reply.redirect(redirect, 303);
-  setRetryAfter(at.reply, caught);
-  return sendPage(at.reply, caught.status, form([serviceFieldError(at.tr, rules.fields?.[caught.code], caught)]));
+  const field = rules.fields?.[caught.code];
+  return redirectWithErrors(
+    at.jar,
+    at.reply,
+    at.again,
+    caught.status,
+    [{ ...(field ? { field } : {}), code: caught.code, vars: serviceVars(caught) }],
+    at.values,
+  );
 }
 
 const TITLES: Record<PageError['kind'], MessageId> = {
@@ -97,6 +86,7 @@ const TITLES: Record<PageError['kind'], MessageId> = {
   link: 'link_invalid_title',
   refused: 'refused_title',
   error: 'error_title',
+  limit: 'rate_limited_title',
 };
 
 /**
@@ -107,9 +97,10 @@ export function pageErrorHandler(deps: PagesDeps) {
   return async (error: FastifyError | RekeyError | PageError, request: FastifyRequest, reply: FastifyReply) => {
     const failure = classify(error);
     if (failure.status >= 500) request.log.error({ err: error }, 'hosted page failed');
-    if (isRekeyError(error)) setRetryAfter(reply, error);
+    const vars = isRekeyError(error) ? serviceVars(error) : {};
+    setRetryAfter(reply, vars.retry_after);
     const page = await errorPageModel(deps, request);
-    const document = messagePage(page, { title: page.tr.t(TITLES[failure.kind]), error: fieldError(page.tr, undefined, failure.code) });
+    const document = messagePage(page, { title: page.tr.t(TITLES[failure.kind]), error: fieldError(page.tr, undefined, failure.code, vars) });
     return sendPage(reply, failure.status, document);
   };
 }
@@ -118,7 +109,8 @@ function classify(error: FastifyError | RekeyError | PageError): { code: string;
   if (error instanceof PageError) return { code: error.code, status: error.status, kind: error.kind };
   if (error instanceof RekeyError) {
     if (error.code === 'password_reset_token_invalid') return { code: 'link_invalid', status: 400, kind: 'link' };
-    const kind = GONE.has(error.code) ? 'gone' : error.code === 'csrf_invalid' || error.code === 'cross_origin_forbidden' ? 'refused' : 'error';
+    const refused = error.code === 'csrf_invalid' || error.code === 'cross_origin_forbidden';
+    const kind = GONE.has(error.code) ? 'gone' : refused ? 'refused' : error.status === 429 ? 'limit' : 'error';
     return { code: error.code, status: error.status, kind };
   }
   const status = error.statusCode ?? 500;
@@ -129,16 +121,31 @@ function classify(error: FastifyError | RekeyError | PageError): { code: string;
   return { code: 'generic', status: 500, kind: 'error' };
 }
 
-/** Built from what is certainly readable: the language hints and the default application (or the configured name). */
+/**
+ * Built from what is certainly readable: the language hints, and the application of the flow in progress or the
+ * one the page was opened for, so an error keeps the application's branding (else the default application, or
+ * just the configured name if even that cannot be read).
+ */
 async function errorPageModel(deps: PagesDeps, request: FastifyRequest): Promise<PageModel> {
   const form = request.body instanceof ParsedForm && !request.body.malformed ? request.body : undefined;
   const explicit = [queryString(request.query, 'lang', 8), form?.get('lang'), deps.jar.readFlow(request)?.lang].find(isLang);
   const tr = translator(explicit ?? negotiateLang(request.headers['accept-language']));
   let brand: PageModel['brand'] = { applicationId: '', name: deps.config.appName };
   try {
-    brand = brandOf(await deps.apps.getDefault(), deps.origin);
+    brand = brandOf(await errorApplication(deps, request, form), deps.origin);
   } catch (error) {
-    request.log.error({ err: error }, 'default application unavailable for the error page');
+    request.log.error({ err: error }, 'application unavailable for the error page');
   }
   return { tr, brand, ...(explicit ? { langParam: explicit } : {}) };
+}
+
+async function errorApplication(deps: PagesDeps, request: FastifyRequest, form: ParsedForm | undefined): Promise<Application> {
+  const flowId = deps.jar.readFlow(request)?.flowId;
+  const flow = flowId ? await deps.flows.get(flowId) : undefined;
+  const fromFlow = flow ? await deps.apps.get(flow.application_id) : undefined;
+  if (fromFlow) return fromFlow;
+  const clientId = queryString(request.query, 'client_id', 200) ?? form?.get('client_id');
+  // A well-formed client id only: a NUL or an odd byte in it is what may have brought us here.
+  const named = clientId && /^[A-Za-z0-9_-]{1,200}$/.test(clientId) ? await deps.apps.findByClientId(clientId) : undefined;
+  return named ?? deps.apps.getDefault();
 }

@@ -2,11 +2,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { allowedRedirects, safeRedirect } from '../apps/index.ts';
 import { isLang } from './messages/index.ts';
 import { findApplication, loadFlow, PageError, pageModel, pathFor, readForm, requestContext, sendPage, type PagesDeps } from './context.ts';
+import type { FlashError } from './cookies.ts';
 import { answerFailure, fieldError, unusableLink } from './errors.ts';
+import { redirectWithErrors, takeErrors } from './flash.ts';
 import { checkDigits, queryString } from './form.ts';
-import { pageHref, type FieldError } from './layout.ts';
+import { pageHref } from './layout.ts';
+import { messagePage } from './message.views.ts';
 import { PAGE_ROUTE } from './start.routes.ts';
-import { donePage, messagePage, newPasswordPage, secondFactorPage, verifyPage } from './views.ts';
+import { donePage, newPasswordPage, secondFactorPage, verifyPage } from './finish.views.ts';
 
 /** What a link token looks like (32 random bytes, base64url), with room to spare; anything else is not one. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,512}$/;
@@ -48,7 +51,8 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
         messagePage(page, { title: page.tr.t('link_invalid_title'), error: fieldError(page.tr, undefined, 'link_invalid'), path: '/reset/verify' }),
       );
     }
-    return sendPage(reply, 200, verifyPage(page));
+    const shown = takeErrors(jar, request, reply, '/reset/verify', page.tr);
+    return sendPage(reply, shown.status, verifyPage(page, shown.errors));
   });
 
   app.post('/reset/verify', PAGE_ROUTE, async (request, reply) => {
@@ -59,11 +63,13 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
     try {
       const { flow, grant } = await flows.attemptLink(link.token, requestContext(deps, request));
       jar.clearLink(reply);
-      jar.writeFlow(reply, { flowId: flow.id, grant, ...(page.langParam ? { lang: page.langParam } : {}) });
+      // The address typed earlier in this browser, if any, stays for the password manager's username field.
+      const typed = jar.readFlow(request)?.email;
+      jar.writeFlow(reply, { flowId: flow.id, grant, ...(page.langParam ? { lang: page.langParam } : {}), ...(typed ? { email: typed } : {}) });
       jar.rotateCsrf(request, reply);
       return reply.redirect(pathFor(flow, deps.clock.now()), 303);
     } catch (caught) {
-      return answerFailure('verify', caught, { reply, jar, tr: page.tr }, (errors) => verifyPage(page, errors));
+      return answerFailure('verify', caught, { reply, jar, again: pageHref(page, '/reset/verify') });
     }
   });
 
@@ -71,7 +77,8 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
     const at = await flowAt(request, reply, '/reset/second-factor');
     if ('redirect' in at) return at.redirect;
     const page = await pageModel(deps, request, reply, { application: at.application, withCsrf: true });
-    return sendPage(reply, 200, secondFactorPage(page));
+    const shown = takeErrors(jar, request, reply, '/reset/second-factor', page.tr);
+    return sendPage(reply, shown.status, secondFactorPage(page, shown.errors));
   });
 
   app.post('/reset/second-factor', PAGE_ROUTE, async (request, reply) => {
@@ -79,14 +86,15 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
     const at = await flowAt(request, reply, '/reset/second-factor');
     if ('redirect' in at) return at.redirect;
     const page = await pageModel(deps, request, reply, { application: at.application, form, withCsrf: true });
+    const again = pageHref(page, '/reset/second-factor');
     const code = checkDigits(form.get('code'), [6], 'totp_required', 'totp_format');
-    if (!code.ok) return sendPage(reply, 422, secondFactorPage(page, [fieldError(page.tr, 'totp', code.code)]));
+    if (!code.ok) return redirectWithErrors(jar, reply, again, 422, [{ field: 'totp', code: code.code }]);
     try {
       const result = await flows.attemptSecondFactor(at.flow.id, at.grant, code.code, requestContext(deps, request));
-      jar.writeFlow(reply, { flowId: result.flow.id, grant: result.grant, ...(page.langParam ? { lang: page.langParam } : {}) });
+      jar.writeFlow(reply, { ...at.cookie, flowId: result.flow.id, grant: result.grant, ...(page.langParam ? { lang: page.langParam } : {}) });
       return reply.redirect(pathFor(result.flow, deps.clock.now()), 303);
     } catch (caught) {
-      return answerFailure('second_factor', caught, { reply, jar, tr: page.tr }, (errors) => secondFactorPage(page, errors));
+      return answerFailure('second_factor', caught, { reply, jar, again });
     }
   });
 
@@ -94,7 +102,10 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
     const at = await flowAt(request, reply, '/reset/new');
     if ('redirect' in at) return at.redirect;
     const page = await pageModel(deps, request, reply, { application: at.application, withCsrf: true });
-    return sendPage(reply, 200, newPasswordPage(page, { minLength: deps.config.passwordMinLength }));
+    const shown = takeErrors(jar, request, reply, '/reset/new', page.tr);
+    const username = (at.flow.user_id ? await deps.accountEmail?.(at.flow.user_id) : undefined) ?? at.cookie.email;
+    const view = { minLength: deps.config.passwordMinLength, errors: shown.errors, values: shown.values, ...(username ? { username } : {}) };
+    return sendPage(reply, shown.status, newPasswordPage(page, view));
   });
 
   app.post('/reset/new', PAGE_ROUTE, async (request, reply) => {
@@ -102,17 +113,18 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
     const at = await flowAt(request, reply, '/reset/new');
     if ('redirect' in at) return at.redirect;
     const page = await pageModel(deps, request, reply, { application: at.application, form, withCsrf: true });
-    // An unchecked box sends nothing, so absence means "keep other devices signed in".
-    const passwordForm = (errors: FieldError[]) => newPasswordPage(page, { minLength: deps.config.passwordMinLength, errors });
+    const again = pageHref(page, '/reset/new');
 
     // Passwords are taken exactly as typed: no trimming, no normalising here (the service applies NFKC, SEC-32).
     const password = form.get('password') ?? '';
     const confirm = form.get('confirm') ?? '';
-    const errors: FieldError[] = [];
-    if (password === '') errors.push(fieldError(page.tr, 'password', 'password_required'));
-    if (confirm === '') errors.push(fieldError(page.tr, 'confirm', 'confirm_required'));
-    else if (password !== '' && confirm !== password) errors.push(fieldError(page.tr, 'confirm', 'password_mismatch'));
-    if (errors.length) return sendPage(reply, 422, passwordForm(errors));
+    const errors: FlashError[] = [];
+    if (password === '') errors.push({ field: 'password', code: 'password_required' });
+    if (confirm === '') errors.push({ field: 'confirm', code: 'confirm_required' });
+    else if (password !== '' && confirm !== password) errors.push({ field: 'confirm', code: 'password_mismatch' });
+    // The password the user got right is typed in again for them when only the confirmation was wrong; it rests
+    // only sealed, in the short-lived form cookie of this browser, and goes with the GET that shows it.
+    if (errors.length) return redirectWithErrors(jar, reply, again, 422, errors, password ? { password } : {});
 
     try {
       const { redirectTo } = await flows.setPassword(at.flow.id, at.grant, password, { ...requestContext(deps, request), signOutOfOtherSessions: true });
@@ -128,7 +140,7 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
       if (target) jar.writeDone(reply, { redirectTo: target });
       return reply.redirect(pageHref(page, '/reset/done'), 303);
     } catch (caught) {
-      return answerFailure('new_password', caught, { reply, jar, tr: page.tr }, passwordForm);
+      return answerFailure('new_password', caught, { reply, jar, again });
     }
   });
 
@@ -141,6 +153,6 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
     // Sealed by Rekey after the check, but checked again against this page's application: a cookie written for one
     // application never sends the browser to a place only another one lists (SEC-23).
     const redirectTo = safeRedirect(done?.redirectTo, allowedRedirects(application)) ?? undefined;
-    return sendPage(reply, 200, donePage(page, redirectTo));
+    return sendPage(reply, 200, donePage(page, { redirectTo }));
   });
 }

@@ -1,6 +1,6 @@
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApplicationService } from '../apps/index.ts';
 import type { Config } from '../config/schema.ts';
 import { systemClock, type Clock } from '../platform/clock.ts';
@@ -17,7 +17,6 @@ import { FORM_BODY_LIMIT, parseForm } from './form.ts';
 import { startRoutes } from './start.routes.ts';
 
 export { cookieNames } from './cookies.ts';
-export { bundleMeter } from './assets.ts';
 export { bundleWebAuthn } from './webauthn-assets.ts';
 
 export interface HostedPagesOptions {
@@ -31,10 +30,12 @@ export interface HostedPagesOptions {
   clock?: Clock;
   /** The client address for rate limits and audit (behind configured proxies only). @default request.clientIp, else request.ip */
   clientIp?: (request: FastifyRequest) => string;
+  /** The account's address after a verified factor (the new-password page's hidden username field). */
+  accountEmail?: (userId: string) => Promise<string | undefined>;
 }
 
 /**
- * Every page allows only same-origin scripts, styles and images (plus `data:` logos), posts only to itself, and
+ * Every page allows only same-origin scripts, styles, images (plus `data:` logos) and fetches, posts only to itself, and
  * cannot be framed (SEC-24, SEC-26). No page has an inline script or style.
  */
 export const PAGE_CSP = [
@@ -42,6 +43,8 @@ export const PAGE_CSP = [
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data:",
+  // The strength meter fetches its list of well-known passwords from here.
+  "connect-src 'self'",
   "form-action 'self'",
   "base-uri 'none'",
   "frame-ancestors 'none'",
@@ -65,6 +68,7 @@ export const hostedPages: FastifyPluginAsync<HostedPagesOptions> = async (app, o
     origin,
     // app.ts decorates `request.clientIp` from the trusted-proxy setting (SEC-19); a bare instance has only `ip`.
     clientIp: options.clientIp ?? ((request) => (request as { clientIp?: string }).clientIp || request.ip),
+    ...(options.accountEmail ? { accountEmail: options.accountEmail } : {}),
   };
 
   // Forms only: a JSON or multipart body to a page is refused with the 415 page instead of being parsed.
@@ -79,10 +83,12 @@ export const hostedPages: FastifyPluginAsync<HostedPagesOptions> = async (app, o
   app.setErrorHandler(pageErrorHandler(deps));
 
   assetRoutes(app, options.apps);
-  startRoutes(app, deps);
-  finishRoutes(app, deps);
+  for (const routes of PAGE_GROUPS) routes(app, deps);
   if (options.factors) enrollRoutes(app, deps, options.factors);
 };
+
+/** The page groups, in the journey's order: a new group of pages (its `*.routes.ts` and `*.views.ts`) adds one line. */
+const PAGE_GROUPS: ReadonlyArray<(app: FastifyInstance, deps: PagesDeps) => void> = [startRoutes, finishRoutes];
 
 /**
  * SEC-27, before the body is even read: a POST that a browser says came from another site is refused, whatever

@@ -35,6 +35,9 @@ export interface LayoutOptions {
   refreshTo?: string;
 }
 
+/** Rekey's own icon, for applications without a logo: every page names one, so no browser asks for /favicon.ico. */
+export const FAVICON = '/assets/favicon.svg';
+
 /** A link within the pages that keeps the chosen language and the application. */
 export function pageHref(page: PageModel, path: string, extra: Record<string, string | undefined> = {}): string {
   const params = new URLSearchParams();
@@ -48,7 +51,7 @@ export function pageHref(page: PageModel, path: string, extra: Record<string, st
 export function layout(page: PageModel, options: LayoutOptions): string {
   const { tr, brand } = page;
   const errors = options.errors ?? [];
-  const title = errors.length ? `${tr.t('error_summary_title')}: ${options.title}` : options.title;
+  const title = errors.length ? tr.t('title_with_errors', { title: options.title }) : options.title;
   return html`<!doctype html>
 <html lang="${tr.lang}">
 <head>
@@ -61,6 +64,7 @@ export function layout(page: PageModel, options: LayoutOptions): string {
 <meta http-equiv="refresh" content="0; url=${options.refreshTo}">`
   }
 <title>${title} · ${brand.name}</title>
+<link rel="icon" href="${brand.logo ?? FAVICON}">
 <link rel="stylesheet" href="/assets/rekey.css">
 ${brand.stylesheet && html`<link rel="stylesheet" href="${brand.stylesheet}">`}
 ${(options.scripts ?? []).map((src) => html`<script src="${src}" defer></script>`)}
@@ -74,6 +78,7 @@ ${brand.logo && html`<img class="logo" src="${brand.logo}" alt="">`}
 <h1>${options.title}</h1>
 ${errorSummary(tr, errors)}
 ${options.body}
+${brand.supportEmail && html`<p class="support">${tr.t('support_prompt')} <a href="mailto:${brand.supportEmail}">${brand.supportEmail}</a></p>`}
 </main>
 <footer>
 <nav aria-label="${tr.t('language_label')}">
@@ -119,6 +124,8 @@ export interface InputOptions {
   inputmode?: 'numeric' | 'email';
   maxlength?: number;
   autofocus?: boolean;
+  /** Ids of other text that describes the field (shown elsewhere on the page), read after its hint and error. */
+  describedBy?: string[];
 }
 
 /** A labelled input whose hint and error are tied to it with `aria-describedby`, and `aria-invalid` when wrong. */
@@ -126,7 +133,7 @@ export function input(options: InputOptions): SafeHtml {
   const error = options.errors?.find((e) => e.field === options.id);
   const hintId = options.hint ? `${options.id}-hint` : undefined;
   const errorId = error ? `${options.id}-error` : undefined;
-  const describedBy = [hintId, errorId].filter(Boolean).join(' ');
+  const describedBy = [hintId, errorId, ...(options.describedBy ?? [])].filter(Boolean).join(' ');
   return html`<div class="field${error ? ' field-invalid' : ''}">
 <label for="${options.id}">${options.label}</label>
 ${options.hint && html`<p class="hint" id="${hintId}">${options.hint}</p>`}

@@ -71,7 +71,7 @@ describe('hosted pages', () => {
     const wrong = await browser.post('/reset/code', { code: '000000' });
     expect(wrong.statusCode).toBe(422);
     expect(wrong.body).toContain('aria-invalid="true"');
-    expect(wrong.body).toContain('aria-describedby="code-hint code-error"');
+    expect(wrong.body).toContain('aria-describedby="code-hint code-error code-tries"');
     expect(wrong.body).toContain('role="alert"');
     const right = await browser.post('/reset/code', { code: '123 456' });
     expect(right.headers.location).toBe('/reset/new');
@@ -80,15 +80,25 @@ describe('hosted pages', () => {
     expect(newPage.body).toContain('autocomplete="new-password"');
     // SEC-34: no choice to keep other sessions; a hosted reset has no session of its own to keep.
     expect(newPage.body).not.toContain('type="checkbox"');
-    expect(newPage.body).toContain('<script src="/assets/meter.js" defer></script>');
+    // The meter's estimator is not on the page: the small page script fetches it once the password field is used.
+    expect(newPage.body).toContain('<script src="/assets/pages.js" defer></script>');
+    expect(newPage.body).not.toContain('meter.js');
+    // Password managers file the new password under the address typed on the first page.
+    expect(newPage.body).toContain('<input type="email" name="username" autocomplete="username" value="known@example.com" readonly hidden>');
+    expect(newPage.body).toMatch(/<button type="button" class="link-button" data-reveal="password confirm"[^>]*hidden>Show passwords<\/button>/);
+    // A mismatch keeps the password that was right, typed in again; the confirmation is emptied.
     const mismatch = await browser.post('/reset/new', { password: GOOD_PASSWORD, confirm: 'something else', sign_out_others: 'on' });
     expect(mismatch.statusCode).toBe(422);
     expect(mismatch.body).toContain('data-code="password_mismatch"');
-    expect(mismatch.body).not.toContain(GOOD_PASSWORD);
+    expect(mismatch.body).toContain(`id="password" name="password" type="password" autocomplete="new-password" required value="${GOOD_PASSWORD}"`);
+    expect(mismatch.body).toContain('id="confirm" name="confirm" type="password" autocomplete="new-password" required value=""');
+    expect(mismatch.body).not.toContain('something else');
+    // A password the policy refuses is not typed in again.
     const short = await browser.post('/reset/new', { password: 'short', confirm: 'short', sign_out_others: 'on' });
     expect(short.statusCode).toBe(400);
     expect(short.body).toContain('Use at least 15 characters.');
     expect(short.body).toMatch(/id="password-error" data-code="password_too_short"/);
+    expect(short.body).not.toMatch(/value="short"/);
 
     const done = await browser.post('/reset/new', { password: GOOD_PASSWORD, confirm: GOOD_PASSWORD });
     expect(done.statusCode).toBe(303);
@@ -307,7 +317,7 @@ describe('hosted pages', () => {
   it('says when the flow cookie is unknown or expired, with a link to start again', async () => {
     const { browser, clock } = await setup();
     const none = await browser.get('/reset/code');
-    expect(none.statusCode).toBe(404);
+    expect(none.statusCode).toBe(410);
     expect(none.body).toContain('data-code="flow_not_found"');
     expect(none.body).toContain('<a class="button" href="/reset">');
     await browser.get('/reset');
@@ -317,7 +327,7 @@ describe('hosted pages', () => {
     expect(expired.statusCode).toBe(410);
     expect(expired.body).toContain('data-code="flow_expired"');
     browser.cookies.set('rekey_flow', 'forged');
-    expect((await browser.get('/reset/new')).statusCode).toBe(404);
+    expect((await browser.get('/reset/new')).statusCode).toBe(410);
   });
 
   it('the sent and code pages state the lifetimes the service is configured with, in either language', async () => {
@@ -333,7 +343,7 @@ describe('hosted pages', () => {
     expect(code.body).not.toMatch(/expires in (10|30) minutes/);
   });
 
-  it('serves its stylesheet and the bundled strength meter from its own origin', async () => {
+  it('serves its stylesheet, icon, small page scripts and the meter list from its own origin', async () => {
     const { app } = await setup();
     const css = await app.inject('/assets/rekey.css');
     expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
@@ -342,7 +352,20 @@ describe('hosted pages', () => {
     const meter = await app.inject('/assets/meter.js');
     expect(meter.statusCode).toBe(200);
     expect(meter.headers['content-type']).toBe('text/javascript; charset=utf-8');
-    expect(meter.body.length).toBeGreaterThan(100_000);
     expect(meter.body).toContain('data-strength');
+    // The estimator is a few kilobytes, not a bundle of dictionaries.
+    expect(meter.body.length).toBeLessThan(8_000);
+    const script = await app.inject('/assets/pages.js');
+    expect(script.statusCode).toBe(200);
+    expect(script.body).toContain('/assets/meter.js');
+    const list = await app.inject({ url: '/assets/common-passwords.txt', headers: { 'accept-encoding': 'gzip' } });
+    expect(list.statusCode).toBe(200);
+    expect(list.headers['content-encoding']).toBe('gzip');
+    expect(list.rawPayload.length).toBeLessThan(20_000);
+    for (const path of ['/assets/favicon.svg', '/favicon.ico']) {
+      const icon = await app.inject(path);
+      expect(icon.statusCode, path).toBe(200);
+      expect(icon.headers['content-type'], path).toBe('image/svg+xml');
+    }
   });
 });

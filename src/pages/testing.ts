@@ -106,7 +106,10 @@ export class FakeFlows implements FlowService {
     this.injected('attemptCode');
     const flow = this.flows.get(flowId);
     if (!flow) throw new RekeyError('flow_not_found');
-    if (code !== '123456') throw new RekeyError('code_incorrect');
+    if (code !== '123456') {
+      flow.code_attempts += 1;
+      throw new RekeyError('code_incorrect', { attempts_remaining: 5 - flow.code_attempts });
+    }
     return this.advance(flow, this.secondFactor ? 'needs_second_factor' : 'needs_new_password');
   }
   async attemptLink(token: string) {
@@ -212,7 +215,24 @@ export class Browser {
   async get(url: string, headers: Record<string, string> = {}) {
     return this.remember(await this.app.inject({ method: 'GET', url, headers: { cookie: this.cookieHeader(), ...headers } }));
   }
+  /**
+   * A form POST as a browser makes it: a 303 that leaves the form's errors in the form cookie (Post/Redirect/Get)
+   * is followed to the page that shows them; any other answer is returned as it is.
+   */
   async post(url: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
+    const response = await this.postOnly(url, fields, headers);
+    const flashed = (response.cookies as Array<{ name: string; value: string }>).some((c) => /rekey_form$/.test(c.name) && c.value !== '');
+    const location = response.headers.location;
+    if (response.statusCode !== 303 || !flashed || typeof location !== 'string') return response;
+    const shown = await this.get(location);
+    this.followed = location;
+    return shown;
+  }
+  /** The page a POST's errors were shown on, when `post` followed one. */
+  followed?: string;
+  /** A form POST without following anything. */
+  async postOnly(url: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
+    this.followed = undefined;
     const payload = new URLSearchParams({ csrf: this.csrf, ...fields }).toString();
     return this.remember(
       await this.app.inject({

@@ -147,8 +147,8 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
 
   // Both request paths run the same limits, whether or not the address has an account (SEC-03).
   const admitRequest = async (input: Omit<StartFlowInput, 'strategy'>) => {
-    await enforce(limits.ipRequests, input.ipAddress);
-    await enforce(limits.identifierRequests, identifierHash(input.identifier));
+    await enforce(limits.ipRequests, input.ipAddress, 'ip_requests');
+    await enforce(limits.identifierRequests, identifierHash(input.identifier), 'identifier_requests');
   };
 
   const loadOpenFlow = async (flowId: string, expected: FlowStatus): Promise<ResetFlow> => {
@@ -291,14 +291,14 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
     pendingStep: (flow) => (effectiveStatus(flow, clock.now()) === 'needs_second_factor' ? pipeline.pending(flow.id) : Promise.resolve(undefined)),
 
     async continueAfterRedirect(flowId, grant, state, context) {
-      await enforce(limits.ipVerifications, context.ipAddress);
+      await enforce(limits.ipVerifications, context.ipAddress, 'ip_verifications');
       const flow = await loadOpenFlow(flowId, 'needs_second_factor');
       checkGrant(flow, grant);
       return follow(flow, 'needs_second_factor', await pipeline.resume(flowRef(flow), state, runContext(context)));
     },
 
     async attemptCode(flowId, code, context) {
-      await enforce(limits.ipVerifications, context.ipAddress);
+      await enforce(limits.ipVerifications, context.ipAddress, 'ip_verifications');
       const flow = await loadOpenFlow(flowId, 'needs_first_factor');
       const strategy = strategies[flow.strategy];
       // A link's flow takes no typed secret: its token is spent through attemptLink.
@@ -307,23 +307,23 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
     },
 
     async attemptLink(token, context) {
-      await enforce(limits.ipVerifications, context.ipAddress);
+      await enforce(limits.ipVerifications, context.ipAddress, 'ip_verifications');
       return spendLink(token, context);
     },
 
     async isLinkUsable(token, context) {
-      await enforce(limits.ipVerifications, context.ipAddress);
+      await enforce(limits.ipVerifications, context.ipAddress, 'ip_verifications');
       const reset = await resets.findByHash(tokens.hash(token, 'password_reset'));
       return reset !== undefined && isUsable(reset, clock.now());
     },
 
     async attemptSecondFactor(flowId, grant, code, context, type) {
-      await enforce(limits.ipVerifications, context.ipAddress);
+      await enforce(limits.ipVerifications, context.ipAddress, 'ip_verifications');
       return passSecondFactor(flowId, grant, code, type, context);
     },
 
     async setPassword(flowId, grant, password, options) {
-      await enforce(limits.ipVerifications, options.ipAddress);
+      await enforce(limits.ipVerifications, options.ipAddress, 'ip_verifications');
       const completed = await finish(flowId, grant, password, options);
       // An action's `api.transaction.setResultUrl` wins, if the application's allow-list has it (SEC-23).
       const fromAction = await pipeline.resultUrl(flowId);
@@ -333,7 +333,7 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
     },
 
     async resetWithToken({ email, token, password, ...context }) {
-      await enforce(limits.ipVerifications, context.ipAddress);
+      await enforce(limits.ipVerifications, context.ipAddress, 'ip_verifications');
       await resetService.confirm(token, password, context, { expectedEmail: normalizeEmail(email) });
       const reset = await resets.findByHash(tokens.hash(token, 'password_reset'));
       const flow = reset?.flow_id ? await flows.findById(reset.flow_id) : undefined;

@@ -10,6 +10,7 @@ export {
   effectiveStatus,
   FLOW_STATUSES,
   FLOW_STRATEGIES,
+  MAX_CODE_ATTEMPTS,
   type FlowStatus,
   type FlowStrategy,
   type PublicFlow,

@@ -33,8 +33,12 @@ export function createResetLimits(limits: RateLimits, config: Config): ResetLimi
   };
 }
 
-/** Consumes one point or throws the 429 that carries `Retry-After`. */
-export async function enforce(limiter: RateLimiter, key: string): Promise<void> {
+/**
+ * Consumes one point or throws the 429 that carries `Retry-After` and, when given, which limit it was (`limit`,
+ * e.g. `ip_requests`), so a page can say what tripped. Limits count every address alike, so naming one says
+ * nothing about an account (SEC-03).
+ */
+export async function enforce(limiter: RateLimiter, key: string, limit?: string): Promise<void> {
   const result = await limiter.consume(key);
-  if (!result.allowed) throw new RekeyError('rate_limited', { retryAfterSeconds: result.retryAfterSeconds });
+  if (!result.allowed) throw new RekeyError('rate_limited', { retryAfterSeconds: result.retryAfterSeconds, ...(limit ? { limit } : {}) });
 }

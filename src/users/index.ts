@@ -23,3 +23,4 @@ export { EXAMPLE_USER, toWireUser, userObject } from './user.wire.ts';
 export { createPasswordHasher, type PasswordHasher } from './passwords.ts';
 export { lowerHashingPriority } from './hash-priority.ts';
 export { usersMigrations };
+export { blocklistPath } from './blocklist.ts';

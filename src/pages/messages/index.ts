@@ -42,6 +42,8 @@ export interface Translator {
   /** The text for an error code; codes a page does not expect get the generic message, never a raw internal one. */
   error(code: string, vars?: Vars): string;
   isKnownError(code: string): code is PageErrorCode;
+  /** A wait as words ("40 seconds", "5 minutes"), rounded up to the minute past a minute; unknown reads "a few minutes". */
+  wait(seconds: number | undefined): string;
 }
 
 const fill = (text: string, vars: Vars = {}): string =>
@@ -55,5 +57,11 @@ export function translator(lang: Lang): Translator {
     t: (id, vars) => fill(catalog.messages[id], vars),
     error: (code, vars) => fill(isKnownError(code) ? catalog.errors[code] : catalog.errors.generic, vars),
     isKnownError,
+    wait(seconds) {
+      if (seconds === undefined || !Number.isFinite(seconds) || seconds <= 0) return fill(catalog.messages.wait_unknown);
+      if (seconds < 60) return fill(catalog.messages.wait_seconds, { n: Math.ceil(seconds) });
+      const minutes = Math.ceil(seconds / 60);
+      return minutes === 1 ? fill(catalog.messages.wait_one_minute) : fill(catalog.messages.wait_minutes, { n: minutes });
+    },
   };
 }
