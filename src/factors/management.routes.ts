@@ -173,15 +173,20 @@ export const factorManagementRoutes: FastifyPluginAsync<FactorRouteOptions> = as
       schema: {
         tags,
         summary: 'List a user’s authentication factors',
+        description:
+          'TOTP factors, as WorkOS lists them (its SDK reads a `totp` object in every entry). With `all_types=true`, every factor: SMS numbers, security keys and passkeys, recovery codes.',
         operationId: 'listAuthFactors',
         params: idParam('user'),
+        // The WorkOS SDK sends its pagination parameters; one page holds every factor, so they are accepted and ignored.
+        querystring: z.looseObject({ all_types: z.enum(['true', 'false']).optional() }),
         response: { 200: listEnvelope(authFactorObject) },
         errors: ['user_not_found'],
       },
     },
     async (request) => {
       await users.getOrThrow(request.params.id);
-      const data = (await factors.list(request.params.id)).map(toWireFactor);
+      const all = request.query.all_types === 'true';
+      const data = (await factors.list(request.params.id)).filter((factor) => all || factor.type === 'totp').map(toWireFactor);
       // A user has a handful of factors: one page, no cursors.
       return { object: 'list' as const, data, list_metadata: { before: null, after: null } };
     },

@@ -99,6 +99,14 @@ for (const factory of STORES) {
       expect(String((error.rawData as { pending_authentication_token?: string }).pending_authentication_token)).toMatch(/^flow_/);
     });
 
+    it('lists a user’s TOTP factors with the SDK when the user also has factors WorkOS does not know', async () => {
+      const user = await workos.userManagement.createUser({ email: 'sdk.factors@example.com', password: `${GOOD_PASSWORD} factors` });
+      const { authenticationFactor } = await workos.userManagement.enrollAuthFactor({ userId: user.id, type: 'totp', totpIssuer: 'Acme' });
+      await h.rekey.factors.regenerateRecoveryCodes(user);
+      const listed = await workos.userManagement.listAuthFactors({ userId: user.id });
+      expect(listed.data).toEqual([expect.objectContaining({ id: authenticationFactor.id, type: 'totp', totp: { issuer: 'Acme', user: user.email } })]);
+    });
+
     it('lists users with cursor pagination and deletes one', async () => {
       for (let i = 0; i < 3; i++) await workos.userManagement.createUser({ email: `page${i}@example.com` });
       const first = await workos.userManagement.listUsers({ limit: 2 });
