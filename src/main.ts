@@ -28,8 +28,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const application = await rekey.apps.getDefault();
   const keys = await rekey.apps.listKeys(application.id);
   app.log.info(
-    // Where each channel's messages go, described without credentials.
-    { url: address, store: rekey.deps.store.dialect, ...rekey.describeChannels(), client_id: application.client_id },
+    // Where each channel's messages go, described without credentials. The dispatcher's id is the `lease_owner`
+    // of the outbox rows this node has claimed: what a crashed node held until its leases run out.
+    {
+      url: address,
+      store: rekey.deps.store.dialect,
+      ...rekey.describeChannels(),
+      client_id: application.client_id,
+      dispatcher: config.dispatcher ? rekey.dispatcher.id : null,
+    },
     'Rekey is listening',
   );
   if (config.env !== 'production') app.log.info({ mailbox: `${config.baseUrl}/dev/mailbox` }, 'development mailbox');

@@ -14,12 +14,16 @@ export interface SmtpSink {
   start(): Promise<void>;
   stop(): Promise<void>;
   waitFor(predicate: (mail: SinkMail) => boolean, timeoutMs?: number): Promise<SinkMail>;
+  /** Keeps each message received from now on, but answers none until `release`: senders wait on their 250. */
+  hold(): void;
+  release(): void;
 }
 
 export async function startSmtpSink(): Promise<SmtpSink> {
   const messages: SinkMail[] = [];
   let server: SMTPServer | undefined;
   let port = 0;
+  let held: Array<() => void> | undefined;
 
   const start = async () => {
     server = new SMTPServer({
@@ -36,7 +40,8 @@ export async function startSmtpSink(): Promise<SmtpSink> {
           const decoded = raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
           const subject = /^Subject: (.*)$/m.exec(raw)?.[1]?.trim() ?? '';
           messages.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), subject, body: decoded });
-          callback();
+          if (held) held.push(() => callback());
+          else callback();
         });
       },
     });
@@ -54,6 +59,12 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     },
     messages,
     start,
+    hold: () => void (held ??= []),
+    release() {
+      const waiting = held ?? [];
+      held = undefined;
+      for (const answer of waiting) answer();
+    },
     stop: () => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())),
     async waitFor(predicate, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
