@@ -280,6 +280,22 @@ export const configSchema = z.strictObject({
   ),
   /** @default 3600 */
   signInIpWindowSeconds: setting(positiveInt().default(3600), 'REKEY_SIGN_IN_IP_WINDOW_SECONDS', 'Window of the per-IP sign-in limit.'),
+  /** @default [] */
+  workflows: setting(
+    z.preprocess(
+      (value) => {
+        if (typeof value !== 'string') return value;
+        try {
+          return JSON.parse(value) as unknown;
+        } catch {
+          return value;
+        }
+      },
+      z.array(z.record(z.string(), z.unknown())).max(500).default([]),
+    ),
+    'REKEY_WORKFLOWS',
+    "Notification workflows (JSON array; see docs/notifications.md): your own, or a built-in's id with new content for its steps. Checked at start: a bad step or a template that does not parse stops the server, naming the workflow and the step.",
+  ),
   /** @default { postChallenge: [], requireEnrolledSecondFactor: true, memoryMb: 64, poolSize: 2 } */
   actions: setting(
     actionsSetting.default({ postChallenge: [], requireEnrolledSecondFactor: true, memoryMb: 64, poolSize: 2 }),

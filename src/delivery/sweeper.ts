@@ -62,7 +62,9 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
       .updateTable('outbox')
       .set({ status: 'dead', payload: withoutSealed, last_error: 'expired before delivery', lease_until: null, lease_owner: null })
       .where('status', '=', 'pending')
-      .where('created_at', '<=', now - sealedLifetimeMs)
+      // Counted from when the row fell due, not from when it was written: a workflow's step queued behind a delay
+      // carries its payload sealed until then.
+      .where('next_attempt_at', '<=', now - sealedLifetimeMs)
       // A row a dispatcher is sending now is left to it: its mark would fail on a lease taken away.
       .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
       .where(hasSealed)

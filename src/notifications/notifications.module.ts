@@ -22,12 +22,15 @@ import type { Branding } from './steps/scope.ts';
 import { createSmsStep } from './steps/sms.step.ts';
 import { createThrottleStep } from './steps/throttle.step.ts';
 import { BUILTIN, builtinWorkflows, layoutSource } from './workflows/builtins.ts';
+import { loadConfigWorkflows } from './workflows/operator.ts';
 
 /** The engine: workflows, their templates, the step job the dispatcher runs, and the activity. */
 export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsModule; delivery: DeliveryModule }) {
   const { config, store } = deps;
   const apps = deps.apps.service;
-  const registry = createWorkflowRegistry(builtinWorkflows());
+  const builtins = builtinWorkflows();
+  const registry = createWorkflowRegistry(builtins);
+  loadConfigWorkflows(registry, new Map(builtins.map((workflow) => [workflow.workflowId, workflow])), config.workflows);
   const executions = createExecutionStore(store.db);
   const renderer = createRenderer(layoutSource());
   const defaultApp = await apps.getDefault();
@@ -78,7 +81,7 @@ export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsM
     jobs: { [NOTIFICATION_STEP]: stepJob },
     sweeps: { 'notification_idempotency.expired_deleted': (now: number) => idempotency.sweep(now) },
     migrations: { ...subscribersMigrations, ...notificationsMigrations },
-    expose: { notifications: service, subscribers: subscribers.service },
+    expose: { notifications: service, subscribers: subscribers.service, executions },
   };
 }
 
