@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.ts';
-import type { CodeDelivery } from './factors/index.ts';
 import type { PlatformDeps } from './deps.ts';
 import { MODULES, type ExposedServices, type SharedDeps } from './modules.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
@@ -65,22 +64,12 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
   // Filled below once every module is built; the dispatcher and the sweeper read them when they run.
   const jobs: Record<string, Job> = {};
   const sweeps: Record<string, SweepStep> = {};
-  // The factors module is built before the notifications engine that sends its codes: it gets a door that
-  // forwards to the engine once it is built (a code is only ever sent long after start).
-  const late: { codes?: CodeDelivery } = {};
-  const codeDelivery: CodeDelivery = {
-    verificationCode(message) {
-      if (!late.codes) throw new Error('the notifications module is not built yet');
-      return late.codes.verificationCode(message);
-    },
-  };
-  const shared: SharedDeps = { ...deps, rateLimits, jobs, sweeps, codeDelivery, ...(options.channel ? { mailChannel: options.channel } : {}) };
+  const shared: SharedDeps = { ...deps, rateLimits, jobs, sweeps, ...(options.channel ? { mailChannel: options.channel } : {}) };
 
   const built: Record<string, ModuleParts> = {};
   // Each module gets the shared deps and the modules before it; src/modules.ts has tsc check the order.
   for (const module of MODULES) built[module.name] = await module.create({ ...shared, ...built } as never);
   const modules = MODULES.map((module) => built[module.name]!);
-  late.codes = (built.notifications as { codeDelivery?: CodeDelivery } | undefined)?.codeDelivery;
   for (const [i, module] of modules.entries()) {
     register(jobs, module.jobs, `job kind`, MODULES[i]!.name);
     register(sweeps, module.sweeps, `sweep step`, MODULES[i]!.name);

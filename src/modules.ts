@@ -1,7 +1,7 @@
 import { actionsModule } from './actions/index.ts';
 import { appsModule } from './apps/index.ts';
 import { deliveryModule, type Channel } from './delivery/index.ts';
-import { factorsModule, type CodeDelivery } from './factors/index.ts';
+import { factorsModule } from './factors/index.ts';
 import { notificationsModule } from './notifications/index.ts';
 import type { ModuleDefinition, ModuleDeps } from './platform/module.ts';
 import { resetsModule } from './resets/index.ts';
@@ -18,8 +18,6 @@ export const MODULES = [appsModule, usersModule, deliveryModule, notificationsMo
 export type SharedDeps = ModuleDeps & {
   /** Replaces the configured mail channel (tests). */
   mailChannel?: Channel;
-  /** How the factors module sends a code: forwards to the notifications engine, built after it (compose.ts). */
-  codeDelivery?: CodeDelivery;
 };
 
 /** The built modules by name. */

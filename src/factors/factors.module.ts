@@ -1,12 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { BUILTIN, type NotificationsModule } from '../notifications/index.ts';
+import type { NotificationsModule } from '../notifications/index.ts';
 import type { ModuleDeps } from '../platform/module.ts';
 import type { UsersModule } from '../users/index.ts';
 import { createFactorService } from './factor.service.ts';
 import type { FactorTables } from './factor.table.ts';
 import { factorManagementRoutes } from './management.routes.ts';
 import { factorsMigrations } from './migrations.ts';
-import type { CodeDelivery } from './sent-code.ts';
 
 /** How long finished challenges and links are kept after they expire: long enough to answer "expired" rather than "unknown". */
 const KEEP_AFTER_EXPIRY_MS = 24 * 3600_000;
@@ -14,20 +13,8 @@ const KEEP_AFTER_EXPIRY_MS = 24 * 3600_000;
 /** Second factors behind the `Factor` port, their enrollment links, and the pending-authentication step of a login. */
 export async function createFactorsModule(deps: ModuleDeps & { users: UsersModule; notifications: NotificationsModule }) {
   const users = deps.users.service;
-  const notifications = deps.notifications.service;
-  const delivery: CodeDelivery = {
-    verificationCode: (message) =>
-      notifications.triggerWrites({
-        workflowId: BUILTIN.verificationCode,
-        // The number or address is this message's destination only: the subscriber's own contact details stay as they are.
-        to: [{ subscriberId: message.userId, ...(message.channel === 'sms' ? { phone: message.to } : { email: message.to }) }],
-        upsert: false,
-        locale: message.locale,
-        applicationId: message.applicationId,
-        payload: { code: message.code, channel: message.channel, expiresInMinutes: message.expiresInMinutes, purpose: 'second_factor' },
-      }).writes,
-  };
-  const service = createFactorService({ ...deps, delivery, findUser: (id) => users.get(id) });
+  // Codes leave through the notifications engine's verification-code workflow (its module builds the CodeDelivery).
+  const service = createFactorService({ ...deps, delivery: deps.notifications.codeDelivery, findUser: (id) => users.get(id) });
   const db = deps.store.db.withTables<FactorTables>();
   const managementRoutes: FastifyPluginAsync = async (app) => void (await app.register(factorManagementRoutes, { factors: service, users }));
   const sweep = (table: 'factor_challenges' | 'factor_enrollment_links') => async (now: number) =>
