@@ -16,6 +16,12 @@ async function failure(call: Promise<unknown>): Promise<{ error: unknown; status
   return { error, status: statusCode, code: (JSON.parse(body) as { code?: unknown }).code };
 }
 
+/** The engine's workflow registry: where an operator's workflow goes once loaded. */
+function registryOf(h: Harness): { put(workflow: Record<string, unknown>): unknown } {
+  const notifications = h.rekey.modules.find((module) => 'registry' in module) as unknown as { registry: { put(workflow: Record<string, unknown>): unknown } };
+  return notifications.registry;
+}
+
 /** `@novu/api@3.19.1`, unchanged, pointed at a running Rekey over loopback HTTP. */
 for (const factory of STORES) {
   describe(`${factory.name}: Novu SDK compatibility`, () => {
@@ -121,7 +127,6 @@ for (const factory of STORES) {
 
     it("a non-critical workflow's email turned off in preferences is skipped; a critical one still sends", async () => {
       const email = 'novu-choices@example.com';
-      const to = [{ subscriberId: 'novu-choices', email, firstName: 'Pat' }];
       await novu.subscribers.create({ subscriberId: 'novu-choices', email, firstName: 'Pat' });
       const { result: listed } = await novu.subscribers.preferences.list({ subscriberId: 'novu-choices' });
       // Novu lists the non-critical workflows unless asked: of the built-ins, new-sign-in.
@@ -136,22 +141,122 @@ for (const factory of STORES) {
       // Email off for every workflow: a critical one sends all the same.
       await novu.subscribers.preferences.update({ channels: { email: false } }, 'novu-choices');
 
-      const signedIn = await h.rekey.notifications.trigger({
+      const signedIn = await novu.trigger({
         workflowId: 'new-sign-in',
-        to,
+        to: 'novu-choices',
         payload: { signedInAt: '2026-11-25T12:00:00Z', ipAddress: '203.0.113.7', helpUrl: 'https://app.example.com/help' },
       });
       const resetUrl = 'https://app.example.com/reset?token=novu-choices-1';
-      await h.rekey.notifications.trigger({ workflowId: 'password-reset', to, payload: { resetUrl, expiresInMinutes: 30, firstName: 'Pat' } });
+      const reset = await novu.trigger({ workflowId: 'password-reset', to: 'novu-choices', payload: { resetUrl, expiresInMinutes: 30, firstName: 'Pat' } });
       await h.deliver();
       expect(mailTo(email)).toHaveLength(1);
       expect(mailTo(email)[0]!.body).toContain(resetUrl);
+      const jobs = async (transactionId: string) =>
+        (await novu.notifications.list({ transactionId })).result.data[0]!.jobs!.map((job) => [job.type, job.status]);
+      expect(await jobs(signedIn.result.transactionId!)).toEqual([['email', 'skipped']]);
+      expect(await jobs(reset.result.transactionId!)).toEqual([['email', 'sent']]);
       const skipped = await h.store.db
         .selectFrom('notification_steps')
         .select(['type', 'status', 'reason'])
-        .where('execution_id', 'in', signedIn.executionIds)
+        .where(
+          'execution_id',
+          'in',
+          (await novu.notifications.list({ transactionId: signedIn.result.transactionId! })).result.data.map((entry) => entry.id!),
+        )
         .execute();
       expect(skipped).toEqual([{ type: 'email', status: 'skipped', reason: 'preference' }]);
+    });
+
+    it("Novu's password-reset snippet works unchanged: the mail at the SMTP server holds the resetUrl; a repeated transactionId sends nothing more", async () => {
+      const email = 'novu-snippet@example.com';
+      const resetUrl = 'https://app.example.com/reset-password?token=novu-snippet-1';
+      // As in Novu's docs, unchanged but for serverURL and the key.
+      const { result } = await novu.trigger({
+        workflowId: 'password-reset',
+        to: { subscriberId: 'novu-snippet', email },
+        payload: { firstName: 'Ada', resetUrl, expiresInMinutes: 30 },
+        transactionId: 'novu-snippet-tx',
+      });
+      expect(result).toEqual({ acknowledged: true, status: 'processed', transactionId: 'novu-snippet-tx' });
+      await h.deliver();
+      expect(mailTo(email)).toHaveLength(1);
+      expect(mailTo(email)[0]!.body).toContain(resetUrl);
+      expect(mailTo(email)[0]!.body).toContain('Ada');
+
+      await novu.trigger({ workflowId: 'password-reset', to: 'novu-snippet', payload: { resetUrl, expiresInMinutes: 30 }, transactionId: 'novu-snippet-tx' });
+      await h.deliver();
+      expect(mailTo(email)).toHaveLength(1);
+
+      const { result: activity } = await novu.notifications.list({ transactionId: 'novu-snippet-tx' });
+      expect(activity.data).toHaveLength(1);
+      expect(activity.data[0]).toMatchObject({ subscriberId: 'novu-snippet', transactionId: 'novu-snippet-tx', templateId: 'password-reset' });
+      expect(activity.data[0]!.jobs!.map((job) => [job.type, job.status])).toEqual([['email', 'sent']]);
+    });
+
+    it('triggers an operator-defined workflow, a bulk trigger, and cancels a delayed one; the activity shows each status', async () => {
+      // An operator's workflow: a delay, then a mail, non-critical.
+      registryOf(h).put({
+        workflowId: 'weekly-digest',
+        name: 'Weekly digest',
+        critical: false,
+        active: true,
+        tags: [],
+        origin: 'config',
+        steps: [
+          { stepId: 'wait', type: 'delay', controls: { type: 'regular', amount: 1, unit: 'hours' } },
+          {
+            stepId: 'mail',
+            type: 'email',
+            content: { en: { subject: 'Your digest, {{ subscriber.firstName }}', body: '<p>{{ payload.count }} new items</p>' } },
+          },
+        ],
+      });
+      const emails = ['digest-a@example.com', 'digest-b@example.com'];
+      await novu.subscribers.create({ subscriberId: 'digest-a', email: emails[0], firstName: 'Ann' });
+      await novu.subscribers.create({ subscriberId: 'digest-b', email: emails[1], firstName: 'Ben' });
+
+      const { result: bulk } = await novu.triggerBulk({
+        events: [
+          { workflowId: 'weekly-digest', to: 'digest-a', payload: { count: 3 }, transactionId: 'digest-kept' },
+          { workflowId: 'weekly-digest', to: 'digest-b', payload: { count: 5 }, transactionId: 'digest-canceled' },
+        ],
+      });
+      expect(bulk.map((r) => [r.status, r.transactionId])).toEqual([
+        ['processed', 'digest-kept'],
+        ['processed', 'digest-canceled'],
+      ]);
+      await h.deliver();
+      expect(emails.flatMap(mailTo)).toEqual([]);
+      const waiting = (await novu.notifications.list({ transactionId: 'digest-canceled' })).result.data[0]!;
+      expect(waiting.jobs!.map((job) => [job.type, job.status])).toEqual([
+        ['delay', 'sent'],
+        ['email', 'queued'],
+      ]);
+
+      expect((await novu.cancel('digest-canceled')).result).toBe(true);
+      h.clock.advance(61 * 60_000);
+      await h.deliver();
+      expect(mailTo(emails[0]!)).toHaveLength(1);
+      expect(mailTo(emails[0]!)[0]).toMatchObject({ subject: 'Your digest, Ann' });
+      expect(mailTo(emails[0]!)[0]!.body).toContain('3 new items');
+      expect(mailTo(emails[1]!)).toEqual([]);
+
+      const status = async (transactionId: string) =>
+        (await novu.notifications.list({ transactionId })).result.data[0]!.jobs!.map((job) => [job.type, job.status]);
+      expect(await status('digest-kept')).toEqual([
+        ['delay', 'sent'],
+        ['email', 'sent'],
+      ]);
+      expect(await status('digest-canceled')).toEqual([
+        ['delay', 'sent'],
+        ['email', 'canceled'],
+      ]);
+    });
+
+    it('an unknown workflow is a 4xx the SDK raises', async () => {
+      const unknown = await failure(novu.trigger({ workflowId: 'no-such-workflow', to: 'novu-ada', payload: {} }));
+      expect(unknown.error).toBeInstanceOf(ErrorDto);
+      expect(unknown).toMatchObject({ status: 404, code: 'workflow_not_found' });
     });
 
     it("a wrong key raises the SDK's 401 error", async () => {
