@@ -16,11 +16,15 @@ async function failure(call: Promise<unknown>): Promise<{ error: unknown; status
   return { error, status: statusCode, code: (JSON.parse(body) as { code?: unknown }).code };
 }
 
-/** The engine's workflow registry: where an operator's workflow goes once loaded. */
-function registryOf(h: Harness): { put(workflow: Record<string, unknown>): unknown } {
-  const notifications = h.rekey.modules.find((module) => 'registry' in module) as unknown as { registry: { put(workflow: Record<string, unknown>): unknown } };
-  return notifications.registry;
-}
+/** An operator's workflow from `rekey.config.json`: a delay, then a mail, non-critical. */
+const WEEKLY_DIGEST = {
+  workflowId: 'weekly-digest',
+  name: 'Weekly digest',
+  steps: [
+    { stepId: 'wait', type: 'delay', controls: { type: 'regular', amount: 1, unit: 'hours' } },
+    { stepId: 'mail', type: 'email', content: { en: { subject: 'Your digest, {{ subscriber.firstName }}', body: '<p>{{ payload.count }} new items</p>' } } },
+  ],
+};
 
 /** `@novu/api@3.19.1`, unchanged, pointed at a running Rekey over loopback HTTP. */
 for (const factory of STORES) {
@@ -32,7 +36,7 @@ for (const factory of STORES) {
 
     beforeAll(async () => {
       sink = await startSmtpSink();
-      h = await createHarness(factory, { listen: true, config: { smtpUrl: `smtp://127.0.0.1:${sink.port}` } });
+      h = await createHarness(factory, { listen: true, config: { smtpUrl: `smtp://127.0.0.1:${sink.port}`, workflows: [WEEKLY_DIGEST] } });
       novu = new Novu({ secretKey: h.secretKey, serverURL: h.url!, retryConfig: { strategy: 'none' } });
     });
     afterAll(async () => {
@@ -194,23 +198,6 @@ for (const factory of STORES) {
     });
 
     it('triggers an operator-defined workflow, a bulk trigger, and cancels a delayed one; the activity shows each status', async () => {
-      // An operator's workflow: a delay, then a mail, non-critical.
-      registryOf(h).put({
-        workflowId: 'weekly-digest',
-        name: 'Weekly digest',
-        critical: false,
-        active: true,
-        tags: [],
-        origin: 'config',
-        steps: [
-          { stepId: 'wait', type: 'delay', controls: { type: 'regular', amount: 1, unit: 'hours' } },
-          {
-            stepId: 'mail',
-            type: 'email',
-            content: { en: { subject: 'Your digest, {{ subscriber.firstName }}', body: '<p>{{ payload.count }} new items</p>' } },
-          },
-        ],
-      });
       const emails = ['digest-a@example.com', 'digest-b@example.com'];
       await novu.subscribers.create({ subscriberId: 'digest-a', email: emails[0], firstName: 'Ann' });
       await novu.subscribers.create({ subscriberId: 'digest-b', email: emails[1], firstName: 'Ben' });
