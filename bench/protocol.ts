@@ -16,6 +16,8 @@ export interface ServerSpec {
   dataDir?: string;
   /** Rekey role: run the outbox dispatcher (started after the fixtures are in place). */
   dispatcher?: boolean;
+  /** Rekey role: settings over the bench's own (an SMTP sink's `smtpUrl`, the dispatcher's interval, …). */
+  settings?: Record<string, unknown>;
   /** Hash role: concurrent `hasher.hash()` loops and how long to run them. */
   loops?: number;
   seconds?: number;

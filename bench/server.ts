@@ -16,7 +16,7 @@ import Database from 'better-sqlite3';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { loadConfig } from '../src/config/load.ts';
-import type { Config } from '../src/config/schema.ts';
+import type { Config, ConfigInput } from '../src/config/schema.ts';
 import { startServer } from '../src/main.ts';
 import { isPostgresUrl } from '../src/store/connect.ts';
 import { createPasswordHasher } from '../src/users/passwords.ts';
@@ -32,7 +32,7 @@ function send(message: ReadyMessage | Reply): void {
   else console.log(JSON.stringify(message));
 }
 
-function benchConfig(overrides: { databaseUrl?: string; dispatcher?: boolean } = {}): Config {
+function benchConfig(overrides: Partial<ConfigInput> = {}): Config {
   const dataDir = spec.dataDir ?? process.cwd();
   return loadConfig({
     env: {},
@@ -135,6 +135,7 @@ async function startRekey(databaseUrl: string): Promise<Running> {
   const config = benchConfig({
     databaseUrl: isPostgresUrl(databaseUrl) && spec.schema ? withSearchPath(databaseUrl, spec.schema) : databaseUrl,
     dispatcher: spec.dispatcher ?? false,
+    ...(spec.settings as Partial<ConfigInput> | undefined),
   });
   const server = await startServer(config);
   const { rekey, url } = server;

@@ -1,0 +1,306 @@
+/**
+ * The notification engine's part of `npm run bench` (`--only=notifications` runs it alone; `--quick` shortens it):
+ *
+ *   1. ceiling     the bare Fastify `POST /insert` of bench/run.ts, just before and just after 2 (SQLite, PostgreSQL)
+ *   2. triggers    `POST /v1/events/trigger` (the password-reset built-in, subscribers in rotation), dispatcher off:
+ *                  triggers accepted per second                                      target ≥ 50 % of 1
+ *   3. delivery    messages a node's dispatcher hands to a local SMTP sink per second (PostgreSQL, the outbox filled
+ *                  first by triggers), with one node and with two, next to raw pooled nodemailer sends to the same
+ *                  sink from one process                    targets: one node ≥ 60 % of raw, two ≥ 1.3 × one
+ *   4. latency     median time from a trigger's request to its mail at the sink, triggers at 100/s (one node)
+ *
+ * The sink runs in its own process (bench/notifications-sink.ts); every server is a separate process on the
+ * compiled code (bench/processes.ts). A run other than `--quick` writes bench/notifications-results.md.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AutocannonRequest } from 'autocannon';
+import nodemailer from 'nodemailer';
+import pg from 'pg';
+import { fire, rotatingPost, type LoadSummary } from './load.ts';
+import { startServer, type ServerProcess } from './processes.ts';
+import { emailOf } from './protocol.ts';
+import type { SinkCommand, SinkStats } from './notifications-sink.ts';
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const only = [...args]
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
+const SECONDS = quick ? 2 : 10;
+const WARMUP_SECONDS = quick ? 1 : 2;
+const CONNECTIONS = 10;
+const SUBSCRIBERS = 1_000;
+/** Messages per delivery run. */
+const MESSAGES = quick ? 500 : 4_000;
+const LATENCY_RATE = 100;
+const POSTGRES_URL = process.env.REKEY_BENCH_DATABASE_URL ?? process.env.REKEY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const RESULTS = fileURLToPath(new URL('./notifications-results.md', import.meta.url));
+const SINK_ENTRY = fileURLToPath(new URL('./notifications-sink.ts', import.meta.url));
+
+const log = (message: string) => process.stderr.write(`[bench notifications] ${message}\n`);
+const pct = (ratio: number) => `${(ratio * 100).toFixed(0)} %`;
+
+interface Fresh {
+  databaseUrl: string;
+  schema?: string;
+  dataDir: string;
+}
+interface StoreTarget {
+  label: 'SQLite' | 'PostgreSQL';
+  fresh(name: string): Promise<Fresh>;
+}
+
+async function adminQuery(text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3_000 });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The Novu password-reset snippet, to a subscriber of its own (the address carries the time when `at` is given). */
+const triggerBody = (i: number, at?: number) => ({
+  name: 'password-reset',
+  to: { subscriberId: `bench-${i}`, email: at === undefined ? emailOf('notify', i) : `lat-${at}-${i}@bench.example.com`, firstName: 'Ada' },
+  payload: { firstName: 'Ada', resetUrl: `https://app.example.com/reset?token=${randomBytes(24).toString('base64url')}`, expiresInMinutes: 30 },
+});
+
+const auth = (server: ServerProcess) => ({ authorization: `ApiKey ${server.secretKey!}` });
+
+async function withServers<T>(servers: ServerProcess[], body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+  }
+}
+
+function check(label: string, summary: LoadSummary): LoadSummary {
+  if (summary.non2xx || summary.errors) log(`${label}: ${JSON.stringify(summary.statusCodes)}, ${summary.errors} errors`);
+  return summary;
+}
+
+async function ceiling(store: StoreTarget, name: string): Promise<number> {
+  const server = await startServer({ role: 'ceiling', ...(await store.fresh(name)) });
+  return withServers([server], async () => {
+    const bodies = Array.from({ length: SUBSCRIBERS }, (_, i) => ({ email: emailOf('ceiling', i) }));
+    const load = (duration: number) => ({ url: server.url, connections: CONNECTIONS, duration, request: rotatingPost('/insert', {}, bodies).request });
+    await fire(load(WARMUP_SECONDS));
+    return check(`ceiling ${store.label}`, await fire(load(SECONDS))).rps;
+  });
+}
+
+async function triggers(store: StoreTarget): Promise<LoadSummary> {
+  // The dispatcher stays off: this measures what the API accepts (subscriber upsert, execution, step, outbox row).
+  const server = await startServer({ role: 'rekey', ...(await store.fresh('triggers')), dispatcher: false });
+  return withServers([server], async () => {
+    const bodies = Array.from({ length: SUBSCRIBERS }, (_, i) => triggerBody(i));
+    const load = (duration: number) => ({
+      url: server.url,
+      connections: CONNECTIONS,
+      duration,
+      request: rotatingPost('/v1/events/trigger', auth(server), bodies).request,
+    });
+    await fire(load(WARMUP_SECONDS));
+    return check(`triggers ${store.label}`, await fire(load(SECONDS)));
+  });
+}
+
+interface Sink {
+  port: number;
+  call<T>(command: SinkCommand): Promise<T>;
+  stats(): Promise<SinkStats>;
+  /** Resolves once `count` messages arrived since the reset. */
+  until(count: number, timeoutMs: number): Promise<SinkStats>;
+}
+
+async function startSink(): Promise<{ sink: Sink; child: ChildProcess }> {
+  const child = fork(SINK_ENTRY, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
+  const call = <T>(command: SinkCommand) =>
+    new Promise<T>((resolve) => {
+      child.once('message', (reply: T) => resolve(reply));
+      child.send(command);
+    });
+  const stats = async () => (await call<{ stats: SinkStats }>({ cmd: 'stats' })).stats;
+  return {
+    child,
+    sink: {
+      port,
+      call,
+      stats,
+      async until(count, timeoutMs) {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const now = await stats();
+          if (now.count >= count) return now;
+          if (Date.now() > deadline) throw new Error(`the sink got ${now.count} of ${count} messages in ${timeoutMs} ms`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      },
+    },
+  };
+}
+
+const rateOf = (stats: SinkStats) => (stats.count - 1) / ((stats.last - stats.first) / 1000);
+
+/** Fills the outbox with `MESSAGES` triggers (no dispatcher), then lets `nodes` dispatchers deliver them all. */
+async function delivery(store: StoreTarget, sink: Sink, nodes: number): Promise<number> {
+  const db = await store.fresh(`delivery_${nodes}`);
+  const filler = await startServer({ role: 'rekey', ...db, dispatcher: false });
+  await withServers([filler], async () => {
+    const bodies = Array.from({ length: MESSAGES }, (_, i) => triggerBody(i));
+    const loaded = await fire({
+      url: filler.url,
+      connections: CONNECTIONS,
+      amount: MESSAGES,
+      request: rotatingPost('/v1/events/trigger', auth(filler), bodies, false).request,
+    });
+    if (loaded.ok !== MESSAGES) throw new Error(`only ${loaded.ok} of ${MESSAGES} triggers were accepted`);
+  });
+  await sink.call({ cmd: 'reset' });
+  const settings = { smtpUrl: `smtp://127.0.0.1:${sink.port}` };
+  const servers = await Promise.all(Array.from({ length: nodes }, () => startServer({ role: 'rekey', ...db, dispatcher: true, settings })));
+  return withServers(servers, async () => rateOf(await sink.until(MESSAGES, 600_000)));
+}
+
+/** The same number of messages through one pooled nodemailer transport (5 connections, as Rekey's SMTP provider). */
+async function raw(sink: Sink): Promise<number> {
+  await sink.call({ cmd: 'reset' });
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sink.port, secure: false, ignoreTLS: true, pool: true, maxConnections: 5 });
+  const html = `<html><body>${'<p>Someone asked to reset the password of your account. Choose a new one here.</p>'.repeat(30)}</body></html>`;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (next < MESSAGES) {
+        const i = next++;
+        await transport.sendMail({
+          from: 'Rekey <no-reply@bench.example.com>',
+          to: emailOf('raw', i),
+          subject: 'Reset your password',
+          text: 'Reset it here.',
+          html,
+        });
+      }
+    }),
+  );
+  transport.close();
+  return rateOf(await sink.until(MESSAGES, 60_000));
+}
+
+/** Triggers at a steady rate to one node with its dispatcher on: the median from request to mail at the sink. */
+async function latency(store: StoreTarget, sink: Sink): Promise<{ median: number; p90: number; count: number }> {
+  const server = await startServer({
+    role: 'rekey',
+    ...(await store.fresh('latency')),
+    dispatcher: true,
+    settings: { smtpUrl: `smtp://127.0.0.1:${sink.port}` },
+  });
+  return withServers([server], async () => {
+    await sink.call({ cmd: 'reset' });
+    let n = 0;
+    const request: AutocannonRequest = {
+      method: 'POST',
+      path: '/v1/events/trigger',
+      headers: { 'content-type': 'application/json', ...auth(server) },
+      setupRequest(req) {
+        req.body = JSON.stringify(triggerBody(n++, Date.now()));
+        return req;
+      },
+    };
+    const load = check('latency', await fire({ url: server.url, connections: CONNECTIONS, duration: SECONDS, overallRate: LATENCY_RATE, request }));
+    const stats = await sink.until(load.ok, 60_000);
+    const sorted = [...stats.latencies].sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+    return { median: at(0.5), p90: at(0.9), count: sorted.length };
+  });
+}
+
+async function main(): Promise<void> {
+  if (only && !only.includes('notifications')) return;
+  const started = new Date();
+  const tmp = mkdtempSync(join(os.tmpdir(), 'rekey-bench-notifications-'));
+  const base = `bench_${randomBytes(4).toString('hex')}`;
+  const schemas: string[] = [];
+  const sqlite: StoreTarget = {
+    label: 'SQLite',
+    async fresh(name) {
+      const dir = join(tmp, name);
+      mkdirSync(dir, { recursive: true });
+      return { databaseUrl: join(dir, 'bench.db'), dataDir: dir };
+    },
+  };
+  const postgres: StoreTarget = {
+    label: 'PostgreSQL',
+    async fresh(name) {
+      const schema = `${base}_${name}`;
+      await adminQuery(`CREATE SCHEMA ${schema}`);
+      schemas.push(schema);
+      const dir = join(tmp, `pg-${name}`);
+      mkdirSync(dir, { recursive: true });
+      return { databaseUrl: POSTGRES_URL, schema, dataDir: dir };
+    },
+  };
+  const { sink, child } = await startSink();
+  const lines: string[] = [];
+  const rows: string[] = [];
+  try {
+    for (const store of [sqlite, postgres]) {
+      log(`${store.label}: ceiling, triggers, ceiling (${SECONDS} s each, ${CONNECTIONS} connections)`);
+      const before = await ceiling(store, 'ceiling_before');
+      const accepted = await triggers(store);
+      const after = await ceiling(store, 'ceiling_after');
+      const top = (before + after) / 2;
+      rows.push(`| ceiling, ${store.label} | ${before.toFixed(0)} / ${after.toFixed(0)} req/s (before / after) | |`);
+      rows.push(
+        `| triggers accepted, ${store.label} | ${accepted.rps.toFixed(0)} /s (p50 ${accepted.p50} ms, p99 ${accepted.p99} ms) | **${pct(accepted.rps / top)}** of the ceiling (target ≥ 50 %) |`,
+      );
+    }
+    log(`delivery: ${MESSAGES} messages, raw nodemailer, then one node, then two (PostgreSQL)`);
+    const rawRate = await raw(sink);
+    const one = await delivery(postgres, sink, 1);
+    const two = await delivery(postgres, sink, 2);
+    rows.push(`| raw pooled nodemailer (5 connections) | ${rawRate.toFixed(0)} msg/s | |`);
+    rows.push(`| delivered by one node, PostgreSQL | ${one.toFixed(0)} msg/s | **${pct(one / rawRate)}** of raw (target ≥ 60 %) |`);
+    rows.push(`| delivered by two nodes, PostgreSQL | ${two.toFixed(0)} msg/s | **${(two / one).toFixed(2)} ×** one node (target ≥ 1.3 ×) |`);
+    log(`latency: triggers at ${LATENCY_RATE}/s for ${SECONDS} s, one node (PostgreSQL)`);
+    const lat = await latency(postgres, sink);
+    rows.push(
+      `| trigger → SMTP sink at ${LATENCY_RATE} triggers/s, one node, PostgreSQL | median **${lat.median} ms**, p90 ${lat.p90} ms (${lat.count} mails) | |`,
+    );
+
+    lines.push(
+      `# Notification benchmark`,
+      '',
+      `${started.toISOString()}, ${os.cpus().length} CPUs, ${quick ? 'quick run' : `${SECONDS} s runs after ${WARMUP_SECONDS} s of warm-up`}; ${MESSAGES} messages per delivery run.`,
+      '',
+      '| scenario | figure | ratio |',
+      '| --- | --- | --- |',
+      ...rows,
+      '',
+      '- Each server is its own process on the compiled code, with default settings (dispatcher every 250 ms, 10 messages a round, SMTP pool of 5).',
+      '- Delivery rate: messages at the sink from the first to the last arrival; the sink is a separate process.',
+      '- On a shared machine these figures are indicative: other processes compete for the same cores.',
+    );
+    const markdown = lines.join('\n') + '\n';
+    if (!quick) writeFileSync(RESULTS, markdown);
+    process.stdout.write(`\n${markdown}\n`);
+  } finally {
+    child.send({ cmd: 'stop' } satisfies SinkCommand);
+    for (const schema of schemas) await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
