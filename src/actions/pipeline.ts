@@ -51,8 +51,8 @@ export interface PipelineDeps extends PlatformDeps {
 
 /** Auth0's limit for one execution of the trigger, all its actions together. */
 export const TRIGGER_LIMIT_MS = 20_000;
-/** A redirect's state lives as long as the grant the flow holds while it waits. */
-export const STATE_TTL_MS = 10 * 60_000;
+/** A redirect's state lives five minutes: within the ten of the grant the flow holds while it waits. */
+export const STATE_TTL_MS = 5 * 60_000;
 
 const isFactorType = (value: unknown): value is Auth0FactorType => typeof value === 'string' && (AUTH0_FACTOR_TYPES as readonly string[]).includes(value);
 const isWebUrl = (value: string) => {

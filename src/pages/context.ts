@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { actionRequestOf } from '../actions/index.ts';
 import type { Application, ApplicationService } from '../apps/index.ts';
 import type { Config } from '../config/schema.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -42,6 +43,8 @@ export class PageError extends Error {
 export const requestContext = (deps: PagesDeps, request: FastifyRequest): RequestContext => ({
   ipAddress: deps.clientIp(request),
   userAgent: (request.headers['user-agent'] ?? '').slice(0, 512) || null,
+  // What post-challenge actions see as `event.request`: never the form's fields (a password, a code).
+  action: actionRequestOf(request, { countryHeader: deps.config.actions.countryHeader }),
 });
 
 /** The page model for a request: language, application branding, and (for pages with forms) the CSRF token. */

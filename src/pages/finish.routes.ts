@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { allowedRedirects, safeRedirect } from '../apps/index.ts';
 import { isLang } from './messages/index.ts';
 import { findApplication, loadFlow, PageError, pageModel, pathFor, readForm, requestContext, sendPage, type PagesDeps } from './context.ts';
+import { challengeDetour } from './actions.routes.ts';
 import type { FlashError } from './cookies.ts';
 import { answerFailure, fieldError, unusableLink } from './errors.ts';
 import { redirectWithErrors, takeErrors } from './flash.ts';
@@ -76,6 +77,9 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
   app.get('/reset/second-factor', PAGE_ROUTE, async (request, reply) => {
     const at = await flowAt(request, reply, '/reset/second-factor');
     if ('redirect' in at) return at.redirect;
+    // The post-challenge actions may wait for a redirect, a choice among factors, or a factor with a page of its own.
+    const detour = challengeDetour(await flows.pendingStep(at.flow), queryString(request.query, 'method', 40));
+    if (detour) return reply.redirect(detour, 303);
     const page = await pageModel(deps, request, reply, { application: at.application, withCsrf: true });
     const shown = takeErrors(jar, request, reply, '/reset/second-factor', page.tr);
     return sendPage(reply, shown.status, secondFactorPage(page, shown.errors));
@@ -90,7 +94,7 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
     const code = checkDigits(form.get('code'), [6], 'totp_required', 'totp_format');
     if (!code.ok) return redirectWithErrors(jar, reply, again, 422, [{ field: 'totp', code: code.code }]);
     try {
-      const result = await flows.attemptSecondFactor(at.flow.id, at.grant, code.code, requestContext(deps, request));
+      const result = await flows.attemptSecondFactor(at.flow.id, at.grant, code.code, requestContext(deps, request), 'totp');
       jar.writeFlow(reply, { ...at.cookie, flowId: result.flow.id, grant: result.grant, ...(page.langParam ? { lang: page.langParam } : {}) });
       return reply.redirect(pathFor(result.flow, deps.clock.now()), 303);
     } catch (caught) {

@@ -17,6 +17,11 @@ export class ParsedForm {
   get(name: string): string | undefined {
     return this.fields.get(name);
   }
+
+  /** Every field, for a page that relays what another site posted (the actions' continue). */
+  entries(): Array<[string, string]> {
+    return [...this.fields];
+  }
 }
 
 /** Far above any honest form (a password is capped at 1 KiB); larger bodies get the 413 page. */

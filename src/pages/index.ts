@@ -11,6 +11,7 @@ import { assetRoutes } from './assets.ts';
 import { PageError, type PagesDeps } from './context.ts';
 import { createCookieJar } from './cookies.ts';
 import { pageErrorHandler } from './errors.ts';
+import { actionRoutes } from './actions.routes.ts';
 import { enrollRoutes } from './enroll.routes.ts';
 import { finishRoutes } from './finish.routes.ts';
 import { FORM_BODY_LIMIT, parseForm } from './form.ts';
@@ -85,6 +86,7 @@ export const hostedPages: FastifyPluginAsync<HostedPagesOptions> = async (app, o
   assetRoutes(app, options.apps);
   for (const routes of PAGE_GROUPS) routes(app, deps);
   if (options.factors) enrollRoutes(app, deps, options.factors);
+  actionRoutes(app, deps);
 };
 
 /** The page groups, in the journey's order: a new group of pages (its `*.routes.ts` and `*.views.ts`) adds one line. */
@@ -97,6 +99,8 @@ const PAGE_GROUPS: ReadonlyArray<(app: FastifyInstance, deps: PagesDeps) => void
  */
 function refuseForeignPosts(request: FastifyRequest, origin: string): void {
   if (request.method === 'GET' || request.method === 'HEAD') return;
+  // An action's verifier posts back from its own site; that route checks the state and the flow cookie instead.
+  if (request.routeOptions.url === '/reset/continue') return;
   if (Object.hasOwn((request.query ?? {}) as object, 'token')) throw new PageError('token_in_url', 400);
   const from = request.headers.origin;
   // Under the pages' own `Referrer-Policy: no-referrer`, browsers send `Origin: null` on the pages' own form posts; then

@@ -14,7 +14,7 @@ process.kill = (pid, signal) => {
   if (pid !== ownPid) throw new Error('process.kill is not available to actions');
   return originalKill(pid, signal);
 };
-for (const name of ['_kill', 'binding', '_linkedBinding', 'dlopen', 'reallyExit', '_debugProcess', '_debugEnd', 'abort', 'chdir', 'setuid', 'setgid']) {
+for (const name of ['_kill', 'binding', '_linkedBinding', 'dlopen', '_debugProcess', '_debugEnd']) {
   try {
     Object.defineProperty(process, name, { value: undefined, writable: false, configurable: false });
   } catch {

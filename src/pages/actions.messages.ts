@@ -1,0 +1,51 @@
+import type { FactorType } from '../factors/index.ts';
+import type { Lang } from './messages/index.ts';
+
+/**
+ * The words of the pages the post-challenge actions add (choose a method, leave for a verifier, come back). Kept
+ * beside those pages rather than in the main catalogs, in the same two languages.
+ */
+const en = {
+  choose_title: 'Choose how to confirm it is you',
+  choose_intro: 'Your reset needs one more check. Choose a method.',
+  choose_legend: 'Method',
+  choose_submit: 'Continue',
+  factor_totp: 'A code from your authenticator app',
+  redirect_title: 'One more check',
+  redirect_intro: 'Your reset continues on a page of the service’s verification partner.',
+  redirect_link: 'Continue to the verification',
+  continue_title: 'Continue your reset',
+  continue_intro: 'You are back from the verification. Continue where you left off.',
+  continue_submit: 'Continue',
+  state_invalid_title: 'This link cannot be used',
+  action_state_invalid: 'This link to continue your reset is invalid, has expired or was already used. Start again.',
+  flow_missing: 'This reset was started in another browser, or it has ended. Start again in this browser.',
+};
+
+const fr: typeof en = {
+  choose_title: 'Choisissez comment confirmer que c’est vous',
+  choose_intro: 'Votre réinitialisation demande une vérification de plus. Choisissez une méthode.',
+  choose_legend: 'Méthode',
+  choose_submit: 'Continuer',
+  factor_totp: 'Un code de votre application d’authentification',
+  redirect_title: 'Une vérification de plus',
+  redirect_intro: 'Votre réinitialisation continue sur une page du partenaire de vérification du service.',
+  redirect_link: 'Continuer vers la vérification',
+  continue_title: 'Continuez votre réinitialisation',
+  continue_intro: 'Vous revenez de la vérification. Reprenez là où vous en étiez.',
+  continue_submit: 'Continuer',
+  state_invalid_title: 'Ce lien ne peut pas être utilisé',
+  action_state_invalid: 'Ce lien pour continuer votre réinitialisation est invalide, a expiré ou a déjà servi. Recommencez.',
+  flow_missing: 'Cette réinitialisation a été commencée dans un autre navigateur, ou elle est terminée. Recommencez dans ce navigateur.',
+};
+
+export type ActionMessageId = keyof typeof en;
+const CATALOGS: Record<Lang, typeof en> = { en, fr };
+
+export const actionText = (lang: Lang, id: ActionMessageId): string => CATALOGS[lang][id];
+
+/** How each factor is named on the choose page; a factor type without a line falls back to its id. */
+export const factorLabel = (lang: Lang, type: FactorType): string => {
+  const key = `factor_${type}` as ActionMessageId;
+  return key in CATALOGS[lang] ? CATALOGS[lang][key] : type;
+};

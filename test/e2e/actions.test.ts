@@ -1,0 +1,199 @@
+import { jwtVerify, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SECOND_FACTOR_TYPES } from '../../src/factors/index.ts';
+import { STORES } from '../../src/store/testing.ts';
+import { actionsHarness, fixture, type ActionsHarness } from '../support/actions.ts';
+
+/**
+ * Auth0's three post-challenge samples, run verbatim from files on disk, and the three worked examples of
+ * docs/actions.md, through the reset-flow API on both stores.
+ */
+for (const factory of STORES) {
+  describe(`${factory.name}: Auth0's post-challenge samples, verbatim`, () => {
+    describe('challengeWith webauthn-roaming, the enrolled factors as additional factors', () => {
+      let h: ActionsHarness;
+      beforeAll(async () => {
+        h = await actionsHarness(factory, { postChallenge: [{ name: 'webauthn', path: fixture('auth0-challenge-webauthn/action.js') }] });
+      });
+      afterAll(() => h.close());
+
+      it('demands an enrolled factor (TOTP: no security key is enrolled), then sets the password; the factor stays', async () => {
+        const who = await h.account({ totp: true });
+        const { flowId, res, body } = await h.firstFactor(who.address);
+        expect(res.statusCode).toBe(200);
+        expect(body).toMatchObject({ status: 'needs_second_factor', next_step: { challenge: { factors: ['totp'], any: false } } });
+        expect((await h.web.setPassword(flowId, body.grant, h.password())).json().error.code).toBe('mfa_required');
+        const passed = await h.web.secondFactor(flowId, body.grant, await h.totp(who.secret!));
+        expect(passed.json()).toMatchObject({ status: 'needs_new_password', next_step: null });
+        const chosen = h.password();
+        expect((await h.web.setPassword(flowId, passed.json().grant, chosen)).statusCode).toBe(200);
+        expect((await h.api.login(who.address, chosen)).json().code).toBe('mfa_challenge');
+      });
+
+      it('fails the reset of an account with no factor at all: none of the requested factors remains', async () => {
+        const who = await h.account();
+        const { flowId, res } = await h.firstFactor(who.address);
+        expect(res.statusCode).toBe(403);
+        expect(res.json().error.code).toBe('flow_denied');
+        expect(res.body).not.toContain('enrolled');
+        expect((await h.web.getFlow(flowId)).json().status).toBe('denied');
+        expect(h.denials().at(-1)).toMatchObject({ action: 'webauthn', reason: expect.stringContaining('none of the factors') });
+      });
+    });
+
+    describe('redirect, then on continue challengeWith email or another enrolled factor', () => {
+      let h: ActionsHarness;
+      beforeAll(async () => {
+        h = await actionsHarness(factory, { postChallenge: [{ name: 'redirect', path: fixture('auth0-redirect-continue/action.js') }] });
+      });
+      afterAll(() => h.close());
+
+      const redirected = async () => {
+        const who = await h.account({ totp: true });
+        const { flowId, body } = await h.firstFactor(who.address);
+        expect(body.status).toBe('needs_second_factor');
+        const url = new URL(body.next_step.redirect.url);
+        expect(url.origin).toBe('https://my-app.example.com');
+        return { who, flowId, grant: body.grant as string, state: url.searchParams.get('state')! };
+      };
+
+      it('suspends at the redirect, resumes in onContinuePostChallenge with the state, and refuses it a second time', async () => {
+        const { who, flowId, grant, state } = await redirected();
+        expect(state.length).toBeGreaterThanOrEqual(40);
+        const tampered = `${state.slice(0, -2)}${state.endsWith('AA') ? 'BB' : 'AA'}`;
+        expect((await h.continueFlow(flowId, grant, tampered)).json().error.code).toBe('action_state_invalid');
+        const resumed = await h.continueFlow(flowId, grant, state);
+        expect(resumed.statusCode).toBe(200);
+        // The email factor is offered first where Rekey has it; TOTP, enrolled, is among the choices either way.
+        expect(resumed.json().status).toBe('needs_second_factor');
+        expect(resumed.json().next_step.challenge.factors).toContain('totp');
+        const replayed = await h.continueFlow(flowId, resumed.json().grant, state);
+        expect(replayed.json().error.code).toBe('action_state_invalid');
+        const passed = await h.web.post(`/v1/reset_flows/${flowId}/attempt_second_factor`, {
+          strategy: 'totp',
+          code: await h.totp(who.secret!),
+          grant: resumed.json().grant,
+        });
+        expect(passed.json().status).toBe('needs_new_password');
+        const chosen = h.password();
+        expect((await h.web.setPassword(flowId, passed.json().grant, chosen)).statusCode).toBe(200);
+        // The action that redirected ran once: onExecute before the redirect, onContinue after it.
+        expect(h.logs.filter((l) => l.includes(flowId) && l.includes('post-challenge action ran')).length).toBeLessThanOrEqual(2);
+      });
+
+      it('refuses an expired state, and a state of another flow', async () => {
+        const first = await redirected();
+        const second = await redirected();
+        expect((await h.continueFlow(second.flowId, second.grant, first.state)).json().error.code).toBe('action_state_invalid');
+        h.clock.advance(5 * 60_000 + 1);
+        expect((await h.continueFlow(first.flowId, first.grant, first.state)).json().error.code).toBe('action_state_invalid');
+      });
+    });
+
+    describe('challengeWithAny email or sms', () => {
+      let h: ActionsHarness;
+      beforeAll(async () => {
+        h = await actionsHarness(factory, { postChallenge: [{ name: 'any', path: fixture('auth0-challenge-any/action.js') }] });
+      });
+      afterAll(() => h.close());
+
+      it('offers the email and SMS codes Rekey has; with neither available the reset fails', async () => {
+        const who = await h.account({ totp: true });
+        const { res } = await h.firstFactor(who.address);
+        const offered = SECOND_FACTOR_TYPES.filter((t) => /email|sms/.test(t));
+        if (offered.length === 0) {
+          expect(res.json().error.code).toBe('flow_denied');
+        } else {
+          expect(res.json().next_step.challenge).toMatchObject({ any: true });
+        }
+      });
+    });
+  });
+
+  describe(`${factory.name}: the worked examples of docs/actions.md`, () => {
+    describe('WebAuthn for administrators, by app_metadata', () => {
+      let h: ActionsHarness;
+      beforeAll(async () => {
+        h = await actionsHarness(factory, {
+          postChallenge: [{ name: 'admins', path: fixture('admins-webauthn/action.js') }],
+          requireEnrolledSecondFactor: true,
+        });
+      });
+      afterAll(() => h.close());
+
+      it('leaves other users alone, asks administrators for a security key (and fails the reset of one without any)', async () => {
+        const user = await h.account();
+        expect((await h.firstFactor(user.address)).body.status).toBe('needs_new_password');
+        const admin = await h.account({ metadata: { role: 'admin' }, totp: true });
+        const { flowId, body } = await h.firstFactor(admin.address);
+        // The built-in rule runs first: the enrolled TOTP, then the administrators' rule.
+        expect(body.next_step.challenge.factors).toEqual(['totp']);
+        const passed = await h.web.secondFactor(flowId, body.grant, await h.totp(admin.secret!));
+        const webauthn = SECOND_FACTOR_TYPES.some((t) => t.startsWith('webauthn'));
+        if (!webauthn) expect(passed.json().error.code).toBe('flow_denied');
+        else expect(passed.json().next_step.challenge.factors.some((f: string) => f.startsWith('webauthn'))).toBe(true);
+      });
+    });
+
+    describe('redirect to a third-party verifier and continue', () => {
+      let h: ActionsHarness;
+      const secret = 'verifier-shared-secret-0123456789abcdef';
+      const key = new TextEncoder().encode(secret);
+      beforeAll(async () => {
+        h = await actionsHarness(factory, {
+          postChallenge: [
+            { name: 'verifier', path: fixture('verifier/action.mjs'), secrets: { VERIFIER_SECRET: secret, VERIFIER_URL: 'https://verify.example/check' } },
+          ],
+        });
+      });
+      afterAll(() => h.close());
+
+      const verdict = (state: string, verified: boolean) =>
+        new SignJWT({ state, verified }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('2 minutes').sign(key);
+
+      it('hands the verifier a token it can check with jose, and continues on its signed verdict', async () => {
+        const who = await h.account();
+        const { flowId, body } = await h.firstFactor(who.address);
+        const url = new URL(body.next_step.redirect.url);
+        expect(url.origin + url.pathname).toBe('https://verify.example/check');
+        const { payload } = await jwtVerify(url.searchParams.get('session_token')!, key, { currentDate: new Date(h.clock.now()) });
+        expect(payload).toMatchObject({ sub: who.user.id, email: who.address, iss: new URL(h.config.baseUrl).host });
+        const state = url.searchParams.get('state')!;
+        const resumed = await h.continueFlow(flowId, body.grant, state, { body: { verdict: await verdict(state, true) } });
+        expect(resumed.json()).toMatchObject({ status: 'needs_new_password' });
+        expect((await h.web.setPassword(flowId, resumed.json().grant, h.password())).statusCode).toBe(200);
+      });
+
+      it('denies on a negative verdict, and on a verdict signed for another redirect', async () => {
+        for (const forge of [(state: string) => verdict(state, false), () => verdict('another-state-entirely-0123456789', true)]) {
+          const who = await h.account();
+          const { flowId, body } = await h.firstFactor(who.address);
+          const state = new URL(body.next_step.redirect.url).searchParams.get('state')!;
+          const resumed = await h.continueFlow(flowId, body.grant, state, { body: { verdict: await forge(state) } });
+          expect(resumed.json().error.code).toBe('flow_denied');
+        }
+      });
+    });
+
+    describe('deny resets from countries given in a header set by the proxy', () => {
+      let h: ActionsHarness;
+      beforeAll(async () => {
+        h = await actionsHarness(factory, {
+          postChallenge: [{ name: 'countries', path: fixture('deny-countries/action.js'), secrets: { BLOCKED_COUNTRIES: 'KP, IR' } }],
+          countryHeader: 'x-client-country',
+        });
+      });
+      afterAll(() => h.close());
+
+      it('lets a reset from France through and refuses one from a listed country, with a generic answer', async () => {
+        const who = await h.account();
+        expect((await h.firstFactor(who.address, { 'x-client-country': 'FR' })).body.status).toBe('needs_new_password');
+        const refused = await h.firstFactor(who.address, { 'x-client-country': 'KP' });
+        expect(refused.res.statusCode).toBe(403);
+        expect(refused.body.error.code).toBe('flow_denied');
+        expect(refused.res.body).not.toContain('KP');
+        expect(h.denials().at(-1)).toMatchObject({ action: 'countries', reason: 'password reset from KP refused' });
+      });
+    });
+  });
+}
