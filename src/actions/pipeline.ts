@@ -118,7 +118,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   /** Applies one run's calls to the progress; a denial (or a call Rekey cannot honour) ends it. */
   function apply(flow: FlowRef, p: Progress, index: number, calls: ActionCall[], enrolled: FactorType[]): Decision | undefined {
     const name = actions[index]!.name;
-    const available = new Set<Auth0FactorType>(toAuth0Factors(enrolled).map((f) => f.type));
+    // The account's address is a factor an action may ask for by name (it is never enrolled, and the built-in rule
+    // never asks for it: the first factor has just proven the mailbox).
+    const available = new Set<Auth0FactorType>([...toAuth0Factors(enrolled).map((f) => f.type), 'email']);
     const denial = calls.find((c) => c.op === 'deny');
     if (denial) return deny(flow, name, denial.reason || 'api.access.deny');
     for (const call of calls) {

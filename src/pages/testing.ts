@@ -5,6 +5,7 @@
  */
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import type { PendingStep } from '../actions/index.ts';
+import type { FactorChallenge } from '../factors/index.ts';
 import type { Application, ApplicationService } from '../apps/index.ts';
 import { configSchema, type Config } from '../config/schema.ts';
 import { installErrorHandling, RekeyError } from '../errors/index.ts';
@@ -148,6 +149,9 @@ export class FakeFlows implements FlowService {
   /** A flow waiting for a second factor waits for TOTP, as the built-in rule asks of an account with one. */
   async pendingStep(flow: ResetFlow): Promise<PendingStep | undefined> {
     return flow.status === 'needs_second_factor' ? { challenge: { factors: ['totp'], any: true } } : undefined;
+  }
+  async startChallenge(): Promise<FactorChallenge> {
+    return { type: 'totp' };
   }
   async continueAfterRedirect(): Promise<{ flow: ResetFlow; grant: string }> {
     throw new RekeyError('action_state_invalid');

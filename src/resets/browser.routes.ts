@@ -273,7 +273,17 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
         summary: 'Verify the second factor',
         operationId: 'attemptSecondFactor',
         params: flowId,
-        body: z.strictObject({ strategy: z.enum(SECOND_FACTOR_TYPES), code, grant: grantField }),
+        description:
+          'The answer to the pending challenge (`next_step.challenge`): a `code` (TOTP, SMS, email, recovery code), or for WebAuthn the ' +
+          '`credential` that `navigator.credentials.get` gave (as @simplewebauthn/browser returns it).',
+        body: z
+          .strictObject({
+            strategy: z.enum(SECOND_FACTOR_TYPES),
+            code: code.optional(),
+            credential: z.record(z.string(), z.unknown()).optional(),
+            grant: grantField,
+          })
+          .refine((b) => (b.code === undefined) !== (b.credential === undefined), 'send either a code or a credential'),
         response: { 200: withGrant },
         errors: [
           'cross_origin_forbidden',
@@ -282,6 +292,7 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
           'flow_state_invalid',
           'grant_invalid',
           'totp_incorrect',
+          'factor_incorrect',
           'totp_attempts_exceeded',
           'flow_denied',
           'rate_limited',
@@ -292,11 +303,54 @@ export const browserResetRoutes: FastifyPluginAsync<BrowserRoutesOptions> = asyn
       const { flow, grant } = await flows.attemptSecondFactor(
         request.params.id,
         request.body.grant,
-        request.body.code,
+        request.body.code ?? request.body.credential,
         context(request),
         request.body.strategy,
       );
       return granted(flow, grant);
+    },
+  );
+
+  r.post(
+    '/v1/reset_flows/:id/challenge',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Start the pending challenge',
+        description:
+          'For a factor of `next_step.challenge`: sends the code of an SMS or email factor (answer `sent_to`, masked), or gives the ' +
+          'WebAuthn request options for `navigator.credentials.get`. TOTP and recovery codes need nothing: the answer is just the type.',
+        operationId: 'startResetFlowChallenge',
+        params: flowId,
+        body: z.strictObject({ strategy: z.enum(SECOND_FACTOR_TYPES), grant: grantField }),
+        response: {
+          200: z.object({
+            type: z.enum(SECOND_FACTOR_TYPES),
+            sent_to: z.string().optional(),
+            expires_at: z.string().optional(),
+            options: z.record(z.string(), z.unknown()).optional(),
+          }),
+        },
+        errors: [
+          'cross_origin_forbidden',
+          'flow_not_found',
+          'flow_expired',
+          'flow_state_invalid',
+          'grant_invalid',
+          'factor_not_enrolled',
+          'factor_unavailable',
+          'rate_limited',
+        ],
+      },
+    },
+    async (request) => {
+      const challenge = await flows.startChallenge(request.params.id, request.body.grant, request.body.strategy, { ...context(request), locale: null });
+      return {
+        type: challenge.type,
+        ...('sentTo' in challenge ? { sent_to: challenge.sentTo, expires_at: new Date(challenge.expiresAt).toISOString() } : {}),
+        ...('options' in challenge ? { options: challenge.options as unknown as Record<string, unknown> } : {}),
+      };
     },
   );
 

@@ -4,7 +4,7 @@ import type { PlatformDeps } from '../deps.ts';
 import { outboxWrite } from '../delivery/index.ts';
 import { writeTogether, writeTogetherIf } from '../store/compiled.ts';
 import { RekeyError } from '../errors/index.ts';
-import type { FactorService, FactorType } from '../factors/index.ts';
+import type { FactorChallenge, FactorService, FactorType } from '../factors/index.ts';
 import { normalizeEmail, type UserService } from '../users/index.ts';
 import { effectiveStatus, GRANT_TTL_MS, openFlow, type FlowStatus, type FlowStrategy, type PublicFlow, type ResetFlow } from './flow.ts';
 import type { FlowStore } from './flow.store.ts';
@@ -70,7 +70,12 @@ export interface FlowService {
    * A second factor for accounts that have one (SEC-36): `type` names it, or the code is tried against every
    * type whose codes it resembles. Takes the grant of the first factor and returns a fresh one.
    */
-  attemptSecondFactor(flowId: string, grant: string, code: string, context: RequestContext, type?: FactorType): Promise<{ flow: ResetFlow; grant: string }>;
+  attemptSecondFactor(flowId: string, grant: string, code: unknown, context: RequestContext, type?: FactorType): Promise<{ flow: ResetFlow; grant: string }>;
+  /**
+   * Starts the pending challenge with `type` (one the challenge accepts): sends the code of an SMS or email factor,
+   * or gives WebAuthn's request options. TOTP and recovery codes need nothing sent.
+   */
+  startChallenge(flowId: string, grant: string, type: FactorType, context: RequestContext & { locale?: string | null }): Promise<FactorChallenge>;
   /** Spends the grant and sets the password; revokes sessions unless the caller opts out for other devices (SEC-34). */
   setPassword(
     flowId: string,
@@ -109,7 +114,7 @@ export interface FlowViews {
   describe(flow: ResetFlow): Promise<PublicFlow>;
 }
 
-export type SecondFactors = Pick<FactorService, 'hasSecondFactor' | 'enrolledTypes' | 'verify'>;
+export type SecondFactors = Pick<FactorService, 'hasSecondFactor' | 'enrolledTypes' | 'verify' | 'verifyResponse' | 'challenge'>;
 
 export interface FlowServiceDeps extends PlatformDeps {
   defaultApplicationId(): Promise<string>;
@@ -195,15 +200,21 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
   /** Spends a link token and returns its flow past the first factor, opening one if the link has none open. */
   const spendLink = async (token: string, context?: RequestContext) => passFirstFactor(await strategies.email_link.redeem(token), context);
 
-  const passSecondFactor = async (flowId: string, grant: string, code: string, type?: FactorType, context: RequestContext = anonymous) => {
+  /** The flow at its pending challenge, and the factor `type` names among those it accepts. */
+  const atChallenge = async (flowId: string, grant: string, type?: FactorType) => {
     const flow = await loadOpenFlow(flowId, 'needs_second_factor');
     checkGrant(flow, grant);
-    // Only a factor the pending challenge accepts; a flow waiting on a redirect takes no code.
+    // Only a factor the pending challenge accepts; a flow waiting on a redirect takes no answer.
     const accepted = (await pipeline.pending(flow.id))?.challenge?.factors ?? [];
     const chosen = type ?? accepted[0];
     if (chosen === undefined || !accepted.includes(chosen)) throw new RekeyError('flow_state_invalid');
-    // Wrong codes count against the account's authenticator budget, the same one sign-in spends (SEC-38).
-    if (!(await factors.verify(flow.user_id!, code, chosen))) throw new RekeyError('totp_incorrect');
+    return { flow, chosen };
+  };
+
+  const passSecondFactor = async (flowId: string, grant: string, code: unknown, type?: FactorType, context: RequestContext = anonymous) => {
+    const { flow, chosen } = await atChallenge(flowId, grant, type);
+    // Wrong answers count against the account's authenticator budget, the same one sign-in spends (SEC-38).
+    if (!(await factors.verifyResponse(flow.user_id!, chosen, code))) throw new RekeyError(chosen === 'totp' ? 'totp_incorrect' : 'factor_incorrect');
     return follow(flow, 'needs_second_factor', await pipeline.challengeMet(flowRef(flow), chosen, runContext(context)));
   };
 
@@ -315,6 +326,12 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
       await enforce(limits.ipVerifications, context.ipAddress, 'ip_verifications');
       const reset = await resets.findByHash(tokens.hash(token, 'password_reset'));
       return reset !== undefined && isUsable(reset, clock.now());
+    },
+
+    async startChallenge(flowId, grant, type, context) {
+      await enforce(limits.ipVerifications, context.ipAddress);
+      const { flow, chosen } = await atChallenge(flowId, grant, type);
+      return factors.challenge(flow.user_id!, chosen, { locale: context.locale ?? null, applicationId: flow.application_id });
     },
 
     async attemptSecondFactor(flowId, grant, code, context, type) {

@@ -55,7 +55,16 @@ for (const factory of STORES) {
         notifications: h.rekey.notifications,
       });
       const strategies: ResetStrategies = { email_link: real.email_link, email_code: fakeCode(calls) };
-      const factors: SecondFactors = { hasSecondFactor: async () => false, enrolledTypes: async () => [], verify: async () => false, ...secondFactors };
+      const factors: SecondFactors = {
+        hasSecondFactor: async () => false,
+        enrolledTypes: async () => [],
+        verify: async () => false,
+        verifyResponse: async () => false,
+        challenge: async () => {
+          throw new Error('not used');
+        },
+        ...secondFactors,
+      };
       const service = createFlowService({
         ...h.rekey.deps,
         flows,
