@@ -141,7 +141,7 @@ export function actionRoutes(app: FastifyInstance, deps: PagesDeps): void {
     const context = { ...base, action: { ...base.action!, method: request.method, query: sentQuery, body } };
     try {
       const { flow, grant } = await flows.continueAfterRedirect(cookie.flowId, cookie.grant, state, context);
-      jar.writeFlow(reply, { flowId: flow.id, grant, ...(cookie.lang ? { lang: cookie.lang } : {}) });
+      jar.writeFlow(reply, { ...cookie, flowId: flow.id, grant });
       return reply.redirect(pathFor(flow, deps.clock.now()), 303);
     } catch (caught) {
       if (!isRekeyError(caught)) throw caught;
