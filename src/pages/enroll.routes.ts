@@ -6,9 +6,8 @@ import { PageError, pageModel, readForm, sendPage, type PagesDeps } from './cont
 import { fieldError } from './errors.ts';
 import { challengeFailure, challengePage, verifyChallengeForm } from './factor-challenge.ts';
 import { queryString } from './form.ts';
-import { checkedPage, ENROLL_PATH, enrollPage, recoveryCodesPage } from './enroll.views.ts';
+import { checkedPage, ENROLL_PATH, enrollArrivalPage, enrollPage, recoveryCodesPage } from './enroll.views.ts';
 import type { FieldError, PageModel } from './layout.ts';
-import { isLang } from './messages/index.ts';
 import { PAGE_ROUTE } from './start.routes.ts';
 import { webauthnAssetRoutes } from './webauthn-assets.ts';
 
@@ -20,7 +19,9 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,512}$/;
  * The hosted enrollment page (`/factors/enroll`) an application sends its signed-in user to with a one-time link
  * (`POST /user_management/users/:id/factor_enrollment_links`). The link's token is spent on arrival (it is handed
  * over by the application, not mailed, so no scanner fetches it first) and becomes a sealed, HttpOnly, 15-minute
- * cookie naming the user; the token leaves the URL at once (303 to the clean path).
+ * cookie naming the user; the browser then moves to the clean path with a navigation of its own (the token leaves the
+ * address bar, and the SameSite=Strict cookie is sent, which it would not be at the end of the application's
+ * cross-site redirect).
  */
 export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: FactorService): void {
   const { names, secure } = cookieNames(deps.config.baseUrl);
@@ -50,11 +51,6 @@ export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: Fac
     return user;
   }
 
-  const langOf = (request: FastifyRequest) => {
-    const lang = queryString(request.query, 'lang', 8);
-    return isLang(lang) ? lang : undefined;
-  };
-
   async function renderEnroll(
     request: FastifyRequest,
     reply: FastifyReply,
@@ -73,8 +69,8 @@ export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: Fac
       const userId = token && TOKEN_SHAPE.test(token) ? await factors.enrollmentLinks.redeem(token) : undefined;
       if (!userId) throw new PageError('enrollment_link_invalid', 400, 'link');
       writeSession(reply, userId);
-      const lang = langOf(request);
-      return reply.redirect(lang ? `${ENROLL_PATH}?lang=${lang}` : ENROLL_PATH, 303);
+      const page = await pageModel(deps, request, reply);
+      return sendPage(reply, 200, enrollArrivalPage(page));
     }
     const page = await pageModel(deps, request, reply, { withCsrf: true });
     return renderEnroll(request, reply, page, 200, { added: queryString(request.query, 'added') === '1' });

@@ -86,6 +86,17 @@ ${codes.map((code) => html`<li><code>${code}</code></li>`)}
   return layout(page, { title: tr.t('recovery_codes_title'), path: ENROLL_PATH, body });
 }
 
+/**
+ * The answer to a followed link: the session cookie is set, and the browser moves on with a GET of its own. A 303
+ * would continue the application's cross-site navigation, which does not carry the SameSite=Strict cookie.
+ */
+export function enrollArrivalPage(page: PageModel): string {
+  const { tr } = page;
+  const target = pageHref(page, ENROLL_PATH);
+  const body = html`<p><a class="button" href="${target}">${tr.t('enroll_continue')}</a></p>`;
+  return layout(page, { title: tr.t('enroll_title'), path: ENROLL_PATH, body, refreshTo: target });
+}
+
 export function checkedPage(page: PageModel): string {
   const { tr } = page;
   const body = html`<p class="done" data-checked>${tr.t('check_ok_body')}</p>

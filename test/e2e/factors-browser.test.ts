@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createNetServer } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -35,11 +36,21 @@ interface PageNode {
 declare const document: { querySelector(selector: string): PageNode };
 
 let browser: Browser;
+/** The application's own site (127.0.0.1, another site than Rekey's localhost): a page with a link to where `?to=` says. */
+const appSite = { server: undefined as Server | undefined, url: '' };
 beforeAll(async () => {
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  appSite.server = createServer((request, response) => {
+    const to = new URL(request.url ?? '/', 'http://127.0.0.1').searchParams.get('to') ?? '';
+    const safe = to.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(`<!doctype html><a href="${safe}">Manage your sign-in protection</a>`);
+  });
+  await new Promise<void>((resolve) => appSite.server!.listen(0, '127.0.0.1', resolve));
+  appSite.url = `http://127.0.0.1:${(appSite.server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
   await browser?.close();
+  await new Promise((resolve) => appSite.server?.close(resolve));
 });
 
 async function freePort(): Promise<number> {
@@ -97,8 +108,11 @@ for (const factory of STORES) {
       const user = await api.createUser(email('webauthn'), password());
       const link = (await api.call('POST', `/user_management/users/${user.id}/factor_enrollment_links`)).json();
       expect(link.url.startsWith(`${h.config.baseUrl}/factors/enroll?token=`)).toBe(true);
-      await page.goto(link.url);
-      expect(new URL(page.url()).search).toBe('');
+      // The application's page, on another site, links to the enrollment link: the user clicks it.
+      await page.goto(`${appSite.url}/?to=${encodeURIComponent(link.url)}`);
+      await page.getByRole('link', { name: 'Manage your sign-in protection' }).click();
+      await page.waitForURL(`${h.config.baseUrl}/factors/enroll`);
+      await page.getByRole('heading', { name: 'Your sign-in protection' }).waitFor();
       return user;
     };
 

@@ -22,6 +22,7 @@ export const factorsEn = {
     enroll_recovery_again: 'Create new recovery codes (the old ones stop working)',
     recovery_codes_title: 'Your recovery codes',
     recovery_codes_intro: 'Store these now: they are shown this once. Each code works once. Creating new codes voids these.',
+    enroll_continue: 'Continue',
     enroll_back: 'Back to your sign-in protection',
     check_ok_title: 'It works',
     check_ok_body: 'This factor confirmed it is you.',

@@ -25,6 +25,7 @@ export const factorsFr: { messages: Texts<typeof factorsEn.messages>; errors: Te
     recovery_codes_title: 'Vos codes de secours',
     recovery_codes_intro:
       'Conservez-les maintenant\u202f: ils ne sont affichés qu’une fois. Chaque code fonctionne une fois. En créer de nouveaux annule ceux-ci.',
+    enroll_continue: 'Continuer',
     enroll_back: 'Retour à la protection de votre connexion',
     check_ok_title: 'Cela fonctionne',
     check_ok_body: 'Ce facteur a confirmé qu’il s’agit bien de vous.',
