@@ -51,7 +51,7 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
     clock: options.clock ?? systemClock,
     ids: options.ids ?? createIds(),
     tokens: createTokens(config.secret),
-    logger: options.logger ?? createLogger(config.logLevel),
+    logger: options.logger ?? createLogger(config.logLevel, undefined, { pretty: prettyLogs(config) }),
   };
   if (ownsStore) await migrateToLatest(store.db, store.schema);
 
@@ -89,6 +89,10 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
     },
   };
 }
+
+/** Pretty lines are for a person at a terminal, never for production's log collectors. */
+const prettyLogs = (config: Config): boolean =>
+  config.logFormat === 'pretty' || (config.logFormat === 'auto' && config.env !== 'production' && process.stdout.isTTY === true);
 
 function register<T>(into: Record<string, T>, entries: Record<string, T> | undefined, what: string, moduleName: string): void {
   for (const [key, value] of Object.entries(entries ?? {})) {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { createRekey, type Rekey } from './compose.ts';
 import type { Config } from './config/schema.ts';
+import { planProviders } from './delivery/index.ts';
 import { createPasswordHasher, lowerHashingPriority } from './users/index.ts';
 
 export interface RunningServer {
@@ -25,24 +26,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const address = await app.listen({ port: config.port, host: config.host });
   if (config.dispatcher) rekey.dispatcher.start();
 
-  const application = await rekey.apps.getDefault();
-  const keys = await rekey.apps.listKeys(application.id);
-  app.log.info(
-    // Where each channel's messages go, described without credentials. The dispatcher's id is the `lease_owner`
-    // of the outbox rows this node has claimed: what a crashed node held until its leases run out.
-    {
-      url: address,
-      store: rekey.deps.store.dialect,
-      ...rekey.describeChannels(),
-      client_id: application.client_id,
-      dispatcher: config.dispatcher ? rekey.dispatcher.id : null,
-    },
-    'Rekey is listening',
-  );
-  if (config.env !== 'production') app.log.info({ mailbox: `${config.baseUrl}/dev/mailbox` }, 'development mailbox');
-  if (keys.filter((k) => k.revoked_at === null).length === 0) {
-    app.log.warn('the default application has no secret key yet: create one with `npx rekey keys create`');
-  }
+  await announce(app, rekey, config, address);
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -51,6 +35,40 @@ export async function startServer(config: Config): Promise<RunningServer> {
       await rekey.close();
     })());
   return { app, rekey, url: address, close };
+}
+
+/**
+ * The startup banner, as log lines: where mail goes (the development mailbox or SMTP, never both), where the
+ * hosted pages are, and how to get a secret key. Log lines rather than printed text, so JSON logs stay JSON.
+ */
+async function announce(app: FastifyInstance, rekey: Rekey, config: Config, address: string): Promise<void> {
+  const application = await rekey.apps.getDefault();
+  const keys = await rekey.apps.listKeys(application.id);
+  // Where each channel's messages go, described without credentials.
+  const channels = rekey.describeChannels();
+  app.log.info(
+    // The dispatcher's id is the `lease_owner` of the outbox rows this node has claimed: what a crashed node held
+    // until its leases run out.
+    {
+      url: address,
+      store: rekey.deps.store.dialect,
+      ...channels,
+      client_id: application.client_id,
+      dispatcher: config.dispatcher ? rekey.dispatcher.id : null,
+    },
+    `Rekey is listening on ${address}`,
+  );
+  if (planProviders(config).email[0]?.role === 'development') {
+    app.log.info(`mail is not sent: it is kept in the development mailbox, ${config.baseUrl}/dev/mailbox`);
+  } else {
+    app.log.info(`mail goes out through ${channels.email}, from ${config.mailFrom}`);
+  }
+  app.log.info(`hosted pages: ${config.baseUrl}/reset`);
+  if (keys.every((k) => k.revoked_at !== null)) {
+    app.log.warn('the default application has no secret key yet: create one with `npx rekey keys create` (printed once)');
+  } else {
+    app.log.info('secret keys: `npx rekey keys list`; another one: `npx rekey keys create`');
+  }
 }
 
 /** Stops cleanly on SIGINT/SIGTERM: no new requests, in-flight deliveries finish, the store closes. */

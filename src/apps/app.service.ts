@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { PlatformDeps } from '../deps.ts';
 import { RekeyError } from '../errors/index.ts';
+import { paginate, type ListQuery, type Page } from '../http/pagination.ts';
 import type { Database } from '../store/database.ts';
 import type { ApiKeysTable, ApplicationsTable } from './app.table.ts';
 import { parseRedirects, settingColumns, type ApplicationSettings } from './settings.ts';
@@ -24,6 +25,8 @@ export interface ApplicationService {
   /** Checks every setting (`application_setting_invalid` names the field) before anything is written. */
   create(input: { name: string } & ApplicationSettings): Promise<Application>;
   list(): Promise<Application[]>;
+  /** One page of applications, by id (the management API's list). */
+  page(query: ListQuery): Promise<Page<Application>>;
   get(id: string): Promise<Application | undefined>;
   findByClientId(clientId: string): Promise<Application | undefined>;
   /** Changes an application's settings (a missing key keeps its value, null clears it); undefined if there is none. */
@@ -126,6 +129,7 @@ export function createApplicationService(deps: PlatformDeps): ApplicationService
       return application;
     },
     list: () => db.selectFrom('applications').selectAll().orderBy('id').execute(),
+    page: (query) => paginate(db.selectFrom('applications').selectAll(), 'id', query),
     get: (id) => remember(`id:${id}`, () => db.selectFrom('applications').selectAll().where('id', '=', id).executeTakeFirst()),
     findByClientId: (clientId) =>
       // No client id holds a NUL, and PostgreSQL refuses one in a text parameter.

@@ -9,5 +9,6 @@ export const appsModule = defineModule('apps', appsMigrations, createAppsModule)
 export { allowedRedirects, REVOCATION_CHECK_MS, type ApiKeyRecord, type Application, type ApplicationService } from './app.service.ts';
 export type { ApiKeysTable, ApplicationsTable } from './app.table.ts';
 export { safeRedirect } from './redirects.ts';
+export { applicationObject, toWireApplication, type WireApplication } from './app.wire.ts';
 export { checkMailbox, signInUrl, type ApplicationSettings } from './settings.ts';
 export { appsMigrations };

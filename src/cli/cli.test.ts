@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,48 +6,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { STORES, type TestStore } from '../store/testing.ts';
 import { startTestProvider } from '../delivery/testing.ts';
 import { renderConfigurationDoc } from './config-docs.ts';
+import { BASE_URL, cliEnv, rekey, SLOW } from './testing.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/rekey.js', import.meta.url));
 const DOC = fileURLToPath(new URL('../../docs/configuration.md', import.meta.url));
-const BASE_URL = 'https://rekey.example.test';
 const PASSWORD = 'correct horse battery staple 42!';
-/** Each test starts the CLI a few times; on a busy machine one start can take seconds. */
-const SLOW = { timeout: 90_000 };
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of a fresh install: nothing inherited from the shell's own Rekey settings. */
-function cliEnv(dataDir: string, databaseUrl: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith('REKEY_') && !['NODE_ENV', 'PORT', 'HOST'].includes(name));
-  return {
-    ...Object.fromEntries(inherited),
-    NODE_ENV: 'development',
-    REKEY_DATA_DIR: dataDir,
-    REKEY_DATABASE_URL: databaseUrl,
-    REKEY_SECRET: 'cli-test-secret-0123456789abcdefghijklmnop',
-    REKEY_BASE_URL: BASE_URL,
-    REKEY_LOG_LEVEL: 'silent',
-    ...extra,
-  };
-}
-
-/** Runs `node bin/rekey.js …` as a real child process, from the data dir (so no stray rekey.config.json applies). */
-function rekey(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: env.REKEY_DATA_DIR, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
 
 for (const factory of STORES) {
   describe(`${factory.name}: rekey CLI`, SLOW, () => {

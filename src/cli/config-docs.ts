@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
-import { configSchema, settingsTable } from '../config/schema.ts';
+import { configSchema, DEVELOPMENT_DEFAULTS, settingsTable } from '../config/schema.ts';
 import type { CliContext } from './output.ts';
 
 /**
@@ -90,6 +90,14 @@ for a fallback).
 Credentials never appear in logs, in error messages or in \`rekey doctor\`'s output, which names each provider by its
 type and address only.
 
+## Development defaults
+
+With \`NODE_ENV=development\` (the default when \`NODE_ENV\` is unset), the per-IP limits default higher, so that
+trying the reset journey again and again from one machine does not end in a 429: \`rateLimitIpRequests\` and
+\`rateLimitIpVerifications\` default to 300, \`signInFailuresPerIp\` to 1000. A value you set wins. With
+\`NODE_ENV=production\` (and in tests) the defaults are the ones in the table. The per-address and per-account
+limits (\`rateLimitIdentifierRequests\`, \`resetMailsPer15Minutes\`…) are the same everywhere.
+
 ## The development secret
 
 Outside production, when no secret is configured, Rekey generates a random one on first start and keeps it in
@@ -125,7 +133,9 @@ function defaultOf(key: string, schema: z.ZodType): string {
   if (def.type !== 'default') return DERIVED_DEFAULTS[key] ?? 'none';
   const value = def.defaultValue;
   if (value === '') return 'empty';
-  return `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
+  const development = (DEVELOPMENT_DEFAULTS as Record<string, number>)[key];
+  const shown = `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
+  return development === undefined ? shown : `${shown} (\`${development}\` with \`NODE_ENV=development\`)`;
 }
 
 const cell = (text: string): string => text.replaceAll('|', '\\|');

@@ -1,10 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { sql } from 'kysely';
+import { z } from 'zod';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { checkProviders } from '../delivery/index.ts';
+import { checkProviders, createChannels, planProviders } from '../delivery/index.ts';
+import { systemClock } from '../platform/clock.ts';
+import { createIds } from '../platform/ids.ts';
+import { createLogger } from '../platform/logger.ts';
+import { createRateLimits } from '../platform/ratelimit.ts';
 import { connect, isPostgresUrl } from '../store/connect.ts';
 import { allMigrations } from '../store/migrate.ts';
 import { CliError, printJson, type CliContext } from './output.ts';
@@ -25,8 +30,9 @@ const CHECK_TIMEOUT_MS = 10_000;
 export function registerDoctorCommand(program: Command, ctx: CliContext): void {
   program
     .command('doctor')
-    .description('check the configuration, the database, the message providers and the base URL')
-    .action(async () => {
+    .description('check the configuration, the database, Redis, the message providers and the base URL')
+    .option('--send-test-mail <address>', 'also send a test mail to this address through the configured email channel', parseAddress)
+    .action(async (opts: { sendTestMail?: string }) => {
       const results: CheckResult[] = [];
       let config: Config | undefined;
       try {
@@ -36,7 +42,12 @@ export function registerDoctorCommand(program: Command, ctx: CliContext): void {
         if (!(error instanceof ConfigError)) throw error;
         results.push({ status: 'fail', name: 'config', reason: oneLine(error.message) });
       }
-      if (config) results.push(await checkStore(config), ...(await checkChannels(config)), checkBaseUrl(config));
+      if (config) {
+        results.push(await checkStore(config));
+        if (config.redisUrl) results.push(await checkRedis(config.redisUrl));
+        results.push(...(await checkChannels(config)), checkBaseUrl(config));
+        if (opts.sendTestMail) results.push(await sendTestMail(config, opts.sendTestMail));
+      }
 
       if (ctx.json()) printJson(results);
       else for (const r of results) process.stdout.write(`${r.status} ${r.name}: ${r.reason}\n`);
@@ -114,6 +125,70 @@ async function checkChannels(config: Config): Promise<CheckResult[]> {
   }
   return results;
 }
+
+/** Rate limits fall back to per-process memory while Redis is down: the server keeps working, with weaker limits. */
+async function checkRedis(redisUrl: string): Promise<CheckResult> {
+  const where = withoutCredentials(redisUrl);
+  // One connection attempt, no reconnect loop: the doctor reports and exits.
+  const limits = createRateLimits({ redisUrl, keyPrefix: 'rekey-doctor', redisOptions: { retryStrategy: () => null } });
+  try {
+    await withTimeout(limits.ready(), 'Redis did not answer');
+    return { status: 'ok', name: 'redis', reason: `${where} answers; rate limits are shared by every server process` };
+  } catch (error) {
+    return {
+      status: 'fail',
+      name: 'redis',
+      // ratelimit.ts names the server with its password masked; this line names it once, without credentials.
+      reason: `cannot reach ${where}: ${messageOf(error).replace(/^Redis at \S+ (is not reachable: )?/, '')} (servers then count rate limits per process)`,
+    };
+  } finally {
+    await limits.close().catch(() => undefined);
+  }
+}
+
+/**
+ * A plain mail through the email channel the server would build (primary, then fallback), with the From the server
+ * would use; outside production without a provider, into the development mailbox.
+ */
+async function sendTestMail(config: Config, to: string): Promise<CheckResult> {
+  const mail = {
+    to,
+    from: config.mailFrom,
+    subject: 'Rekey test mail',
+    text: `This is a test mail from rekey doctor.\nIf you can read it, mail from Rekey at ${config.baseUrl} reaches this address.\n`,
+    html: `<p>This is a test mail from <code>rekey doctor</code>.</p><p>If you can read it, mail from Rekey at ${escapeHtml(config.baseUrl)} reaches this address.</p>`,
+    outboxId: `doctor-${createIds().opaque('mail')}`,
+  };
+  const development = planProviders(config).email[0]?.role === 'development';
+  const store = connect(config.databaseUrl, { poolSize: 1 });
+  const { email, sms, chat } = createChannels(config, { db: store.db, clock: systemClock, ids: createIds(), logger: createLogger('silent') });
+  const where = email.describe?.() ?? email.id;
+  try {
+    await withTimeout(Promise.resolve(email.send(mail)), 'the mail provider did not answer');
+    if (development) return { status: 'ok', name: 'test-mail', reason: `kept in the development mailbox: ${config.baseUrl}/dev/mailbox` };
+    return { status: 'ok', name: 'test-mail', reason: `sent to ${to} through ${where}, from ${config.mailFrom}` };
+  } catch (error) {
+    const hint = development && /no such table|does not exist/.test(messageOf(error)) ? ': run `rekey migrate` first' : '';
+    return { status: 'fail', name: 'test-mail', reason: `${where} did not take the mail: ${messageOf(error)}${hint}` };
+  } finally {
+    await Promise.all([email, sms, chat].map(async (channel) => channel.close?.().catch(() => undefined)));
+    await store.close().catch(() => undefined);
+  }
+}
+
+function parseAddress(value: string): string {
+  const parsed = z.email().max(320).safeParse(value.trim());
+  if (!parsed.success) throw new InvalidArgumentError(`not an email address: ${value}`);
+  return parsed.data;
+}
+
+/** `scheme://host:port`: never a user name or password. */
+function withoutCredentials(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.protocol}//${parsed.host}`;
+}
+
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function checkBaseUrl(config: Config): CheckResult {
   const url = new URL(config.baseUrl);

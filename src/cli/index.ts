@@ -8,6 +8,7 @@ import { exitOnSignals, startServer } from '../main.ts';
 import { createLogger } from '../platform/logger.ts';
 import { registerAppsCommands } from './apps.ts';
 import { registerConfigCommands } from './config-docs.ts';
+import { registerDeliveriesCommands } from './deliveries.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { registerKeysCommands } from './keys.ts';
 import { registerMigrateCommand } from './migrate.ts';
@@ -35,6 +36,7 @@ export async function runCli(argv: string[]): Promise<void> {
   registerKeysCommands(program, ctx);
   registerUsersCommands(program, ctx);
   registerResetCommand(program, ctx);
+  registerDeliveriesCommands(program, ctx);
   registerDoctorCommand(program, ctx);
   registerConfigCommands(program, ctx);
 

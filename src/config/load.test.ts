@@ -41,6 +41,19 @@ describe('loadConfig', () => {
     expect(load({ PORT: '' }).port).toBe(9000);
   });
 
+  test('in development the per-IP limits default higher; production and test keep the documented defaults; a value set wins', () => {
+    const production = { NODE_ENV: 'production', REKEY_SECRET: SECRET, REKEY_BASE_URL: 'https://auth.example.com', REKEY_SMTP_URL: 'smtp://127.0.0.1:25' };
+    const limits = (config: ReturnType<typeof load>) => [config.rateLimitIpRequests, config.rateLimitIpVerifications, config.signInFailuresPerIp];
+    expect(limits(load(production))).toEqual([30, 30, 100]);
+    expect(limits(load({ NODE_ENV: 'test' }))).toEqual([30, 30, 100]);
+    expect(limits(load())).toEqual([300, 300, 1000]);
+    expect(limits(load({ NODE_ENV: 'development', REKEY_RATE_LIMIT_IP_REQUESTS: '5' }))).toEqual([5, 300, 1000]);
+    writeFile({ signInFailuresPerIp: 7 });
+    expect(limits(load())).toEqual([300, 300, 7]);
+    // The per-address limits are the same everywhere.
+    expect(load().rateLimitIdentifierRequests).toBe(load(production).rateLimitIdentifierRequests);
+  });
+
   test('REKEY_CONFIG names the file, which must then exist', () => {
     const path = writeFile({ port: 9200 }, 'elsewhere.json');
     expect(load({ REKEY_CONFIG: path }).port).toBe(9200);

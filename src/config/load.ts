@@ -4,7 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ensurePrivateDir, restrictToOwner } from '../platform/private-files.ts';
 import { EnvReferenceError, isLoopbackUrl, providerUrls, resolveEnvReferences } from './providers.ts';
-import { configSchema, settingsTable, type Config, type ConfigInput } from './schema.ts';
+import { configSchema, DEVELOPMENT_DEFAULTS, settingsTable, type Config, type ConfigInput } from './schema.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -30,7 +30,10 @@ export function loadConfig({ env = process.env, cwd = process.cwd(), overrides =
   if (merged.providers !== undefined) merged.providers = providerInput(merged.providers, env);
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error));
-  const raw = parsed.data;
+  const raw = { ...parsed.data };
+  if (raw.env === 'development') {
+    for (const [key, value] of Object.entries(DEVELOPMENT_DEFAULTS)) if (!(key in merged)) Object.assign(raw, { [key]: value });
+  }
 
   const dataDir = isAbsolute(raw.dataDir) ? raw.dataDir : resolve(cwd, raw.dataDir);
   const production = raw.env === 'production';

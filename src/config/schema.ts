@@ -110,6 +110,12 @@ export const configSchema = z.strictObject({
   appName: setting(z.string().min(1).default('Rekey'), 'REKEY_APP_NAME', 'Name of the default application, shown in mail.'),
   /** @default 'info' */
   logLevel: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), 'REKEY_LOG_LEVEL', 'pino log level.'),
+  /** @default 'auto' */
+  logFormat: setting(
+    z.enum(['auto', 'json', 'pretty']).default('auto'),
+    'REKEY_LOG_FORMAT',
+    "The server's log lines: `json` (one JSON object a line), `pretty` (readable, one line a request), or `auto`: pretty when stdout is a terminal and `NODE_ENV` is not `production`, JSON otherwise.",
+  ),
   /** @default 30 */
   resetTokenTtlMinutes: setting(positiveInt().max(60).default(30), 'REKEY_RESET_TOKEN_TTL_MINUTES', 'Lifetime of a reset link (at most 60 minutes).'),
   /** @default 15 — NIST SP 800-63B rev 4 for password-only accounts */
@@ -303,6 +309,17 @@ export const configSchema = z.strictObject({
     "Post-challenge actions (JSON; see docs/actions.md): `postChallenge` (at most 4 of `{name, path, secrets, timeoutMs}`; a relative `path` is read from the config file's directory), `requireEnrolledSecondFactor` (the built-in rule, default true), `memoryMb` (64) and `poolSize` (2) per action, `countryHeader` (a header your proxy sets to the client's country, for `event.request.geoip.countryCode`).",
   ),
 });
+
+/**
+ * Higher defaults for the per-IP limits with `NODE_ENV=development`, so that trying the journey over and over
+ * from one machine is not stopped by a 429. They apply only where the setting is not given; production and
+ * test keep the schema's defaults.
+ */
+export const DEVELOPMENT_DEFAULTS = {
+  rateLimitIpRequests: 300,
+  rateLimitIpVerifications: 300,
+  signInFailuresPerIp: 1000,
+} as const satisfies Partial<Record<keyof z.output<typeof configSchema>, number>>;
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = Readonly<z.output<typeof configSchema> & { baseUrl: string; secret: string; databaseUrl: string }>;

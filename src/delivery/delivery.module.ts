@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ModuleDeps } from '../platform/module.ts';
 import type { Channel } from './channel.ts';
+import { deliveryRoutes } from './deliveries.routes.ts';
+import { createDeliveriesService } from './deliveries.service.ts';
 import { devMailboxRoutes } from './dev-mailbox.routes.ts';
 import { createDispatcher } from './dispatcher.ts';
 import { deliveryMigrations } from './migrations.ts';
@@ -35,6 +37,8 @@ export async function createDeliveryModule(deps: ModuleDeps & { /** Replaces the
       steps: deps.sweeps,
     },
   });
+  const deliveries = createDeliveriesService({ db: store.db, clock, logger, jobs: deps.jobs });
+  const managementRoutes: FastifyPluginAsync = async (app) => void (await app.register(deliveryRoutes, { deliveries }));
   const routes: FastifyPluginAsync | undefined =
     config.env === 'production' ? undefined : async (app) => void (await app.register(devMailboxRoutes, { db: store.db, baseUrl: config.baseUrl }));
   const { email, sms, chat } = channels;
@@ -48,9 +52,10 @@ export async function createDeliveryModule(deps: ModuleDeps & { /** Replaces the
     describe,
     dispatcher,
     routes,
+    managementRoutes,
     jobs: {},
     migrations: deliveryMigrations,
-    expose: { channel, channels, dispatcher, describeChannels: describe },
+    expose: { channel, channels, dispatcher, describeChannels: describe, deliveries },
     async close() {
       await dispatcher.stop();
       // The built email channel too when a test replaced it: its pool holds sockets.

@@ -34,6 +34,8 @@ export {
   type Dispatcher,
   type DispatcherOptions,
 } from './dispatcher.ts';
+export { createDeliveriesService, type DeliveriesService, type Delivery, type Skipped } from './deliveries.service.ts';
+export { deliveryObject, toWireDelivery, type WireDelivery } from './deliveries.wire.ts';
 export { createSweeper, type Sweeper, type SweeperOptions, type SweepStep } from './sweeper.ts';
 export { enqueue, outboxWrite, type OutboxMessage } from './outbox.ts';
 export type { DevMailboxKind, DevMailboxTable, OutboxStatus, OutboxTable } from './outbox.table.ts';

@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   application_has_active_keys: { status: 409, message: 'The application has secret keys that are not revoked. Revoke them first.' },
   delivery_not_found: { status: 404, message: 'Delivery not found.' },
   delivery_not_dead: { status: 409, message: 'Only a dead delivery can be retried.' },
+  delivery_not_replayable: { status: 409, message: 'This delivery cannot be retried.' },
   email_already_exists: { status: 409, message: 'A user with this email already exists.' },
   // password policy (SECURITY.md F); each names the rule that failed
   password_too_short: { status: 400, message: 'The password is too short.' },

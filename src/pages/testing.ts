@@ -171,6 +171,7 @@ export function fakeApps(apps: Application[]): ApplicationService {
     create: notUsed,
     configure: notUsed,
     remove: notUsed,
+    page: notUsed,
     createKey: notUsed,
     listKeys: notUsed,
     revokeKey: notUsed,

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createAccessLog, createLogger, stripQuery } from './logger.ts';
 
@@ -42,5 +43,26 @@ describe('logs', () => {
     const access = createAccessLog(createLogger('warn', { write: (line: string) => void lines.push(line) }));
     access({ reqId: 'req_2', method: 'POST', path: '/auth/forgot', ip: '::1', statusCode: 204, ms: 0.4 });
     expect(lines).toHaveLength(0);
+  });
+
+  it('in pretty form, write one line per request and keep redacting', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger('info', sink, { pretty: true });
+    createAccessLog(logger)({ reqId: 'req_3', method: 'GET', path: stripQuery('/reset/verify?token=abc'), ip: '127.0.0.1', statusCode: 303, ms: 1.2 });
+    logger.warn({ token: 'tok-789', id: 'msg_1', nested: { a: 1 } }, 'delivery.retry_scheduled');
+    // pino-pretty hands lines to its destination through a stream pipeline: wait for them, turn by turn.
+    for (let turn = 0; turn < 1000 && lines.join('').split('\n').length < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+    const text = lines.join('');
+    expect(text.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(/^\[\d\d:\d\d:\d\d\] INFO: GET \/reset\/verify\?… 303 1\.2 ms$/),
+      expect.stringMatching(/^\[\d\d:\d\d:\d\d\] WARN: delivery\.retry_scheduled \{.*"id":"msg_1".*\}$/),
+    ]);
+    expect(text).not.toMatch(/abc|tok-789|\x1b\[/);
   });
 });
