@@ -126,7 +126,7 @@ for (const factory of STORES) {
     });
   });
 
-  describe(`${factory.name}: /deliveries`, () => {
+  describe(`${factory.name}: /user_management/deliveries`, () => {
     let sink: SmtpSink;
     let h: Harness;
     let api: ReturnType<typeof managementApi>;
@@ -150,7 +150,7 @@ for (const factory of STORES) {
       const reset = await api.resetToken(email);
 
       // While pending, the reset mail holds its link sealed: the API names it and never shows it.
-      const pending = await call('GET', '/deliveries?status=pending');
+      const pending = await call('GET', '/user_management/deliveries?status=pending');
       expect(pending.statusCode).toBe(200);
       const [queued] = pending.json().data;
       expect(queued).toMatchObject({ object: 'delivery', kind: 'email', status: 'pending', sealed: ['link'], attempts: 0 });
@@ -164,30 +164,30 @@ for (const factory of STORES) {
       expect((await api.confirm(reset.password_reset_token, `${GOOD_PASSWORD} after`)).statusCode).toBe(200);
       await h.deliver();
 
-      const dead = await call('GET', '/deliveries?status=dead&kind=email&order=asc');
+      const dead = await call('GET', '/user_management/deliveries?status=dead&kind=email&order=asc');
       expect(dead.statusCode).toBe(200);
       const [resetMail, notice] = dead.json().data;
       expect(dead.json().data).toHaveLength(2);
       expect(resetMail).toMatchObject({ id: queued.id, status: 'dead', attempts: 1, sealed: [], last_error: expect.any(String) });
       expect(notice).toMatchObject({ status: 'dead', payload: expect.objectContaining({ to: email }) });
       expect(dead.body).not.toContain(reset.password_reset_token);
-      expect((await call('GET', `/deliveries/${notice.id}`)).json()).toEqual(notice);
+      expect((await call('GET', `/user_management/deliveries/${notice.id}`)).json()).toEqual(notice);
 
-      const refused = await call('POST', `/deliveries/${resetMail.id}/retry`);
+      const refused = await call('POST', `/user_management/deliveries/${resetMail.id}/retry`);
       expect(refused.statusCode).toBe(409);
       expect(refused.json()).toMatchObject({ code: 'delivery_not_replayable', message: expect.stringMatching(/link or code/) });
 
-      const retried = await call('POST', `/deliveries/${notice.id}/retry`);
+      const retried = await call('POST', `/user_management/deliveries/${notice.id}/retry`);
       expect(retried.statusCode, retried.body).toBe(200);
       expect(retried.json()).toMatchObject({ id: notice.id, status: 'pending', attempts: 0 });
-      expect((await call('POST', `/deliveries/${notice.id}/retry`)).json()).toMatchObject({ code: 'delivery_not_dead' });
+      expect((await call('POST', `/user_management/deliveries/${notice.id}/retry`)).json()).toMatchObject({ code: 'delivery_not_dead' });
 
       await sink.start();
       await h.deliver();
       await sink.waitFor((mail) => mail.to === email && /changed/i.test(mail.subject));
-      expect((await call('GET', `/deliveries/${notice.id}`)).json()).toMatchObject({ status: 'sent' });
+      expect((await call('GET', `/user_management/deliveries/${notice.id}`)).json()).toMatchObject({ status: 'sent' });
 
-      const all = await call('POST', '/deliveries/retry', { status: 'dead' });
+      const all = await call('POST', '/user_management/deliveries/retry', { status: 'dead' });
       expect(all.statusCode).toBe(200);
       expect(all.json()).toEqual({ retried: [], skipped: [{ id: resetMail.id, reason: expect.stringMatching(/link or code/) }] });
     });
@@ -208,31 +208,33 @@ for (const factory of STORES) {
         expect(res.statusCode, res.body).toBe(200);
       }
       await h.deliver();
-      const dead = (await call('GET', `/deliveries?status=dead&limit=100`)).json().data.filter((d: { payload: { to?: string } }) => d.payload.to === email);
+      const dead = (await call('GET', `/user_management/deliveries?status=dead&limit=100`))
+        .json()
+        .data.filter((d: { payload: { to?: string } }) => d.payload.to === email);
       expect(dead.length).toBeGreaterThan(0);
       await sink.start();
-      const all = (await call('POST', '/deliveries/retry', { status: 'dead' })).json();
+      const all = (await call('POST', '/user_management/deliveries/retry', { status: 'dead' })).json();
       expect(all.retried).toEqual(expect.arrayContaining(dead.map((d: { id: string }) => d.id)));
       await h.deliver();
-      for (const d of dead) expect((await call('GET', `/deliveries/${d.id}`)).json()).toMatchObject({ status: 'sent' });
+      for (const d of dead) expect((await call('GET', `/user_management/deliveries/${d.id}`)).json()).toMatchObject({ status: 'sent' });
     });
 
     it('refuses bad input with 4xx and stable codes', async () => {
       const cases: Array<[string, string, unknown, number, string]> = [
-        ['GET', '/deliveries?status=lost', undefined, 422, 'invalid_request_parameters'],
-        ['GET', '/deliveries?limit=1000', undefined, 422, 'invalid_request_parameters'],
-        ['GET', '/deliveries/nope', undefined, 422, 'invalid_request_parameters'],
-        ['GET', `/deliveries/msg_${MISSING}`, undefined, 404, 'delivery_not_found'],
-        ['POST', `/deliveries/msg_${MISSING}/retry`, undefined, 404, 'delivery_not_found'],
-        ['POST', '/deliveries/retry', {}, 422, 'invalid_request_parameters'],
-        ['POST', '/deliveries/retry', { status: 'pending' }, 422, 'invalid_request_parameters'],
+        ['GET', '/user_management/deliveries?status=lost', undefined, 422, 'invalid_request_parameters'],
+        ['GET', '/user_management/deliveries?limit=1000', undefined, 422, 'invalid_request_parameters'],
+        ['GET', '/user_management/deliveries/nope', undefined, 422, 'invalid_request_parameters'],
+        ['GET', `/user_management/deliveries/msg_${MISSING}`, undefined, 404, 'delivery_not_found'],
+        ['POST', `/user_management/deliveries/msg_${MISSING}/retry`, undefined, 404, 'delivery_not_found'],
+        ['POST', '/user_management/deliveries/retry', {}, 422, 'invalid_request_parameters'],
+        ['POST', '/user_management/deliveries/retry', { status: 'pending' }, 422, 'invalid_request_parameters'],
       ];
       for (const [method, url, body, status, code] of cases) {
         const res = await call(method as 'GET' | 'POST', url, body);
         expect(res.statusCode, `${method} ${url}`).toBe(status);
         expect(res.json()).toMatchObject({ code });
       }
-      const anonymous = await call('GET', '/deliveries', undefined, {});
+      const anonymous = await call('GET', '/user_management/deliveries', undefined, {});
       expect(anonymous.statusCode).toBe(401);
     });
   });

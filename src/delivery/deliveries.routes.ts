@@ -7,14 +7,14 @@ import { idParam } from '../http/schemas.ts';
 import type { DeliveriesService } from './deliveries.service.ts';
 import { deliveryObject, toWireDelivery } from './deliveries.wire.ts';
 
-/** `/deliveries` (secret key): the outbox as an operator sees it. Dead letters are listed and put back in the queue. */
+/** `/user_management/deliveries` (secret key): the outbox as an operator sees it. Dead letters are listed and put back in the queue. */
 export const deliveryRoutes: FastifyPluginAsync<{ deliveries: DeliveriesService }> = async (app, { deliveries }) => {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const config = { surface: 'management' as const };
   const tags = ['deliveries'];
 
   r.get(
-    '/deliveries',
+    '/user_management/deliveries',
     {
       config,
       schema: {
@@ -34,7 +34,7 @@ export const deliveryRoutes: FastifyPluginAsync<{ deliveries: DeliveriesService 
   );
 
   r.get(
-    '/deliveries/:id',
+    '/user_management/deliveries/:id',
     {
       config,
       schema: {
@@ -54,7 +54,7 @@ export const deliveryRoutes: FastifyPluginAsync<{ deliveries: DeliveriesService 
   );
 
   r.post(
-    '/deliveries/:id/retry',
+    '/user_management/deliveries/:id/retry',
     {
       config,
       schema: {
@@ -73,7 +73,7 @@ export const deliveryRoutes: FastifyPluginAsync<{ deliveries: DeliveriesService 
   );
 
   r.post(
-    '/deliveries/retry',
+    '/user_management/deliveries/retry',
     {
       config,
       schema: {
