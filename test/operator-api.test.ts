@@ -144,19 +144,19 @@ for (const factory of STORES) {
       await sink.stop();
     });
 
-    it('lists dead letters without their secrets, replays what can be replayed, and refuses the rest with a stable code', async () => {
+    it('lists dead letters without their secrets, replays them while what they carry is valid, and refuses them after', async () => {
       const email = 'dead.letters@example.com';
       await api.createUser(email, `${GOOD_PASSWORD} before`);
       const reset = await api.resetToken(email);
 
-      // While pending, the reset mail holds its link sealed: the API names it and never shows it.
+      // While pending, the reset mail holds its payload sealed: the API names it and never shows it.
       const pending = await call('GET', '/user_management/deliveries?status=pending');
       expect(pending.statusCode).toBe(200);
       const [queued] = pending.json().data;
-      expect(queued).toMatchObject({ object: 'delivery', kind: 'email', status: 'pending', sealed: ['link'], attempts: 0 });
+      expect(queued).toMatchObject({ object: 'delivery', kind: 'notification.step', status: 'pending', sealed: ['run'], attempts: 0 });
       expect(pending.body).not.toContain(reset.password_reset_token);
       const row = await h.store.db.selectFrom('outbox').select('payload').where('id', '=', queued.id).executeTakeFirstOrThrow();
-      const sealedValue = (JSON.parse(row.payload) as { sealed: { link: string } }).sealed.link;
+      const sealedValue = (JSON.parse(row.payload) as { sealed: { run: string } }).sealed.run;
       expect(pending.body).not.toContain(sealedValue);
 
       await sink.stop();
@@ -164,32 +164,37 @@ for (const factory of STORES) {
       expect((await api.confirm(reset.password_reset_token, `${GOOD_PASSWORD} after`)).statusCode).toBe(200);
       await h.deliver();
 
-      const dead = await call('GET', '/user_management/deliveries?status=dead&kind=email&order=asc');
+      const dead = await call('GET', `/user_management/deliveries?status=dead&order=asc`);
       expect(dead.statusCode).toBe(200);
-      const [resetMail, notice] = dead.json().data;
-      expect(dead.json().data).toHaveLength(2);
-      expect(resetMail).toMatchObject({ id: queued.id, status: 'dead', attempts: 1, sealed: [], last_error: expect.any(String) });
-      expect(notice).toMatchObject({ status: 'dead', payload: expect.objectContaining({ to: email }) });
+      const mine = dead.json().data.filter((d: { payload: { to?: string } }) => d.payload.to === email);
+      expect(mine).toHaveLength(2);
+      const [resetMail, notice] = mine;
+      expect(resetMail).toMatchObject({ id: queued.id, status: 'dead', attempts: 1, sealed: ['run'], last_error: expect.any(String) });
+      expect(notice).toMatchObject({ status: 'dead', sealed: ['run'] });
       expect(dead.body).not.toContain(reset.password_reset_token);
+      expect(dead.body).not.toContain(sealedValue);
       expect((await call('GET', `/user_management/deliveries/${notice.id}`)).json()).toEqual(notice);
 
-      const refused = await call('POST', `/user_management/deliveries/${resetMail.id}/retry`);
-      expect(refused.statusCode).toBe(409);
-      expect(refused.json()).toMatchObject({ code: 'delivery_not_replayable', message: expect.stringMatching(/link or code/) });
-
-      const retried = await call('POST', `/user_management/deliveries/${notice.id}/retry`);
+      // Retried while its link is valid, the reset mail goes out with the link.
+      const retried = await call('POST', `/user_management/deliveries/${resetMail.id}/retry`);
       expect(retried.statusCode, retried.body).toBe(200);
-      expect(retried.json()).toMatchObject({ id: notice.id, status: 'pending', attempts: 0 });
-      expect((await call('POST', `/user_management/deliveries/${notice.id}/retry`)).json()).toMatchObject({ code: 'delivery_not_dead' });
-
+      expect(retried.json()).toMatchObject({ id: resetMail.id, status: 'pending', attempts: 0 });
+      expect((await call('POST', `/user_management/deliveries/${resetMail.id}/retry`)).json()).toMatchObject({ code: 'delivery_not_dead' });
       await sink.start();
       await h.deliver();
-      await sink.waitFor((mail) => mail.to === email && /changed/i.test(mail.subject));
-      expect((await call('GET', `/user_management/deliveries/${notice.id}`)).json()).toMatchObject({ status: 'sent' });
+      const mail = await sink.waitFor((m) => m.to === email && m.body.includes(reset.password_reset_token));
+      expect(mail.subject).toMatch(/reset/i);
+      expect((await call('GET', `/user_management/deliveries/${resetMail.id}`)).json()).toMatchObject({ status: 'sent', sealed: [] });
 
+      // Once the longest token lifetime has passed, the sweeper wipes what the dead notice carried: no retry then.
+      h.clock.advance(Math.max(h.config.resetTokenTtlMinutes, h.config.resetCodeTtlMinutes) * 60_000);
+      expect(await h.rekey.dispatcher.sweep()).toMatchObject({ 'outbox.dead_sealed_wiped': 1 });
+      const refused = await call('POST', `/user_management/deliveries/${notice.id}/retry`);
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json()).toMatchObject({ code: 'delivery_not_replayable', message: expect.stringMatching(/wiped/) });
       const all = await call('POST', '/user_management/deliveries/retry', { status: 'dead' });
       expect(all.statusCode).toBe(200);
-      expect(all.json()).toEqual({ retried: [], skipped: [{ id: resetMail.id, reason: expect.stringMatching(/link or code/) }] });
+      expect(all.json()).toEqual({ retried: [], skipped: [{ id: notice.id, reason: expect.stringMatching(/wiped/) }] });
     });
 
     it('retries every dead delivery at once', async () => {

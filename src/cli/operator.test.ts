@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createRekey } from '../compose.ts';
 import { loadConfig } from '../config/load.ts';
 import type { ConfigInput } from '../config/schema.ts';
+import { manualClock, type Clock } from '../platform/clock.ts';
 import { createLogger } from '../platform/logger.ts';
 import { STORES, type TestStore } from '../store/testing.ts';
 import { BIN, cliEnv, rekey, type Result } from './testing.ts';
@@ -50,9 +51,9 @@ async function smtpSink() {
 }
 
 /** The services in this process, on the CLI's store and secret: setup that is not what a test is about. */
-function servicesOn(store: TestStore, env: NodeJS.ProcessEnv, dataDir: string, overrides: Partial<ConfigInput> = {}) {
+function servicesOn(store: TestStore, env: NodeJS.ProcessEnv, dataDir: string, overrides: Partial<ConfigInput> = {}, clock?: Clock) {
   const config = loadConfig({ env: {}, overrides: { env: 'test', secret: env.REKEY_SECRET!, baseUrl: env.REKEY_BASE_URL!, dataDir, ...overrides } });
-  return createRekey({ config, store, logger: createLogger('silent') });
+  return createRekey({ config, store, logger: createLogger('silent'), ...(clock ? { clock } : {}) });
 }
 
 const failedCleanly = (result: Result, code: RegExp) => {
@@ -140,36 +141,44 @@ for (const factory of STORES) {
       failedCleanly(await rekey(['apps', 'show', app.id], env), /application_not_found/);
     });
 
-    test('deliveries list --status dead shows dead letters without secrets; retry replays one, --all-dead the rest, and a reset mail is refused', async () => {
-      // The services in this process, mail to a closed port and one attempt: what fails once is dead.
-      const services = await servicesOn(store, env, dir, { smtpUrl: CLOSED_PORT, deliveryMaxAttempts: 1 });
-      let token: string;
-      const notices: string[] = [];
+    test('deliveries list --status dead shows dead letters without secrets; retry replays one, --all-dead the rest, and one whose sealed part was wiped is refused', async () => {
+      // The services in this process, mail to a closed port and one attempt: what fails once is dead. The reset mail
+      // is written a token lifetime ago, so the sweep below wipes what it carries; the notices are written now.
+      const overrides = { smtpUrl: CLOSED_PORT, deliveryMaxAttempts: 1 };
+      const lifetime = 30 * 60_000;
+      const earlier = await servicesOn(store, env, dir, overrides, manualClock(Date.now() - lifetime - 60_000));
+      let link: string;
       try {
-        const user = await services.users.create({ email: 'dead@example.test', password: PASSWORD });
-        token = (await services.resets.createForEmail('dead@example.test', await services.apps.getDefault())).url;
+        await earlier.users.create({ email: 'dead@example.test', password: PASSWORD });
+        link = (await earlier.resets.createForEmail('dead@example.test', await earlier.apps.getDefault())).url;
+        await earlier.dispatcher.drain();
+      } finally {
+        await earlier.close();
+      }
+      const services = await servicesOn(store, env, dir, overrides);
+      try {
+        const user = (await services.users.findByEmail('dead@example.test'))!;
         for (const n of [1, 2]) await services.users.update(user.id, { password: `${PASSWORD} ${n}` });
         await services.dispatcher.drain();
+        expect(await services.dispatcher.sweep()).toMatchObject({ 'outbox.dead_sealed_wiped': 1 });
       } finally {
         await services.close();
       }
-      for (const row of await store.db.selectFrom('outbox').select(['id', 'payload']).where('status', '=', 'dead').orderBy('id').execute()) {
-        if (!row.payload.includes('"sealed"') && !row.payload.includes('password-reset')) notices.push(row.id);
-      }
-      expect(notices.length).toBeGreaterThan(1);
+      const rows = await store.db.selectFrom('outbox').select(['id', 'payload']).where('status', '=', 'dead').orderBy('id').execute();
+      const resetMail = rows.find((row) => !row.payload.includes('"sealed"'))!.id;
+      const notices = rows.filter((row) => row.id !== resetMail).map((row) => row.id);
+      expect(notices).toHaveLength(2);
 
       const listed = await rekey(['deliveries', 'list', '--status', 'dead'], env);
       expect(listed.code, listed.stderr).toBe(0);
       expect(listed.stdout).toMatch(/^ID +KIND +STATUS +ATTEMPTS/m);
-      for (const id of notices) expect(listed.stdout).toMatch(new RegExp(`^${id} +email +dead +1 `, 'm'));
+      for (const id of [resetMail, ...notices]) expect(listed.stdout).toMatch(new RegExp(`^${id} +notification\\.step +dead +1 `, 'm'));
       const json = await rekey(['--json', 'deliveries', 'list', '--status', 'dead'], env);
-      const dead = JSON.parse(json.stdout) as Array<{ id: string; payload: unknown; sealed: string[] }>;
-      expect(dead.every((d) => d.sealed.length === 0)).toBe(true);
-      expect(json.stdout + listed.stdout).not.toContain(new URL(token).searchParams.get('token'));
-      const resetMail = dead.find((d) => !notices.includes(d.id))!;
-      expect(resetMail).toBeDefined();
+      const dead = JSON.parse(json.stdout) as Array<{ id: string; sealed: string[] }>;
+      expect(Object.fromEntries(dead.map((d) => [d.id, d.sealed]))).toEqual({ [resetMail]: [], [notices[0]!]: ['run'], [notices[1]!]: ['run'] });
+      expect(json.stdout + listed.stdout).not.toContain(new URL(link).searchParams.get('token'));
 
-      failedCleanly(await rekey(['deliveries', 'retry', resetMail.id], env), /link or code .*delivery_not_replayable/);
+      failedCleanly(await rekey(['deliveries', 'retry', resetMail], env), /wiped .*delivery_not_replayable/);
 
       const one = await rekey(['deliveries', 'retry', notices[0]!], env);
       expect(one.code, one.stderr).toBe(0);
@@ -177,8 +186,8 @@ for (const factory of STORES) {
 
       const all = await rekey(['deliveries', 'retry', '--all-dead'], env);
       expect(all.code, all.stderr).toBe(0);
-      for (const id of notices.slice(1)) expect(all.stdout).toContain(`retried ${id}`);
-      expect(all.stdout).toMatch(new RegExp(`^skipped ${resetMail.id}: .*link or code`, 'm'));
+      expect(all.stdout).toContain(`retried ${notices[1]}`);
+      expect(all.stdout).toMatch(new RegExp(`^skipped ${resetMail}: .*wiped`, 'm'));
 
       const pending = JSON.parse((await rekey(['--json', 'deliveries', 'list', '--status', 'pending'], env)).stdout) as Array<{ id: string }>;
       expect(pending.map((d) => d.id).sort()).toEqual([...notices].sort());

@@ -61,8 +61,8 @@ export const deliveryRoutes: FastifyPluginAsync<{ deliveries: DeliveriesService 
         tags,
         summary: 'Retry a dead delivery',
         description:
-          'Puts a dead delivery back in the queue, due now, with a fresh set of attempts. A dead password-reset mail cannot be ' +
-          'retried (409 delivery_not_replayable): its one-time link or code was wiped when it died.',
+          'Puts a dead delivery back in the queue, due now, with a fresh set of attempts. Once what it carried sealed has been ' +
+          'wiped (the longest token lifetime after it was written), it cannot be retried: 409 delivery_not_replayable.',
         operationId: 'retryDelivery',
         params: idParam('msg'),
         response: { 200: deliveryObject },

@@ -4,6 +4,7 @@ import { RekeyError } from '../errors/index.ts';
 import { paginate, type ListQuery, type Page } from '../http/pagination.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Job } from '../platform/module.ts';
+import { compiled, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
 import type { Database } from '../store/database.ts';
 import type { OutboxStatus, OutboxTable } from './outbox.table.ts';
 
@@ -38,11 +39,22 @@ export interface DeliveriesDeps {
 /** How many dead rows one `retryDead` looks at: an operator replays a backlog in rounds, each bounded. */
 const RETRY_BATCH = 1000;
 
+/** Back to the queue, due now, with a fresh set of attempts; conditional on `dead`, so two retries at once requeue once. */
+const requeueRow = compiled<{ id: string; now: number }, Delivery>((db, p) =>
+  db
+    .updateTable('outbox')
+    .set({ status: 'pending', attempts: 0, next_attempt_at: p.now, lease_until: null, lease_owner: null })
+    .where('id', '=', p.id)
+    .where('status', '=', 'dead')
+    .returningAll(),
+);
+
 /**
- * Dead letters, visible and replayable. A delivery dies after its last attempt or at once for a failure no
- * retry fixes; when it dies, any sealed link or code it held is wiped (it is useless by then, and SEC-08 keeps
- * nothing usable at rest). So a dead password-reset mail cannot be replayed: the user asks for a new one. Other
- * messages (a "password changed" notice, an internal job) go back to the queue as they were.
+ * Dead letters, visible and replayable. A delivery dies after its last attempt, or at once for a failure no retry
+ * fixes. It keeps its sealed part (a link, a code, a notification's payload) until the sweeper wipes it, once the
+ * longest token lifetime has passed (SEC-08: nothing sealed rests longer than it can be useful); until then it can
+ * be retried, after that it cannot and the user asks again. The job kind's `replay` reopens its own records (a
+ * notification's execution and step) in the same commit as the row's return to the queue.
  */
 export function createDeliveriesService({ db, clock, logger, jobs }: DeliveriesDeps): DeliveriesService {
   /** Why a retry of this row would die again at once, or undefined when it can run. */
@@ -60,23 +72,18 @@ export function createDeliveriesService({ db, clock, logger, jobs }: DeliveriesD
     // Field names only, never values: a payload may hold an address.
     const fields = [...new Set(parsed.error.issues.map((issue) => issue.path.map(String).join('.') || '(payload)'))];
     return fields.includes('sealed') || fields.some((f) => f.startsWith('sealed.'))
-      ? 'the one-time link or code it carried was wiped when it died; start a new one'
+      ? 'what it carried sealed (a link, a code, its payload) has been wiped since it died; it must be asked for again'
       : `its payload no longer fits its kind (${fields.join(', ')})`;
   }
 
-  async function requeue(ids: string[]): Promise<Delivery[]> {
-    if (ids.length === 0) return [];
-    const now = clock.now();
-    // Conditional on `dead`: a delivery retried twice at once goes back to the queue once.
-    const rows = await db
-      .updateTable('outbox')
-      .set({ status: 'pending', attempts: 0, next_attempt_at: now, lease_until: null, lease_owner: null })
-      .where('id', 'in', ids)
-      .where('status', '=', 'dead')
-      .returningAll()
-      .execute();
-    for (const row of rows) logger.info({ id: row.id, kind: row.kind }, 'delivery.retry_requested');
-    return rows;
+  /** Requeues one dead row with its kind's replay writes; undefined if it was no longer dead. */
+  async function requeue(row: Delivery): Promise<Delivery | undefined> {
+    const job = jobs[row.kind]!;
+    let writes: BoundWrite[] = [];
+    if (job.replay) writes = job.replay(job.schema.parse(JSON.parse(row.payload)), { id: row.id, attempts: row.attempts });
+    const requeued = await writeTogetherIf<Delivery>(db, requeueRow.bind({ id: row.id, now: clock.now() }), writes);
+    if (requeued) logger.info({ id: row.id, kind: row.kind }, 'delivery.retry_requested');
+    return requeued;
   }
 
   const service: DeliveriesService = {
@@ -97,22 +104,19 @@ export function createDeliveriesService({ db, clock, logger, jobs }: DeliveriesD
       if (row.status !== 'dead') throw new RekeyError('delivery_not_dead', { entity_id: id, status: row.status });
       const reason = unreplayable(row);
       if (reason) throw new RekeyError('delivery_not_replayable', { entity_id: id, reason }, `This delivery cannot be retried: ${reason}.`);
-      const [requeued] = await requeue([id]);
+      const requeued = await requeue(row);
       if (!requeued) throw new RekeyError('delivery_not_dead', { entity_id: id });
       return requeued;
     },
     async retryDead() {
       const dead = await db.selectFrom('outbox').selectAll().where('status', '=', 'dead').orderBy('id').limit(RETRY_BATCH).execute();
       const skipped: Skipped[] = [];
-      const replayable: string[] = [];
+      const retried: string[] = [];
       for (const row of dead) {
         const reason = unreplayable(row);
         if (reason) skipped.push({ id: row.id, reason });
-        else replayable.push(row.id);
+        else if (await requeue(row)) retried.push(row.id);
       }
-      const retried: string[] = [];
-      // Bounded statements: an `IN` list of a thousand ids is past SQLite's older parameter limits.
-      for (let i = 0; i < replayable.length; i += 200) retried.push(...(await requeue(replayable.slice(i, i + 200))).map((row) => row.id));
       return { retried, skipped };
     },
   };

@@ -158,10 +158,9 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
         last_error: message,
         lease_until: null,
         lease_owner: null,
-        ...(dead
-          ? // A dead row will never be sent, so its link or code has nothing left to do at rest.
-            { status: 'dead' as const, payload: withoutSealed(row.payload) }
-          : { next_attempt_at: Math.round(now + delay) }),
+        // A dead row keeps its sealed part so that an operator can retry it while what it carries is still
+        // valid; the sweeper wipes it once the longest token lifetime has passed (outbox.dead_sealed_wiped).
+        ...(dead ? { status: 'dead' as const } : { next_attempt_at: Math.round(now + delay) }),
       })
       .where('id', '=', row.id)
       .where('lease_owner', '=', owner)

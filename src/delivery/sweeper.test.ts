@@ -98,6 +98,19 @@ for (const factory of STORES) {
       expect(dump).not.toContain('SEALED-LINK');
     });
 
+    it('SEC-08 wipes the sealed part of a dead row once it has outlived its use, and keeps it until then for a retry', async () => {
+      const id = await put('ok', { to: 'ada@example.com', sealed: { link: 'SEALED-LINK' } });
+      await store.db.updateTable('outbox').set({ status: 'dead', last_error: 'connection refused' }).where('id', '=', id).execute();
+      clock.advance(SEALED_LIFETIME - 1);
+      expect(await dispatcher.sweep()).toMatchObject({ 'outbox.dead_sealed_wiped': 0 });
+      expect(JSON.parse((await rows())[0]!.payload).sealed).toEqual({ link: 'SEALED-LINK' });
+      clock.advance(1);
+      expect(await dispatcher.sweep()).toMatchObject({ 'outbox.dead_sealed_wiped': 1 });
+      const [row] = await rows();
+      expect(row).toMatchObject({ status: 'dead', last_error: 'connection refused' });
+      expect(JSON.parse(row!.payload)).toEqual({ to: 'ada@example.com' });
+    });
+
     it('leaves a row a dispatcher is sending to that dispatcher', async () => {
       const id = await put('ok', { to: 'ada@example.com', sealed: { link: 'SEALED-LINK' } });
       clock.advance(SEALED_LIFETIME);

@@ -73,6 +73,21 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
   };
 
   /**
+   * Dead rows keep their sealed part for a retry (`rekey deliveries retry`) only while what it carries can still
+   * be valid: the same lifetime as a pending row's.
+   */
+  const wipeDeadSealed: SweepStep = async (now) => {
+    const result = await db
+      .updateTable('outbox')
+      .set({ payload: withoutSealed })
+      .where('status', '=', 'dead')
+      .where('created_at', '<=', now - sealedLifetimeMs)
+      .where(hasSealed)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  };
+
+  /**
    * Settled rows past retention. Age counts from the last attempt (`next_attempt_at`), which the
    * `outbox_due (status, next_attempt_at)` index serves; the row was sent or died at that attempt.
    */
@@ -98,7 +113,12 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
   };
 
   // Read at each sweep: the modules' steps are registered once every module is built, after this sweeper.
-  const steps = (): Record<string, SweepStep> => ({ ...opts.steps, 'outbox.sealed_expired': expireSealed, 'outbox.settled_deleted': deleteSettled });
+  const steps = (): Record<string, SweepStep> => ({
+    ...opts.steps,
+    'outbox.sealed_expired': expireSealed,
+    'outbox.dead_sealed_wiped': wipeDeadSealed,
+    'outbox.settled_deleted': deleteSettled,
+  });
   let timer: NodeJS.Timeout | undefined;
   let running = false;
   let inFlight: Promise<Record<string, number>> | undefined;

@@ -60,6 +60,19 @@ const finishExecution = compiled<{ id: string; status: ExecutionStatus; now: num
   db.updateTable('notification_executions').set({ status: p.status, updated_at: p.now }).where('id', '=', p.id).where('status', '=', 'pending'),
 );
 
+/** An operator retries a dead step: the step is queued again and its execution, failed by that death, runs on. */
+const reopenStep = compiled<{ execution_id: string; step_id: string; now: number }>((db, p) =>
+  db
+    .updateTable('notification_steps')
+    .set({ status: 'queued', updated_at: p.now })
+    .where('execution_id', '=', p.execution_id)
+    .where('step_id', '=', p.step_id)
+    .where('status', '=', 'dead'),
+);
+const reopenExecution = compiled<{ id: string; now: number }>((db, p) =>
+  db.updateTable('notification_executions').set({ status: 'pending', updated_at: p.now }).where('id', '=', p.id).where('status', '=', 'failed'),
+);
+
 export interface StepOutcome {
   status: StepStatus;
   reason?: SkipReason | null;
@@ -75,6 +88,8 @@ export interface ExecutionStore {
   settle(executionId: string, stepId: string, outcome: StepOutcome, now: number): BoundWrite;
   skipRest(executionId: string, position: number, reason: SkipReason, now: number): BoundWrite;
   finish(executionId: string, status: ExecutionStatus, now: number): BoundWrite;
+  /** A dead step queued again, and its failed execution pending again (an operator's retry of the dead row). */
+  reopen(executionId: string, stepId: string, now: number): BoundWrite[];
   /** Writes a step's outcome on its own, outside a job's commit (a failing attempt reports itself before it throws). */
   report(executionId: string, stepId: string, outcome: StepOutcome, now: number, failExecution?: boolean): Promise<void>;
   /** Cancels every execution of a transaction that is still running: its queued steps become `canceled`. Resolves to how many executions. */
@@ -103,6 +118,10 @@ export function createExecutionStore(db: Kysely<Database>): ExecutionStore {
     settle,
     skipRest: (executionId, position, reason, now) => skipRest.bind({ execution_id: executionId, position, reason, now }),
     finish: (id, status, now) => finishExecution.bind({ id, status, now }),
+    reopen: (executionId, stepId, now) => [
+      reopenStep.bind({ execution_id: executionId, step_id: stepId, now }),
+      reopenExecution.bind({ id: executionId, now }),
+    ],
     report: (executionId, stepId, outcome, now, failExecution = false) =>
       writeTogether(db, [
         settle(executionId, stepId, outcome, now),

@@ -49,7 +49,7 @@ export interface StepJobDeps extends PlatformDeps {
 export function createStepJob(deps: StepJobDeps): Job<StepJob> {
   const { registry, executions, engine, runners, tokens, clock, config } = deps;
 
-  return defineJob(stepJobSchema, async (job, row) => {
+  const stepJob = defineJob(stepJobSchema, async (job, row) => {
     const execution = await executions.get(job.execution);
     if (!execution) throw new PermanentDeliveryError('the execution is gone');
     // A canceled execution's steps were marked canceled by the cancel itself.
@@ -83,6 +83,8 @@ export function createStepJob(deps: StepJobDeps): Job<StepJob> {
     }
     return writes;
   });
+  // The dead step and the execution its death failed, reopened with the row's return to the queue.
+  return { ...stepJob, replay: (payload) => executions.reopen(payload.execution, payload.step, clock.now()) };
 
   async function runStep(ctx: StepContext): Promise<StepResult> {
     const { step, workflow, run, row, execution } = ctx;

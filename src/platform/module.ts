@@ -20,6 +20,11 @@ export interface JobRow {
 export interface Job<P = unknown> {
   schema: z.ZodType<P>;
   handler(payload: P, row: JobRow): Promise<void | BoundWrite[]>;
+  /**
+   * An operator retries a dead row (`rekey deliveries retry`): the writes that reopen what the job's own records
+   * closed when the row died. They commit with the row's return to the queue, and only if it was still dead.
+   */
+  replay?(payload: P, row: JobRow): BoundWrite[];
 }
 
 /** Declares a job kind; the handler's payload type comes from the schema. */
