@@ -43,6 +43,8 @@ export function cluster(settings: Record<string, string>): Cluster {
     REKEY_SECRET: 'scale-test-secret-0123456789abcdefghijklmnop',
     REKEY_BASE_URL: 'https://rekey.example.test',
     REKEY_LOG_LEVEL: 'info',
+    // The startup line is read as JSON (its URL and dispatcher id), whatever the terminal.
+    REKEY_LOG_FORMAT: 'json',
     ...settings,
   };
   const children = new Set<ChildProcess>();
