@@ -86,54 +86,39 @@ interface UpsertRow {
 
 const MERGED = ['first_name', 'last_name', 'email', 'phone', 'avatar', 'locale', 'timezone', 'data'] as const;
 
-// A null input keeps what the row holds; the user link is taken once, from the users table as it is then.
+/** The new row as a trigger or a create gives it; the user link is taken from the users table as it is then. */
+const insertRow = (db: Kysely<Database>, p: UpsertRow) =>
+  db.insertInto('subscribers').values({
+    id: p.id,
+    subscriber_id: p.subscriber_id,
+    user_id: (eb) => eb.selectFrom('users').select('users.id').where('users.id', '=', p.subscriber_id),
+    first_name: p.first_name,
+    last_name: p.last_name,
+    email: p.email,
+    phone: p.phone,
+    avatar: p.avatar,
+    locale: p.locale,
+    timezone: p.timezone,
+    data: p.data,
+    created_at: p.now,
+    updated_at: p.now,
+  });
+
+// A null input keeps what the row holds; the user link is taken once.
 const upsert = compiled<UpsertRow>((db, p) =>
-  db
-    .insertInto('subscribers')
-    .values({
-      id: p.id,
-      subscriber_id: p.subscriber_id,
-      user_id: (eb) => eb.selectFrom('users').select('users.id').where('users.id', '=', p.subscriber_id),
-      first_name: p.first_name,
-      last_name: p.last_name,
-      email: p.email,
-      phone: p.phone,
-      avatar: p.avatar,
-      locale: p.locale,
-      timezone: p.timezone,
-      data: p.data,
-      created_at: p.now,
-      updated_at: p.now,
-    })
-    .onConflict((oc) =>
-      oc.column('subscriber_id').doUpdateSet({
-        ...Object.fromEntries(MERGED.map((column) => [column, sql`coalesce(excluded.${sql.ref(column)}, subscribers.${sql.ref(column)})`])),
-        user_id: sql`coalesce(subscribers.user_id, excluded.user_id)`,
-        updated_at: sql`excluded.updated_at`,
-      }),
-    ),
+  insertRow(db, p).onConflict((oc) =>
+    oc.column('subscriber_id').doUpdateSet({
+      ...Object.fromEntries(MERGED.map((column) => [column, sql`coalesce(excluded.${sql.ref(column)}, subscribers.${sql.ref(column)})`])),
+      user_id: sql`coalesce(subscribers.user_id, excluded.user_id)`,
+      updated_at: sql`excluded.updated_at`,
+    }),
+  ),
 );
 const bySubscriberId = compiled<{ subscriber_id: string }, SubscribersTable>((db, p) =>
   db.selectFrom('subscribers').selectAll().where('subscriber_id', '=', p.subscriber_id),
 );
 const insertNew = compiled<UpsertRow, SubscribersTable>((db, p) =>
-  db
-    .insertInto('subscribers')
-    .values({
-      id: p.id,
-      subscriber_id: p.subscriber_id,
-      user_id: (eb) => eb.selectFrom('users').select('users.id').where('users.id', '=', p.subscriber_id),
-      first_name: p.first_name,
-      last_name: p.last_name,
-      email: p.email,
-      phone: p.phone,
-      avatar: p.avatar,
-      locale: p.locale,
-      timezone: p.timezone,
-      data: p.data,
-      created_at: p.now,
-      updated_at: p.now,
-    })
+  insertRow(db, p)
     .onConflict((oc) => oc.column('subscriber_id').doNothing())
     .returningAll(),
 );
