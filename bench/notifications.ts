@@ -14,16 +14,16 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AutocannonRequest } from 'autocannon';
 import nodemailer from 'nodemailer';
-import pg from 'pg';
 import { fire, rotatingPost, type LoadSummary } from './load.ts';
 import { startServer, type ServerProcess } from './processes.ts';
 import { emailOf } from './protocol.ts';
+import { benchStores, type StoreTarget } from './stores.ts';
 import type { SinkCommand, SinkStats } from './notifications-sink.ts';
 
 const args = new Set(process.argv.slice(2));
@@ -39,32 +39,11 @@ const SUBSCRIBERS = 1_000;
 /** Messages per delivery run. */
 const MESSAGES = quick ? 500 : 4_000;
 const LATENCY_RATE = 100;
-const POSTGRES_URL = process.env.REKEY_BENCH_DATABASE_URL ?? process.env.REKEY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const RESULTS = fileURLToPath(new URL('./notifications-results.md', import.meta.url));
 const SINK_ENTRY = fileURLToPath(new URL('./notifications-sink.ts', import.meta.url));
 
 const log = (message: string) => process.stderr.write(`[bench notifications] ${message}\n`);
 const pct = (ratio: number) => `${(ratio * 100).toFixed(0)} %`;
-
-interface Fresh {
-  databaseUrl: string;
-  schema?: string;
-  dataDir: string;
-}
-interface StoreTarget {
-  label: 'SQLite' | 'PostgreSQL';
-  fresh(name: string): Promise<Fresh>;
-}
-
-async function adminQuery(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3_000 });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 /** The Novu password-reset snippet, to a subscriber of its own (the address carries the time when `at` is given). */
 const triggerBody = (i: number, at?: number) => ({
@@ -228,27 +207,7 @@ async function main(): Promise<void> {
   if (only && !only.includes('notifications')) return;
   const started = new Date();
   const tmp = mkdtempSync(join(os.tmpdir(), 'rekey-bench-notifications-'));
-  const base = `bench_${randomBytes(4).toString('hex')}`;
-  const schemas: string[] = [];
-  const sqlite: StoreTarget = {
-    label: 'SQLite',
-    async fresh(name) {
-      const dir = join(tmp, name);
-      mkdirSync(dir, { recursive: true });
-      return { databaseUrl: join(dir, 'bench.db'), dataDir: dir };
-    },
-  };
-  const postgres: StoreTarget = {
-    label: 'PostgreSQL',
-    async fresh(name) {
-      const schema = `${base}_${name}`;
-      await adminQuery(`CREATE SCHEMA ${schema}`);
-      schemas.push(schema);
-      const dir = join(tmp, `pg-${name}`);
-      mkdirSync(dir, { recursive: true });
-      return { databaseUrl: POSTGRES_URL, schema, dataDir: dir };
-    },
-  };
+  const { sqlite, postgres, dropSchemas } = benchStores(tmp);
   const { sink, child } = await startSink();
   const lines: string[] = [];
   const rows: string[] = [];
@@ -295,7 +254,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${markdown}\n`);
   } finally {
     child.send({ cmd: 'stop' } satisfies SinkCommand);
-    for (const schema of schemas) await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    await dropSchemas(() => undefined);
     rmSync(tmp, { recursive: true, force: true });
   }
 }

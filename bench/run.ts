@@ -17,18 +17,17 @@
  * postgres://postgres@127.0.0.1:5432/test; each server gets a fresh schema, dropped at the end.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { fire, rotatingPost, type LoadOptions, type LoadSummary } from './load.ts';
 import { cpuMeter, postgresPids, waitForQuiet, type CpuShare } from './machine.ts';
 import { probesFor, type Probe } from './probes.ts';
 import { measureHashes, startServer, type HashResult, type ServerProcess } from './processes.ts';
 import { emailOf, passwordOf } from './protocol.ts';
 import { renderReport, type Row } from './report.ts';
+import { adminQuery, benchStores, POSTGRES_URL, type StoreTarget } from './stores.ts';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
@@ -54,14 +53,6 @@ const THREADPOOL = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
 /** Before each measured run, wait up to this long for the machine to be ≥ 85 % idle. */
 const QUIET_WAIT_SECONDS = quick ? 3 : 60;
 const RESULTS = fileURLToPath(new URL('./results.md', import.meta.url));
-
-const POSTGRES_URL = process.env.REKEY_BENCH_DATABASE_URL ?? process.env.REKEY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-interface StoreTarget {
-  label: 'SQLite' | 'PostgreSQL';
-  /** A fresh database for one server: a file under the run's temp dir, or a new schema. */
-  fresh(name: string): Promise<{ databaseUrl: string; schema?: string; dataDir: string }>;
-}
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 const profileDir = profile ? join(os.tmpdir(), `rekey-bench-profiles-${Date.now()}`) : undefined;
@@ -139,16 +130,6 @@ async function measured<T extends Load>(
   recordConditions(label, best!.idleBefore, best!.cpu);
   cpuCosts.push(best!.cost);
   return Object.assign(best!.result, { serverCpuPerOk: best!.serverCpuPerOk });
-}
-
-async function adminQuery(text: string): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3_000 });
-  await client.connect();
-  try {
-    return await client.query(text);
-  } finally {
-    await client.end();
-  }
 }
 
 function describeLoad(summary: LoadSummary): string {
@@ -338,28 +319,7 @@ async function main(): Promise<void> {
   const code = revision();
   const tmp = mkdtempSync(join(os.tmpdir(), 'rekey-bench-'));
   if (profileDir) mkdirSync(profileDir, { recursive: true });
-  const schemas: string[] = [];
-  const base = `bench_${randomBytes(4).toString('hex')}`;
-
-  const sqlite: StoreTarget = {
-    label: 'SQLite',
-    async fresh(name) {
-      const dir = join(tmp, name);
-      mkdirSync(dir, { recursive: true });
-      return { databaseUrl: join(dir, 'bench.db'), dataDir: dir };
-    },
-  };
-  const postgres: StoreTarget = {
-    label: 'PostgreSQL',
-    async fresh(name) {
-      const schema = `${base}_${name}`;
-      await adminQuery(`CREATE SCHEMA ${schema}`);
-      schemas.push(schema);
-      const dir = join(tmp, `pg-${name}`);
-      mkdirSync(dir, { recursive: true });
-      return { databaseUrl: POSTGRES_URL, schema, dataDir: dir };
-    },
-  };
+  const { sqlite, postgres, dropSchemas } = benchStores(tmp);
 
   let postgresVersion: string | undefined;
   let postgresProblem: string | undefined;
@@ -533,8 +493,7 @@ async function main(): Promise<void> {
     if (!only && !quick) log(`written to ${RESULTS}`);
     if (profileDir) log(`CPU profiles in ${profileDir} (summarise with: node --import tsx bench/profile-summary.ts <file>)`);
   } finally {
-    for (const schema of schemas)
-      await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch((error: Error) => log(`could not drop ${schema}: ${error.message}`));
+    await dropSchemas((schema, error) => log(`could not drop ${schema}: ${error.message}`));
     rmSync(tmp, { recursive: true, force: true });
   }
 }
