@@ -161,6 +161,9 @@ for (const factory of STORES) {
       await page.getByRole('button', { name: 'Add a security key' }).click();
       await page.waitForURL(/added=1/);
       await page.locator('[data-try="webauthn_roaming"]').click();
+      // The link navigates: evaluate only on the check page, not the one being left.
+      await page.waitForURL(/\/check\?/);
+      await page.waitForSelector('form[data-webauthn="get"]');
       // Keep the browser's answer instead of sending it, then send it twice.
       const answer = await page.evaluate(async () => {
         const form = document.querySelector('form[data-webauthn="get"]');
