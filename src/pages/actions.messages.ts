@@ -11,6 +11,12 @@ const en = {
   choose_legend: 'Method',
   choose_submit: 'Continue',
   factor_totp: 'A code from your authenticator app',
+  factor_sms: 'A code by text message',
+  factor_email: 'A code by email',
+  factor_webauthn_roaming: 'Your security key',
+  factor_webauthn_platform: 'This device’s screen lock',
+  factor_recovery_code: 'One of your recovery codes',
+  other_methods: 'Or confirm another way:',
   redirect_title: 'One more check',
   redirect_intro: 'Your reset continues on a page of the service’s verification partner.',
   redirect_link: 'Continue to the verification',
@@ -28,6 +34,12 @@ const fr: typeof en = {
   choose_legend: 'Méthode',
   choose_submit: 'Continuer',
   factor_totp: 'Un code de votre application d’authentification',
+  factor_sms: 'Un code par SMS',
+  factor_email: 'Un code par e-mail',
+  factor_webauthn_roaming: 'Votre clé de sécurité',
+  factor_webauthn_platform: 'Le verrouillage d’écran de cet appareil',
+  factor_recovery_code: 'L’un de vos codes de secours',
+  other_methods: 'Ou confirmez autrement :',
   redirect_title: 'Une vérification de plus',
   redirect_intro: 'Votre réinitialisation continue sur une page du partenaire de vérification du service.',
   redirect_link: 'Continuer vers la vérification',
@@ -44,8 +56,5 @@ const CATALOGS: Record<Lang, typeof en> = { en, fr };
 
 export const actionText = (lang: Lang, id: ActionMessageId): string => CATALOGS[lang][id];
 
-/** How each factor is named on the choose page; a factor type without a line falls back to its id. */
-export const factorLabel = (lang: Lang, type: FactorType): string => {
-  const key = `factor_${type}` as ActionMessageId;
-  return key in CATALOGS[lang] ? CATALOGS[lang][key] : type;
-};
+/** How each factor is named where the user picks one (the choose page, the challenge page's other ways). */
+export const factorLabel = (lang: Lang, type: FactorType): string => CATALOGS[lang][`factor_${type}`];

@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { PendingStep } from '../actions/index.ts';
 import { isRekeyError } from '../errors/index.ts';
 import type { FactorType } from '../factors/index.ts';
 import { html } from '../platform/html.ts';
@@ -8,27 +7,10 @@ import { loadFlow, PageError, pageModel, pathFor, readForm, requestContext, send
 import { ParsedForm, queryString } from './form.ts';
 import { formHidden, layout, pageHref, type PageModel } from './layout.ts';
 import { isLang } from './messages/index.ts';
+import { SECOND_FACTOR_PATH } from './second-factor.views.ts';
 import { PAGE_ROUTE } from './start.routes.ts';
 
-/** The page that takes each factor's challenge. A factor type without one here is offered on no page yet. */
-export const CHALLENGE_PAGES: Partial<Record<FactorType, string>> = { totp: '/reset/second-factor' };
-
 const STATE_SHAPE = /^[A-Za-z0-9_-]{20,200}$/;
-
-/**
- * Where `/reset/second-factor` must send the browser instead of showing its own form: the redirect an action asked
- * for, the choice among several factors, or the page of the factor chosen. `undefined`: show the TOTP form.
- */
-export function challengeDetour(step: PendingStep | undefined, method: string | undefined, here = '/reset/second-factor'): string | undefined {
-  if (step?.redirect) return '/reset/redirect';
-  const factors = step?.challenge?.factors ?? [];
-  const chosen = factors.find((f) => f === method);
-  if (!chosen && factors.length > 1 && step?.challenge?.any) return '/reset/choose';
-  const type = chosen ?? factors[0];
-  const page = type && CHALLENGE_PAGES[type];
-  if (!page) return factors.length > 1 ? '/reset/choose' : undefined;
-  return page === here ? undefined : `${page}?method=${type}`;
-}
 
 const t = (page: PageModel, id: ActionMessageId) => actionText(page.tr.lang, id);
 
@@ -112,13 +94,12 @@ export function actionRoutes(app: FastifyInstance, deps: PagesDeps): void {
     const { flow, application } = await loadFlow(deps, request);
     const factors = (await flows.pendingStep(flow))?.challenge?.factors ?? [];
     const method = factors.find((f) => f === form.get('method'));
-    const target = method && CHALLENGE_PAGES[method];
-    if (!method || !target) {
+    if (!method) {
       const page = await pageModel(deps, request, reply, { application, form, withCsrf: true });
       return sendPage(reply, 422, choosePage(page, factors));
     }
     const lang = form.get('lang');
-    return reply.redirect(`${target}?method=${method}${isLang(lang) ? `&lang=${lang}` : ''}`, 303);
+    return reply.redirect(`${SECOND_FACTOR_PATH}?method=${method}${isLang(lang) ? `&lang=${lang}` : ''}`, 303);
   });
 
   const resume = async (request: FastifyRequest, reply: FastifyReply, fields: Array<[string, string]>) => {

@@ -38,6 +38,18 @@ export interface FlowCookie {
   email?: string;
   /** When the last mail of this flow was asked for (ms): the resend cooldown counts from it. */
   sentAt?: number;
+  /**
+   * The second-factor code this flow last sent (SMS or email), where to (masked) and until when: showing the form
+   * again (after a wrong code, a language switch, a reload) must not send another one; "send a new code" does.
+   */
+  sent?: SentCode;
+}
+
+export interface SentCode {
+  type: 'sms' | 'email';
+  /** Masked, as the factor gave it (`•••••01`, `m•••@example.com`). */
+  to: string;
+  until: number;
 }
 
 /** One error of a form, kept as a code and its values so the GET can say it in the page's language. */
@@ -145,6 +157,14 @@ export function createCookieJar(baseUrl: string, tokens: Tokens, clock: Clock): 
   const shortString = (value: unknown, max: number): string | undefined =>
     typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined;
 
+  const sentCode = (value: unknown): SentCode | undefined => {
+    if (typeof value !== 'object' || value === null) return undefined;
+    const { type, to, until } = value as Record<string, unknown>;
+    const masked = shortString(to, 320);
+    if ((type !== 'sms' && type !== 'email') || !masked || typeof until !== 'number' || !Number.isFinite(until)) return undefined;
+    return { type, to: masked, until };
+  };
+
   const setCsrf = (request: FastifyRequest, reply: FastifyReply): string => {
     const value = randomBytes(32).toString('base64url');
     reply.setCookie(names.csrf, value, base);
@@ -165,12 +185,14 @@ export function createCookieJar(baseUrl: string, tokens: Tokens, clock: Clock): 
       const grant = shortString(record.grant, 500);
       const email = shortString(record.email, 320);
       const sentAt = typeof record.sentAt === 'number' && Number.isFinite(record.sentAt) ? record.sentAt : undefined;
+      const sent = sentCode(record.sent);
       return {
         flowId,
         ...(grant ? { grant } : {}),
         ...(isLang(record.lang) ? { lang: record.lang } : {}),
         ...(email ? { email } : {}),
         ...(sentAt !== undefined ? { sentAt } : {}),
+        ...(sent ? { sent } : {}),
       };
     },
     writeFlow: (reply, value) => writeSealed(reply, names.flow, value, FLOW_COOKIE_SECONDS),

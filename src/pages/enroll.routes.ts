@@ -3,13 +3,12 @@ import { isRekeyError } from '../errors/index.ts';
 import { isFactorType, type FactorService, type FactorType } from '../factors/index.ts';
 import { cookieNames } from './cookies.ts';
 import { PageError, pageModel, readForm, sendPage, type PagesDeps } from './context.ts';
-import { fieldError } from './errors.ts';
-import { challengeFailure, challengePage, verifyChallengeForm } from './factor-challenge.ts';
+import { challengeFailure, challengePage, checkChallengeForm } from './factor-challenge.ts';
+import { fieldError, redirectWithErrors, serviceVars, setRetryAfter, takeErrors } from './flash.ts';
 import { queryString } from './form.ts';
 import { checkedPage, ENROLL_PATH, enrollArrivalPage, enrollPage, recoveryCodesPage } from './enroll.views.ts';
-import type { FieldError, PageModel } from './layout.ts';
+import { pageHref, type FieldError, type PageModel } from './layout.ts';
 import { PAGE_ROUTE } from './start.routes.ts';
-import { webauthnAssetRoutes } from './webauthn-assets.ts';
 
 /** What a followed enrollment link gives the browser: fifteen minutes to enroll, for that user only. */
 const SESSION_SECONDS = 15 * 60;
@@ -27,7 +26,6 @@ export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: Fac
   const { names, secure } = cookieNames(deps.config.baseUrl);
   const cookieName = names.flow.replace('rekey_flow', 'rekey_enroll');
   const cookieOptions = { path: '/', httpOnly: true, sameSite: 'strict' as const, secure };
-  webauthnAssetRoutes(app);
 
   const writeSession = (reply: FastifyReply, userId: string) =>
     reply.setCookie(cookieName, deps.tokens.seal(JSON.stringify({ userId, exp: deps.clock.now() + SESSION_SECONDS * 1000 })), {
@@ -73,19 +71,20 @@ export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: Fac
       return sendPage(reply, 200, enrollArrivalPage(page));
     }
     const page = await pageModel(deps, request, reply, { withCsrf: true });
-    return renderEnroll(request, reply, page, 200, { added: queryString(request.query, 'added') === '1' });
+    const shown = takeErrors(deps.jar, request, reply, ENROLL_PATH, page.tr);
+    return renderEnroll(request, reply, page, shown.status, { added: queryString(request.query, 'added') === '1', errors: shown.errors });
   });
 
   app.post(`${ENROLL_PATH}/webauthn`, PAGE_ROUTE, async (request, reply) => {
     const form = readForm(deps, request);
     const user = await sessionUser(request);
-    const page = await pageModel(deps, request, reply, { form, withCsrf: true });
+    const page = await pageModel(deps, request, reply, { form });
     const kind = form.get('kind') === 'platform' ? 'platform' : 'roaming';
     try {
       await factors.webauthn.finish(user, form.get('credential') ?? '', kind);
     } catch (caught) {
       if (!isRekeyError(caught)) throw caught;
-      return renderEnroll(request, reply, page, caught.status, { errors: [fieldError(page.tr, 'webauthn', caught.code)] });
+      return redirectWithErrors(deps.jar, reply, pageHref(page, ENROLL_PATH), caught.status, [{ field: 'webauthn', code: caught.code, vars: serviceVars(caught) }]);
     }
     return reply.redirect(`${ENROLL_PATH}?added=1${page.langParam ? `&lang=${page.langParam}` : ''}`, 303);
   });
@@ -110,13 +109,22 @@ export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: Fac
     const user = await sessionUser(request);
     const type = checkType(queryString(request.query, 'type', 40));
     const page = await pageModel(deps, request, reply, { withCsrf: true });
-    const view = { type, action: checkPath, path: checkPath, resendAction: `${checkPath}/resend` };
+    const shown = takeErrors(deps.jar, request, reply, checkPath, page.tr);
+    const view = { type, action: checkPath, path: checkPath, resendAction: `${checkPath}/resend`, keep: { type } };
+    // Shown again after a wrong answer: a code already went out and stays the one to type (a new one would void it);
+    // WebAuthn needs fresh options to try again, and without a factor of the type the answer's own error is enough.
+    if (shown.errors.length > 0) {
+      const challenge = type.startsWith('webauthn') && shown.status !== 429 ? await factors.challenge(user.id, type, { locale: page.tr.lang }).catch(() => undefined) : undefined;
+      return sendPage(reply, shown.status, challengePage(page, { ...view, errors: shown.errors, ...(challenge ? { challenge } : {}) }));
+    }
     try {
       const challenge = await factors.challenge(user.id, type, { locale: page.tr.lang });
       return sendPage(reply, 200, challengePage(page, { ...view, challenge }));
     } catch (caught) {
-      const failure = challengeFailure(page.tr, type, caught);
-      return sendPage(reply, failure.status, challengePage(page, { ...view, errors: [failure.error] }));
+      const failure = challengeFailure(type, caught);
+      setRetryAfter(reply, failure.error.vars?.retry_after);
+      const errors: FieldError[] = [fieldError(page.tr, failure.error.field, failure.error.code, failure.error.vars)];
+      return sendPage(reply, failure.status, challengePage(page, { ...view, errors }));
     }
   });
 
@@ -125,8 +133,7 @@ export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: Fac
     await sessionUser(request);
     const type = checkType(form.get('type'));
     const page = await pageModel(deps, request, reply, { form });
-    const query = new URLSearchParams({ type, ...(page.langParam ? { lang: page.langParam } : {}) });
-    return reply.redirect(`${checkPath}?${query}`, 303);
+    return reply.redirect(pageHref(page, checkPath, { type }), 303);
   });
 
   app.post(checkPath, PAGE_ROUTE, async (request, reply) => {
@@ -134,16 +141,8 @@ export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: Fac
     const user = await sessionUser(request);
     const type = checkType(form.get('type'));
     const page = await pageModel(deps, request, reply, { form, withCsrf: true });
-    const result = await verifyChallengeForm(factors, page.tr, user.id, type, form);
-    if (result.ok) return sendPage(reply, 200, checkedPage(page));
-    if (result.retryAfterSeconds) reply.header('retry-after', String(result.retryAfterSeconds));
-    // WebAuthn needs fresh options to try again; a code form is drawn again as it was.
-    const challenge =
-      type.startsWith('webauthn') && result.status !== 429
-        ? // Without a factor of the type there is nothing to ask again: the answer's own error is what the page says.
-          await factors.challenge(user.id, type, { locale: page.tr.lang }).catch(() => undefined)
-        : undefined;
-    const view = { type, action: checkPath, path: checkPath, resendAction: `${checkPath}/resend`, errors: result.errors };
-    return sendPage(reply, result.status, challengePage(page, { ...view, ...(challenge ? { challenge } : {}) }));
+    const failed = await checkChallengeForm((response) => factors.verifyResponse(user.id, type, response), type, form);
+    if (!failed) return sendPage(reply, 200, checkedPage(page));
+    return redirectWithErrors(deps.jar, reply, pageHref(page, checkPath, { type }), failed.status, failed.errors);
   });
 }

@@ -33,7 +33,7 @@ async function failAt(step: Step, error: RekeyError): Promise<LightMyRequestResp
   if (step === 'code') return submit('attemptCode', '/reset/code', { code: '123456' });
   await browser.get('/reset/code');
   await browser.post('/reset/code', { code: '123456' });
-  if (step === 'second_factor') return submit('attemptSecondFactor', '/reset/second-factor', { code: '654321' });
+  if (step === 'second_factor') return submit('attemptSecondFactor', '/reset/second-factor', { type: 'totp', code: '654321' });
   return submit('setPassword', '/reset/new', { password: GOOD_PASSWORD, confirm: GOOD_PASSWORD });
 }
 

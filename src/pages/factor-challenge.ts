@@ -4,12 +4,12 @@ import {
   normalizeRecoveryCode,
   SENT_CODE_TTL_MS,
   type FactorChallenge,
-  type FactorService,
   type FactorType,
   type SentCodeChallenge,
 } from '../factors/index.ts';
 import { html, type SafeHtml } from '../platform/html.ts';
-import { fieldError } from './errors.ts';
+import type { FlashError } from './cookies.ts';
+import { serviceVars } from './flash.ts';
 import { checkDigits, type ParsedForm } from './form.ts';
 import { focusFirst, formHidden, input, layout, type FieldError, type PageModel } from './layout.ts';
 import type { MessageId } from './messages/index.ts';
@@ -19,12 +19,11 @@ import { WEBAUTHN_SCRIPT } from './webauthn-assets.ts';
  * The second-factor challenge forms, one per type, for any page that asks for a factor (the reset flow's
  * second-factor step, the enrollment page's "try it"). A page that uses them:
  *
- *   GET:  const challenge = await factors.challenge(userId, type, { locale, applicationId });  // sends SMS/email, WebAuthn options
- *         sendPage(reply, 200, challengePage(page, { type, action: '/reset/second-factor', path, challenge }));
- *   POST: const answer = readChallengeAnswer(type, form);            // 422 with the field's error if not even an answer
- *         if (!answer.ok) → challengePage(page, { ..., errors: [fieldError(tr, answer.field, answer.code)] })
- *         ok = await factors.verifyResponse(userId, type, answer.response)   // or the flow's own attempt with it
- *         if (!ok) → errors: [wrongAnswer(tr, type)]; a thrown RekeyError → challengeFailure(tr, type, error)
+ *   GET:  challenge = the started challenge (an SMS or email code sent, WebAuthn's request options; nothing for TOTP
+ *         and recovery codes); errors = takeErrors(…) left by the POST
+ *         sendPage(reply, status, challengePage(page, { type, action, path, challenge, errors }));
+ *   POST: const errors = await checkChallengeForm(verify, type, form);    // reads the answer, asks `verify`
+ *         errors ? redirectWithErrors(jar, reply, again, errors.status, errors.errors) : on to the next page
  *
  * Every form works without JavaScript except WebAuthn, whose form shows itself only once its script has loaded.
  * The form's answer field is `code` (a code) or `credential` (WebAuthn's JSON); `type` travels in a hidden field.
@@ -41,6 +40,8 @@ export interface ChallengeView {
   hidden?: Record<string, string | undefined>;
   /** Sent codes: where "send a new code" posts (a form of its own, same hidden fields). */
   resendAction?: string;
+  /** Query parameters the language links keep (the page's `type` or `method`). */
+  keep?: Record<string, string>;
 }
 
 /** The id of the input a type's errors point at. */
@@ -146,6 +147,7 @@ export function challengePage(page: PageModel, view: ChallengeView & { path: str
   return layout(page, {
     title: challengeTitle(page, view.type),
     path: view.path,
+    ...(view.keep ? { keep: view.keep } : {}),
     errors: view.errors,
     body,
     ...(isWebAuthnType(view.type) ? { scripts: [WEBAUTHN_SCRIPT] } : {}),
@@ -181,49 +183,49 @@ export function readChallengeAnswer(type: FactorType, form: ParsedForm): Challen
   }
 }
 
-const WRONG: Record<FactorType, string> = {
+/** The page's code for an answer the factor refused: each type says what to check. */
+export const WRONG_ANSWER: Record<FactorType, string> = {
   totp: 'totp_incorrect',
-  sms: 'code_incorrect',
+  sms: 'sms_code_incorrect',
   email: 'code_incorrect',
   recovery_code: 'recovery_code_incorrect',
   webauthn_roaming: 'webauthn_incorrect',
   webauthn_platform: 'webauthn_incorrect',
 };
 
-/** The error for an answer the factor refused. */
-export const wrongAnswer = (tr: PageModel['tr'], type: FactorType): FieldError => fieldError(tr, CHALLENGE_FIELD[type], WRONG[type]);
-
-/** A service failure while challenging or verifying, as the form's error (budget spent, not enrolled, nothing to send…). */
-export function challengeFailure(tr: PageModel['tr'], type: FactorType, error: unknown): { status: number; error: FieldError; retryAfterSeconds?: number } {
+/**
+ * A service failure while challenging or verifying, as the form's error: a refused answer next to its field, with
+ * the type's own words; anything else (budget spent, not enrolled, nothing to send…) above the form with its wait.
+ */
+export function challengeFailure(type: FactorType, error: unknown): { status: number; error: FlashError } {
   if (!isRekeyError(error)) throw error;
-  const retry = error.context.retryAfterSeconds;
-  return {
-    status: error.status,
-    error: fieldError(tr, error.code === 'totp_incorrect' ? CHALLENGE_FIELD[type] : undefined, error.code === 'totp_incorrect' ? WRONG[type] : error.code),
-    ...(typeof retry === 'number' ? { retryAfterSeconds: retry } : {}),
-  };
+  if (error.code === 'totp_incorrect' || error.code === 'factor_incorrect') {
+    return { status: 422, error: { field: CHALLENGE_FIELD[type], code: WRONG_ANSWER[type] } };
+  }
+  return { status: error.status, error: { code: error.code, vars: serviceVars(error) } };
 }
 
-/** Checks a posted challenge form against the factors service directly (pages that are not part of a reset flow). */
-export async function verifyChallengeForm(
-  factors: Pick<FactorService, 'verifyResponse'>,
-  tr: PageModel['tr'],
-  userId: string,
+/** What `verify` may throw that is about the answer: refused, or the account's budget of wrong answers spent (SEC-38). */
+const ANSWER_FAILURES: ReadonlySet<string> = new Set(['totp_incorrect', 'factor_incorrect', 'totp_attempts_exceeded']);
+
+/**
+ * Reads a posted challenge form and has `verify` check the answer (the factors service directly, or the reset
+ * flow's attempt). Returns the errors to show again, or nothing when the answer was accepted; any other failure of
+ * `verify` (the flow has ended, a rate limit) is thrown on for the page to answer.
+ */
+export async function checkChallengeForm(
+  verify: (response: string) => Promise<boolean>,
   type: FactorType,
   form: ParsedForm,
-): Promise<{ ok: true } | { ok: false; status: number; errors: FieldError[]; retryAfterSeconds?: number }> {
+): Promise<{ status: number; errors: FlashError[] } | undefined> {
   const answer = readChallengeAnswer(type, form);
-  if (!answer.ok) return { ok: false, status: 422, errors: [fieldError(tr, answer.field, answer.code)] };
+  if (!answer.ok) return { status: 422, errors: [{ field: answer.field, code: answer.code }] };
   try {
-    if (await factors.verifyResponse(userId, type, answer.response)) return { ok: true };
-    return { ok: false, status: 422, errors: [wrongAnswer(tr, type)] };
+    if (await verify(answer.response)) return undefined;
+    return { status: 422, errors: [{ field: CHALLENGE_FIELD[type], code: WRONG_ANSWER[type] }] };
   } catch (caught) {
-    const failure = challengeFailure(tr, type, caught);
-    return {
-      ok: false,
-      status: failure.status,
-      errors: [failure.error],
-      ...(failure.retryAfterSeconds ? { retryAfterSeconds: failure.retryAfterSeconds } : {}),
-    };
+    if (!isRekeyError(caught) || !ANSWER_FAILURES.has(caught.code)) throw caught;
+    const failure = challengeFailure(type, caught);
+    return { status: failure.status, errors: [failure.error] };
   }
 }

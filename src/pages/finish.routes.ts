@@ -2,20 +2,19 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { allowedRedirects, safeRedirect } from '../apps/index.ts';
 import { isLang } from './messages/index.ts';
 import { findApplication, loadFlow, PageError, pageModel, pathFor, readForm, requestContext, sendPage, type PagesDeps } from './context.ts';
-import { challengeDetour } from './actions.routes.ts';
 import type { FlashError } from './cookies.ts';
 import { answerFailure, fieldError, unusableLink } from './errors.ts';
 import { redirectWithErrors, takeErrors } from './flash.ts';
-import { checkDigits, queryString } from './form.ts';
+import { queryString } from './form.ts';
 import { pageHref } from './layout.ts';
 import { messagePage } from './message.views.ts';
 import { PAGE_ROUTE } from './start.routes.ts';
-import { donePage, newPasswordPage, secondFactorPage, verifyPage } from './finish.views.ts';
+import { donePage, newPasswordPage, verifyPage } from './finish.views.ts';
 
 /** What a link token looks like (32 random bytes, base64url), with room to spare; anything else is not one. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,512}$/;
 
-/** The link landing, the second factor, the new password and the end (`/reset/verify`, `/second-factor`, `/new`, `/done`). */
+/** The link landing, the new password and the end (`/reset/verify`, `/new`, `/done`); the second factor is in second-factor.routes.ts. */
 export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
   const { jar, flows } = deps;
 
@@ -71,34 +70,6 @@ export function finishRoutes(app: FastifyInstance, deps: PagesDeps): void {
       return reply.redirect(pathFor(flow, deps.clock.now()), 303);
     } catch (caught) {
       return answerFailure('verify', caught, { reply, jar, again: pageHref(page, '/reset/verify') });
-    }
-  });
-
-  app.get('/reset/second-factor', PAGE_ROUTE, async (request, reply) => {
-    const at = await flowAt(request, reply, '/reset/second-factor');
-    if ('redirect' in at) return at.redirect;
-    // The post-challenge actions may wait for a redirect, a choice among factors, or a factor with a page of its own.
-    const detour = challengeDetour(await flows.pendingStep(at.flow), queryString(request.query, 'method', 40));
-    if (detour) return reply.redirect(detour, 303);
-    const page = await pageModel(deps, request, reply, { application: at.application, withCsrf: true });
-    const shown = takeErrors(jar, request, reply, '/reset/second-factor', page.tr);
-    return sendPage(reply, shown.status, secondFactorPage(page, shown.errors));
-  });
-
-  app.post('/reset/second-factor', PAGE_ROUTE, async (request, reply) => {
-    const form = readForm(deps, request);
-    const at = await flowAt(request, reply, '/reset/second-factor');
-    if ('redirect' in at) return at.redirect;
-    const page = await pageModel(deps, request, reply, { application: at.application, form, withCsrf: true });
-    const again = pageHref(page, '/reset/second-factor');
-    const code = checkDigits(form.get('code'), [6], 'totp_required', 'totp_format');
-    if (!code.ok) return redirectWithErrors(jar, reply, again, 422, [{ field: 'totp', code: code.code }]);
-    try {
-      const result = await flows.attemptSecondFactor(at.flow.id, at.grant, code.code, requestContext(deps, request), 'totp');
-      jar.writeFlow(reply, { ...at.cookie, flowId: result.flow.id, grant: result.grant, ...(page.langParam ? { lang: page.langParam } : {}) });
-      return reply.redirect(pathFor(result.flow, deps.clock.now()), 303);
-    } catch (caught) {
-      return answerFailure('second_factor', caught, { reply, jar, again });
     }
   });
 

@@ -1,19 +1,7 @@
 import { html } from '../platform/html.ts';
-import { focusFirst, formHidden, input, layout, pageHref, type FieldError, type PageModel } from './layout.ts';
+import { focusFirst, formHidden, input, layout, type FieldError, type PageModel } from './layout.ts';
 
-/** The pages after the first factor: the link landing, the second factor, the new password and the end. */
-
-export function secondFactorPage(page: PageModel, errors: FieldError[] = []): string {
-  const { tr } = page;
-  const body = html`<p>${tr.t('totp_intro', { app: page.brand.name })}</p>
-<form method="post" action="/reset/second-factor" novalidate>
-${formHidden(page)}
-${input({ id: 'totp', name: 'code', label: tr.t('totp_label'), hint: tr.t('totp_hint'), type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: 12, errors, autofocus: focusFirst(['totp'], errors) === 'totp' })}
-<button type="submit">${tr.t('totp_submit')}</button>
-</form>
-<p class="secondary"><a href="${pageHref(page, '/reset')}">${tr.t('start_again')}</a></p>`;
-  return layout(page, { title: tr.t('totp_title'), path: '/reset/second-factor', errors, body });
-}
+/** The pages after the first factor: the link landing, the new password and the end. */
 
 /** The link landing's clean page: nothing has happened yet; the button is the user's decision (SEC-15). */
 export function verifyPage(page: PageModel, errors: FieldError[] = []): string {

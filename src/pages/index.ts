@@ -14,8 +14,10 @@ import { pageErrorHandler } from './errors.ts';
 import { actionRoutes } from './actions.routes.ts';
 import { enrollRoutes } from './enroll.routes.ts';
 import { finishRoutes } from './finish.routes.ts';
+import { secondFactorRoutes } from './second-factor.routes.ts';
 import { FORM_BODY_LIMIT, parseForm } from './form.ts';
 import { startRoutes } from './start.routes.ts';
+import { webauthnAssetRoutes } from './webauthn-assets.ts';
 
 export { cookieNames } from './cookies.ts';
 export { bundleWebAuthn } from './webauthn-assets.ts';
@@ -84,13 +86,15 @@ export const hostedPages: FastifyPluginAsync<HostedPagesOptions> = async (app, o
   app.setErrorHandler(pageErrorHandler(deps));
 
   assetRoutes(app, options.apps);
+  // The reset's WebAuthn challenge and the enrollment page both use it.
+  webauthnAssetRoutes(app);
   for (const routes of PAGE_GROUPS) routes(app, deps);
   if (options.factors) enrollRoutes(app, deps, options.factors);
   actionRoutes(app, deps);
 };
 
 /** The page groups, in the journey's order: a new group of pages (its `*.routes.ts` and `*.views.ts`) adds one line. */
-const PAGE_GROUPS: ReadonlyArray<(app: FastifyInstance, deps: PagesDeps) => void> = [startRoutes, finishRoutes];
+const PAGE_GROUPS: ReadonlyArray<(app: FastifyInstance, deps: PagesDeps) => void> = [startRoutes, finishRoutes, secondFactorRoutes];
 
 /**
  * SEC-27, before the body is even read: a POST that a browser says came from another site is refused, whatever

@@ -179,16 +179,16 @@ describe('hosted pages', () => {
     expect((await browser.get('/reset/new')).headers.location).toBe('/reset/second-factor');
     const page = await browser.get('/reset/second-factor');
     expect(page.body).toMatch(/<input id="totp" name="code"[^>]*autocomplete="one-time-code"/);
-    const wrong = await browser.post('/reset/second-factor', { code: '111111' });
+    const wrong = await browser.post('/reset/second-factor', { type: 'totp', code: '111111' });
     expect(wrong.statusCode).toBe(422);
     expect(wrong.body).toContain('data-code="totp_incorrect"');
     // Once the account's authenticator budget is spent (SEC-38): the same page, a 429 and when to come back.
-    const throttled = await browser.post('/reset/second-factor', { code: '999999' });
+    const throttled = await browser.post('/reset/second-factor', { type: 'totp', code: '999999' });
     expect(throttled.statusCode).toBe(429);
     expect(throttled.headers['retry-after']).toBe('840');
     expect(throttled.body).toContain('data-code="totp_attempts_exceeded"');
     expect(throttled.body).toContain('Too many wrong authenticator codes');
-    expect((await browser.post('/reset/second-factor', { code: '654321' })).headers.location).toBe('/reset/new');
+    expect((await browser.post('/reset/second-factor', { type: 'totp', code: '654321' })).headers.location).toBe('/reset/new');
   });
 
   it('SEC-23 follows only an allow-listed redirect after the password is set, from the done page', async () => {

@@ -116,7 +116,7 @@ for (const factory of STORES) {
       }
       const wrong = await browser.post('/factors/enroll/check', { type: 'sms', code: code === '000000' ? '000001' : '000000' });
       expect(wrong.statusCode).toBe(422);
-      expect(wrong.body).toContain('data-code="code_incorrect"');
+      expect(wrong.body).toContain('data-code="sms_code_incorrect"');
       expect((await browser.post('/factors/enroll/check', { type: 'sms', code: code! })).statusCode).toBe(200);
       expect((await browser.post('/factors/enroll/check', { type: 'sms', code: code! })).statusCode).toBe(422);
     });
