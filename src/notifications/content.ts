@@ -67,6 +67,21 @@ export function parseVariants(workflowId: string, stepId: string, type: string, 
   return variants;
 }
 
+/** Every variable the templates of a step read, as paths (`["payload", "resetUrl"]`), for a preview's sample data. */
+export function variablesOf(variants: ParsedVariants): string[][] {
+  const paths = new Map<string, string[]>();
+  for (const parsed of variants.values()) {
+    for (const templates of [parsed.subject, parsed.body, parsed.text]) {
+      if (!templates) continue;
+      for (const segments of plain.globalVariableSegmentsSync(templates)) {
+        const path = segments.filter((segment): segment is string | number => typeof segment !== 'object').map(String);
+        paths.set(path.join('.'), path);
+      }
+    }
+  }
+  return [...paths.values()];
+}
+
 /**
  * The variant for a subscriber's locale: the exact tag (`fr-CA`), then its language (`fr`), then `default`,
  * then English, then the first declared. `fr_BE` and ` FR ` count as French.

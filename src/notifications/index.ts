@@ -18,5 +18,7 @@ export type {
   NotificationStepsTable,
   NotificationThrottlesTable,
 } from './execution.table.ts';
+export type { NotificationWorkflowRevisionTable, NotificationWorkflowsTable } from './workflows/workflow.table.ts';
+export { WORKFLOW_FRESHNESS_MS } from './workflows/catalog.ts';
 export { notificationsMigrations };
 export * from './subscribers/index.ts';

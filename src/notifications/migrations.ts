@@ -75,4 +75,22 @@ export const notificationsMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0022_notification_workflows': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('notification_workflows')
+        .addColumn('workflow_id', 'text', (c) => c.primaryKey())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('definition', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('notification_workflow_revision')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('revision', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.insertInto('notification_workflow_revision').values({ id: 1, revision: 0 }).execute();
+    },
+  },
 };

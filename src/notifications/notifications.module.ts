@@ -22,7 +22,10 @@ import type { Branding } from './steps/scope.ts';
 import { createSmsStep } from './steps/sms.step.ts';
 import { createThrottleStep } from './steps/throttle.step.ts';
 import { BUILTIN, builtinWorkflows, layoutSource } from './workflows/builtins.ts';
+import { createWorkflowCatalog } from './workflows/catalog.ts';
 import { loadConfigWorkflows } from './workflows/operator.ts';
+import { createWorkflowStore } from './workflows/workflow.store.ts';
+import { workflowRoutes } from './workflows/workflows.routes.ts';
 
 /** The engine: workflows, their templates, the step job the dispatcher runs, and the activity. */
 export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsModule; delivery: DeliveryModule }) {
@@ -30,7 +33,12 @@ export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsM
   const apps = deps.apps.service;
   const builtins = builtinWorkflows();
   const registry = createWorkflowRegistry(builtins);
-  loadConfigWorkflows(registry, new Map(builtins.map((workflow) => [workflow.workflowId, workflow])), config.workflows);
+  const shipped = new Map(builtins.map((workflow) => [workflow.workflowId, workflow]));
+  loadConfigWorkflows(registry, shipped, config.workflows);
+  const startedAt = deps.clock.now();
+  // Workflows saved over the API, shared by every node on this database.
+  const catalog = createWorkflowCatalog({ ...deps, registry, store: createWorkflowStore(store.db), builtins: shipped });
+  await catalog.start();
   const executions = createExecutionStore(store.db);
   const renderer = createRenderer(layoutSource());
   const defaultApp = await apps.getDefault();
@@ -46,7 +54,7 @@ export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsM
   };
   const subscribers = createSubscribers({ ...deps, listWorkflows: () => registry.listWorkflows() });
   const engine = createEngine({ ...deps, registry, executions, upsertSubscribers: (recipients) => subscribers.service.upsertWrites(recipients) });
-  const stepJob = createStepJob({ ...deps, registry, executions, engine, runners, channelAllowed: subscribers.service.channelAllowed });
+  const stepJob = createStepJob({ ...deps, registry, catalog, executions, engine, runners, channelAllowed: subscribers.service.channelAllowed });
   const service = createNotificationService({ engine, registry, defaultApplicationId: defaultApp.id });
 
   // Second-factor codes (the factors module): mailed or texted through the critical `verification-code` workflow, to
@@ -66,15 +74,25 @@ export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsM
 
   const idempotency = createIdempotencyStore(store.db, () => deps.clock.now());
   const managementRoutes: FastifyPluginAsync = async (app) => {
+    // Every Novu route sees the workflows as they are on every node, to within WORKFLOW_FRESHNESS_MS: no read at
+    // all while the last revision check is that recent.
+    app.addHook('onRequest', (_request, _reply, done) => {
+      const checking = catalog.fresh();
+      if (!checking) return done();
+      checking.then(() => done(), done);
+    });
     await app.register(subscribers.managementRoutes);
-    await app.register(triggerRoutes, { engine, executions, subscribers: subscribers.service, idempotency, store, clock: deps.clock });
+    const knows = (workflowId: string) => (registry.get(workflowId) ? undefined : catalog.check());
+    await app.register(triggerRoutes, { engine, executions, subscribers: subscribers.service, idempotency, store, clock: deps.clock, knows });
     await app.register(activityRoutes, { db: store.db, registry });
+    await app.register(workflowRoutes, { registry, catalog, renderer, branding, startedAt });
   };
 
   return {
     service,
     codeDelivery,
     registry,
+    catalog,
     subscribers: subscribers.service,
     routes: undefined,
     managementRoutes,

@@ -7,6 +7,7 @@ import { stepJobSchema } from './engine.ts';
 import type { Execution, ExecutionStore, StepOutcome } from './execution.store.ts';
 import type { SkipReason } from './execution.table.ts';
 import type { CompiledWorkflow, WorkflowRegistry } from './registry.ts';
+import type { WorkflowCatalog } from './workflows/catalog.ts';
 import { isChannel, type ChannelType, type StepDefinition } from './workflow.ts';
 import type { PlatformDeps } from '../deps.ts';
 
@@ -34,6 +35,8 @@ export type StepRunner = (ctx: StepContext) => Promise<StepResult>;
 
 export interface StepJobDeps extends PlatformDeps {
   registry: WorkflowRegistry;
+  /** Keeps the registry current with the workflows other nodes save. */
+  catalog?: Pick<WorkflowCatalog, 'fresh' | 'check'>;
   executions: ExecutionStore;
   engine: Engine;
   runners: Readonly<Record<StepDefinition['type'], StepRunner>>;
@@ -55,8 +58,17 @@ export function createStepJob(deps: StepJobDeps): Job<StepJob> {
     // A canceled execution's steps were marked canceled by the cancel itself.
     if (execution.status !== 'pending') return [];
     const now = clock.now();
-    const workflow = registry.get(execution.workflow_id);
-    const position = workflow?.steps.findIndex((step) => step.stepId === job.step) ?? -1;
+    await deps.catalog?.fresh();
+    const locate = () => {
+      const found = registry.get(execution.workflow_id);
+      return { workflow: found, position: found?.steps.findIndex((step) => step.stepId === job.step) ?? -1 };
+    };
+    let { workflow, position } = locate();
+    // Saved on another node a moment ago? One read of the revision before the step counts as gone.
+    if ((!workflow || position < 0) && deps.catalog) {
+      await deps.catalog.check();
+      ({ workflow, position } = locate());
+    }
     if (!workflow || position < 0) {
       // The workflow (or this step) was deleted while the execution waited.
       return [

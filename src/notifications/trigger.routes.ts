@@ -18,6 +18,8 @@ export interface TriggerRouteOptions {
   idempotency: IdempotencyStore;
   store: Store;
   clock: Clock;
+  /** Undefined when this node knows the workflow; else a check that another node did not just create it. */
+  knows?(workflowId: string): Promise<void> | undefined;
 }
 
 const tags = ['notifications'];
@@ -96,6 +98,7 @@ export const triggerRoutes: FastifyPluginAsync<TriggerRouteOptions> = async (app
 
   /** One event's writes and answer; the subscribers' writes are the caller's (merged over every event of a request). */
   async function prepare(body: TriggerBody, applicationId: string, derivedTransactionId?: string) {
+    await opts.knows?.(body.name);
     const to = await recipientsOf(body.to);
     const triggered = engine.triggerWrites({
       workflowId: body.name,

@@ -7,6 +7,8 @@ import type {
   NotificationIdempotencyTable,
   NotificationStepsTable,
   NotificationThrottlesTable,
+  NotificationWorkflowRevisionTable,
+  NotificationWorkflowsTable,
   SubscriberPreferencesTable,
   SubscribersTable,
 } from '../notifications/index.ts';
@@ -36,4 +38,6 @@ export interface Database {
   notification_throttles: NotificationThrottlesTable;
   in_app_messages: InAppMessagesTable;
   notification_idempotency: NotificationIdempotencyTable;
+  notification_workflows: NotificationWorkflowsTable;
+  notification_workflow_revision: NotificationWorkflowRevisionTable;
 }

@@ -1,0 +1,200 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { RekeyError, type ErrorCode } from '../../errors/index.ts';
+import type { Renderer } from '../content.ts';
+import type { CompiledWorkflow, WorkflowRegistry } from '../registry.ts';
+import type { Branding } from '../steps/scope.ts';
+import type { WorkflowCatalog } from './catalog.ts';
+import { previewBody, previewResponse, previewStep } from './preview.ts';
+import {
+  createWorkflowBody,
+  databaseIdOf,
+  definitionOf,
+  toNovuListItem,
+  toNovuWorkflow,
+  updateWorkflowBody,
+  workflowListItem,
+  workflowResponse,
+} from './workflow.wire.ts';
+
+export interface WorkflowRouteOptions {
+  registry: WorkflowRegistry;
+  catalog: WorkflowCatalog;
+  renderer: Renderer;
+  branding(applicationId: string): Promise<Branding>;
+  /** When the built-ins and `rekey.config.json`'s workflows were loaded: their `createdAt`. */
+  startedAt: number;
+}
+
+const tags = ['workflows'];
+const routeConfig = { surface: 'novu' as const };
+const saving = ['workflow_invalid', 'workflow_template_invalid'] as const satisfies readonly ErrorCode[];
+const workflowParams = z.object({ workflowId: z.string().min(1).max(200) });
+const many = <T extends z.ZodType>(item: T) => z.union([item, z.array(item)]).transform((v) => (Array.isArray(v) ? v : [v]));
+const listQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(10),
+  offset: z.coerce.number().int().min(0).max(100_000).default(0),
+  orderDirection: z.enum(['ASC', 'DESC']).default('DESC'),
+  orderBy: z.enum(['createdAt', 'updatedAt', 'name', 'lastTriggeredAt']).default('createdAt'),
+  /** Part of the name or the id, any case. */
+  query: z.string().max(200).optional(),
+  tags: many(z.string().max(64)).optional(),
+  status: many(z.enum(['ACTIVE', 'INACTIVE', 'ERROR'])).optional(),
+});
+const wrapped = <T extends z.ZodType>(schema: T) => z.object({ data: schema });
+
+/**
+ * `/v2/workflows` as `@novu/api`'s `workflows.create/list/get/update/delete` and `workflows.steps.generatePreview`
+ * call it, in Novu's `{ data }` envelope. Saved workflows reach every node (see `WORKFLOW_FRESHNESS_MS`).
+ */
+export const workflowRoutes: FastifyPluginAsync<WorkflowRouteOptions> = async (app, opts) => {
+  const { registry, catalog, startedAt } = opts;
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const show = (workflow: CompiledWorkflow) => toNovuWorkflow(workflow, catalog.editable(workflow.workflowId), startedAt);
+
+  /** By the slug triggers use, or by Novu's `_id`; a miss reads the revision once (another node may just have made it). */
+  async function find(idOrSlug: string): Promise<CompiledWorkflow> {
+    const lookup = () => registry.get(idOrSlug) ?? registry.list().find((w) => databaseIdOf(w) === idOrSlug);
+    let workflow = lookup();
+    if (!workflow) {
+      await catalog.check();
+      workflow = lookup();
+    }
+    if (!workflow) throw new RekeyError('workflow_not_found', { workflowId: idOrSlug });
+    return workflow;
+  }
+
+  r.post(
+    '/v2/workflows',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Create a workflow (Novu)',
+        operationId: 'createWorkflow',
+        errors: [...saving, 'workflow_already_exists'],
+        body: createWorkflowBody,
+        response: { 201: wrapped(workflowResponse) },
+      },
+    },
+    async (request, reply) => {
+      const created = await catalog.create(definitionOf(request.body.workflowId, request.body));
+      return reply.code(201).send({ data: show(created) });
+    },
+  );
+
+  r.get(
+    '/v2/workflows',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'List workflows (Novu)',
+        operationId: 'listWorkflows',
+        errors: [],
+        querystring: listQuery,
+        response: { 200: wrapped(z.object({ workflows: z.array(workflowListItem), totalCount: z.number() })) },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const needle = q.query?.toLowerCase();
+      const matching = registry
+        .list()
+        .filter((w) => !needle || w.name.toLowerCase().includes(needle) || w.workflowId.toLowerCase().includes(needle))
+        .filter((w) => !q.tags || q.tags.some((tag) => w.tags.includes(tag)))
+        .filter((w) => !q.status || q.status.includes(w.active ? 'ACTIVE' : 'INACTIVE'));
+      const at = (w: CompiledWorkflow) => (q.orderBy === 'updatedAt' ? (w.updatedAt ?? startedAt) : (w.createdAt ?? startedAt));
+      const sorted = matching.sort((a, b) => {
+        const order = q.orderBy === 'name' ? a.name.localeCompare(b.name) : at(a) - at(b) || a.workflowId.localeCompare(b.workflowId);
+        return q.orderDirection === 'ASC' ? order : -order;
+      });
+      const page = sorted.slice(q.offset, q.offset + q.limit);
+      return { data: { workflows: page.map((w) => toNovuListItem(w, catalog.editable(w.workflowId), startedAt)), totalCount: matching.length } };
+    },
+  );
+
+  r.get(
+    '/v2/workflows/:workflowId',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Get a workflow (Novu)',
+        operationId: 'getWorkflow',
+        errors: ['workflow_not_found'],
+        params: workflowParams,
+        querystring: z.strictObject({ environmentId: z.string().max(200).optional() }),
+        response: { 200: wrapped(workflowResponse) },
+      },
+    },
+    async (request) => ({ data: show(await find(request.params.workflowId)) }),
+  );
+
+  r.put(
+    '/v2/workflows/:workflowId',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Update a workflow (Novu); a built-in’s content only',
+        operationId: 'updateWorkflow',
+        errors: [...saving, 'workflow_not_found', 'workflow_read_only', 'workflow_builtin_steps'],
+        params: workflowParams,
+        body: updateWorkflowBody,
+        response: { 200: wrapped(workflowResponse) },
+      },
+    },
+    async (request) => {
+      const { workflowId } = await find(request.params.workflowId);
+      return { data: show(await catalog.update(workflowId, definitionOf(workflowId, request.body))) };
+    },
+  );
+
+  r.delete(
+    '/v2/workflows/:workflowId',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Delete a workflow (Novu); built-ins and rekey.config.json’s stay',
+        operationId: 'deleteWorkflow',
+        errors: ['workflow_not_found', 'workflow_read_only', 'workflow_builtin_not_deletable'],
+        params: workflowParams,
+        response: { 204: z.undefined() },
+      },
+    },
+    async (request, reply) => {
+      const { workflowId } = await find(request.params.workflowId);
+      await catalog.remove(workflowId);
+      return reply.code(204).send();
+    },
+  );
+
+  r.post(
+    '/v2/workflows/:workflowId/step/:stepId/preview',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Preview a step with sample data (Novu)',
+        operationId: 'previewWorkflowStep',
+        errors: ['workflow_not_found', 'workflow_step_not_found', 'workflow_template_invalid'],
+        params: workflowParams.extend({ stepId: z.string().min(1).max(200) }),
+        body: previewBody,
+        response: { 201: wrapped(previewResponse) },
+      },
+    },
+    async (request, reply) => {
+      const workflow = await find(request.params.workflowId);
+      const branding = await opts.branding(request.application!.id);
+      // The step by its id, or by the `_id` Novu's answers gave it.
+      const prefix = `${databaseIdOf(workflow)}_`;
+      const { stepId } = request.params;
+      const own = stepId.startsWith(prefix) && !workflow.steps.some((s) => s.stepId === stepId) ? stepId.slice(prefix.length) : stepId;
+      const data = await previewStep({ renderer: opts.renderer, branding }, workflow, own, request.body);
+      return reply.code(201).send({ data });
+    },
+  );
+};
