@@ -1,0 +1,212 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { STORES, type StoreFactory } from '../../src/store/testing.ts';
+import { managementApi } from '../support/api.ts';
+import { browserApi, totpAt } from '../support/browser-api.ts';
+import { createHarness, freshAccounts, type Harness } from '../support/harness.ts';
+
+/**
+ * Resets in a real Chromium whose second factor is demanded by the built-in rule: a security key enrolled through
+ * the enrollment link (a CDP virtual authenticator) chosen among it and recovery codes; a recovery code, and an SMS
+ * code chosen among it and TOTP, both with JavaScript turned off. Each ends with the new password signing in and the
+ * factors still enrolled. WebAuthn needs a secure context and a domain as RP ID: the base URL is `http://localhost`.
+ */
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+  // The server listens on 127.0.0.1 only; the name must not try ::1 first.
+  '--host-resolver-rules=MAP localhost 127.0.0.1',
+];
+
+let browser: Browser;
+/** The application's own site (127.0.0.1, another site than Rekey's localhost): a page linking to where `?to=` says. */
+const appSite = { server: undefined as Server | undefined, url: '' };
+beforeAll(async () => {
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  appSite.server = createServer((request, response) => {
+    const to = new URL(request.url ?? '/', 'http://127.0.0.1').searchParams.get('to') ?? '';
+    const safe = to.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(`<!doctype html><a href="${safe}">Manage your sign-in protection</a>`);
+  });
+  await new Promise<void>((resolve) => appSite.server!.listen(0, '127.0.0.1', resolve));
+  appSite.url = `http://127.0.0.1:${(appSite.server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((resolve) => appSite.server?.close(resolve));
+});
+
+async function freePort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/** A server whose base URL is its own listening address, by the name `localhost` (WebAuthn's RP ID). */
+async function listeningHarness(factory: StoreFactory): Promise<Harness> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      const config = { port, baseUrl: `http://localhost:${port}`, rateLimitIpRequests: 10_000, rateLimitIpVerifications: 10_000 };
+      return await createHarness(factory, { listen: true, config });
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt >= 5) throw error;
+    }
+  }
+}
+
+for (const factory of STORES) {
+  describe(`${factory.name}: every second factor on the reset pages, in Chromium`, () => {
+    let h: Harness;
+    let api: ReturnType<typeof managementApi>;
+    let web: ReturnType<typeof browserApi>;
+    const contexts: BrowserContext[] = [];
+    const { email, password } = freshAccounts();
+
+    beforeAll(async () => {
+      h = await listeningHarness(factory);
+      api = managementApi(h);
+      web = browserApi(h);
+    });
+    afterAll(() => h?.close());
+    afterEach(async () => {
+      await Promise.all(contexts.splice(0).map((c) => c.close()));
+    });
+
+    const newPage = async (javaScriptEnabled = true) => {
+      const context = await browser.newContext({ javaScriptEnabled });
+      contexts.push(context);
+      return context.newPage();
+    };
+
+    const newUser = async (tag: string) => {
+      const address = email(tag);
+      const original = password();
+      const user = await api.createUser(address, original, { email_verified: true });
+      return { user, address, original };
+    };
+
+    /** The reset asked for with a code, the code typed: the browser is then at the second factor. */
+    const pastFirstFactor = async (page: Page, address: string) => {
+      await page.goto(`${h.config.baseUrl}/reset`);
+      await page.fill('#email', address);
+      await page.check('#method-code');
+      await Promise.all([page.waitForURL('**/reset/code'), page.click('form[action="/reset"] button[type=submit]')]);
+      await page.fill('#code', await web.codeFor(address));
+      await page.click('form[action="/reset/code"] button[type=submit]');
+    };
+
+    /** The new-password page (no meter needed: it may run without JavaScript), then the done page. */
+    const setPassword = async (page: Page) => {
+      await page.waitForURL('**/reset/new');
+      const chosen = password(' new');
+      await page.fill('#password', chosen);
+      await page.fill('#confirm', chosen);
+      await Promise.all([page.waitForURL(/\/reset\/done/), page.click('form[action="/reset/new"] button[type=submit]')]);
+      return chosen;
+    };
+
+    /** A sign-in with the new password, whose second step is `code` (TOTP or a recovery code); the old one no longer works. */
+    const signsIn = async (who: { address: string; original: string }, chosen: string, code: () => Promise<string>) => {
+      expect((await api.login(who.address, who.original)).statusCode).toBe(400);
+      const login = await api.login(who.address, chosen);
+      expect(login.json().code).toBe('mfa_challenge');
+      return (await api.completeMfa(login.json().pending_authentication_token, await code())).statusCode;
+    };
+
+    it('a security key enrolled through the link, chosen among it and recovery codes, answers the reset; the new password signs in', async () => {
+      const page = await newPage();
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('WebAuthn.enable');
+      const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      });
+      const who = await newUser('key');
+      const link = (await api.call('POST', `/user_management/users/${who.user.id}/factor_enrollment_links`)).json();
+      await page.goto(`${appSite.url}/?to=${encodeURIComponent(link.url)}`);
+      await page.getByRole('link', { name: 'Manage your sign-in protection' }).click();
+      await page.waitForURL(`${h.config.baseUrl}/factors/enroll`);
+      await page.getByRole('button', { name: 'Add a security key' }).click();
+      await page.waitForURL(/\/factors\/enroll\?added=1$/);
+      await page.getByRole('button', { name: 'Create recovery codes' }).click();
+      const codes = await page.locator('[data-recovery-codes] code').allTextContents();
+      expect(codes).toHaveLength(10);
+
+      await pastFirstFactor(page, who.address);
+      // The built-in rule asks for any enrolled factor: the user chooses.
+      await page.waitForURL('**/reset/choose');
+      expect(await page.locator('fieldset.choices label').allTextContents()).toEqual(['Your security key', 'One of your recovery codes']);
+      await page.getByLabel('Your security key').check();
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForURL('**/reset/second-factor?method=webauthn_roaming');
+      await page.getByRole('heading', { name: 'Confirm with your security key' }).waitFor();
+      await page.getByRole('button', { name: 'Use my security key' }).click();
+      const chosen = await setPassword(page);
+
+      expect(await signsIn(who, chosen, async () => codes[0]!)).toBe(200);
+      expect(await h.rekey.factors.enrolledTypes(who.user.id)).toEqual(['webauthn_roaming', 'recovery_code']);
+      expect(await h.rekey.factors.recoveryCodesLeft(who.user.id)).toBe(9);
+      // The key signed its registration and the reset's assertion.
+      expect((await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials[0]?.signCount).toBe(2);
+    });
+
+    it('a recovery code answers the reset without JavaScript, after a wrong one; it is spent afterwards', async () => {
+      const page = await newPage(false);
+      const who = await newUser('recovery');
+      const codes: string[] = (await api.call('POST', `/user_management/users/${who.user.id}/recovery_codes`)).json().codes;
+      await pastFirstFactor(page, who.address);
+      await page.waitForURL('**/reset/second-factor');
+      await page.getByRole('heading', { name: 'Enter a recovery code' }).waitFor();
+      await page.getByLabel('Recovery code').fill('zzzzz-zzzzz');
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      // Post/Redirect/Get: the form again, at its own address, with what is wrong beside the field.
+      await page.waitForURL('**/reset/second-factor?method=recovery_code');
+      expect(await page.locator('#recovery-code-error').textContent()).toBe('That recovery code is not correct or was already used.');
+      await page.getByLabel('Recovery code').fill(codes[2]!);
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      const chosen = await setPassword(page);
+
+      expect(await h.rekey.factors.recoveryCodesLeft(who.user.id)).toBe(9);
+      expect(await signsIn(who, chosen, async () => codes[2]!)).not.toBe(200);
+      expect(await signsIn(who, chosen, async () => codes[5]!)).toBe(200);
+      expect(await h.rekey.factors.enrolledTypes(who.user.id)).toEqual(['recovery_code']);
+      expect(await h.rekey.factors.recoveryCodesLeft(who.user.id)).toBe(8);
+    });
+
+    it('an SMS code chosen among it and TOTP answers the reset without JavaScript; the factors stay', async () => {
+      const page = await newPage(false);
+      const who = await newUser('sms');
+      const secret: string = (await api.call('POST', `/user_management/users/${who.user.id}/auth_factors`, { type: 'totp' })).json().authentication_factor.totp
+        .secret;
+      const phone = `+1415777${factory.name === 'sqlite' ? '1' : '2'}001`;
+      expect((await api.call('POST', `/user_management/users/${who.user.id}/auth_factors`, { type: 'sms', phone_number: phone })).statusCode).toBe(201);
+      await pastFirstFactor(page, who.address);
+      await page.waitForURL('**/reset/choose');
+      await page.getByLabel('A code by text message').check();
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForURL('**/reset/second-factor?method=sms');
+      expect(await page.textContent('main')).toContain(`•${phone.slice(-2)}`);
+      await h.deliver();
+      await h.deliver();
+      const texted = (await h.mailbox(phone))[0]?.text.match(/\b(\d{6})\b/)?.[1];
+      expect(texted).toBeDefined();
+      await page.getByLabel('Code from the text message').fill(texted!);
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      const chosen = await setPassword(page);
+
+      expect(await signsIn(who, chosen, async () => totpAt(secret, h.clock.now()))).toBe(200);
+      expect(await h.rekey.factors.enrolledTypes(who.user.id)).toEqual(['totp', 'sms']);
+    });
+  });
+}
