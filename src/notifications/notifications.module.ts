@@ -83,7 +83,8 @@ export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsM
     });
     await app.register(subscribers.managementRoutes);
     const knows = (workflowId: string) => (registry.get(workflowId) ? undefined : catalog.check());
-    await app.register(triggerRoutes, { engine, executions, subscribers: subscribers.service, idempotency, store, clock: deps.clock, knows });
+    const inactive = (workflowId: string) => registry.get(workflowId)?.active === false;
+    await app.register(triggerRoutes, { engine, executions, subscribers: subscribers.service, idempotency, store, clock: deps.clock, knows, inactive });
     await app.register(activityRoutes, { db: store.db, registry });
     await app.register(workflowRoutes, { registry, catalog, renderer, branding, startedAt });
   };

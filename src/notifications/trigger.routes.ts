@@ -20,6 +20,8 @@ export interface TriggerRouteOptions {
   clock: Clock;
   /** Undefined when this node knows the workflow; else a check that another node did not just create it. */
   knows?(workflowId: string): Promise<void> | undefined;
+  /** True for a workflow that exists but is not active: Novu acknowledges its trigger as `trigger_not_active`, sending nothing. */
+  inactive?(workflowId: string): boolean;
 }
 
 const tags = ['notifications'];
@@ -99,6 +101,11 @@ export const triggerRoutes: FastifyPluginAsync<TriggerRouteOptions> = async (app
   /** One event's writes and answer; the subscribers' writes are the caller's (merged over every event of a request). */
   async function prepare(body: TriggerBody, applicationId: string, derivedTransactionId?: string) {
     await opts.knows?.(body.name);
+    if (opts.inactive?.(body.name)) {
+      const transactionId = body.transactionId ?? derivedTransactionId;
+      const result: TriggerResult = { acknowledged: true, status: 'trigger_not_active', ...(transactionId ? { transactionId } : {}) };
+      return { to: [], writes: [], result };
+    }
     const to = await recipientsOf(body.to);
     const triggered = engine.triggerWrites({
       workflowId: body.name,

@@ -123,6 +123,16 @@ for (const factory of STORES) {
       expect(await failure(novu.workflows.delete('api-welcome'))).toMatchObject({ status: 404, code: 'workflow_not_found' });
     });
 
+    it('a workflow created without `active: true` is inactive, as in Novu: its trigger is acknowledged and sends nothing', async () => {
+      const { result: created } = await novu.workflows.create({ ...welcome('Quiet'), workflowId: 'api-quiet' });
+      expect(created).toMatchObject({ active: false, status: 'INACTIVE' });
+      const { result } = await novu.trigger({ workflowId: 'api-quiet', to: { subscriberId: 'wf-quiet', email: 'wf-quiet@example.com' }, payload: {} });
+      expect(result).toMatchObject({ acknowledged: true, status: 'trigger_not_active' });
+      await a.deliver();
+      expect(mailTo('wf-quiet@example.com')).toEqual([]);
+      expect((await novu.workflows.list({ status: ['INACTIVE'] })).result.workflows.map((w) => w.workflowId)).toEqual(['api-quiet']);
+    });
+
     it('refuses a template that does not parse, naming the workflow and the step, and saves nothing', async () => {
       const broken = {
         workflowId: 'api-broken',
