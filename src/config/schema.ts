@@ -200,6 +200,12 @@ export const configSchema = z.strictObject({
     'REKEY_NOTIFY_UNKNOWN_RECIPIENTS',
     'Send a "no account with this address" mail when a reset is asked for an unknown email. Off: mail to strangers is a spam vector.',
   ),
+  /** @default true */
+  notifyNewSignIn: setting(
+    z.union([z.boolean(), z.stringbool()]).default(true),
+    'REKEY_NOTIFY_NEW_SIGN_IN',
+    'Trigger the `new-sign-in` workflow when an account signs in from a browser and OS it has not used before (not on its first sign-in). Users may turn its email off in their preferences. Off: no device is looked up or recorded.',
+  ),
   /** @default undefined (memory) */
   redisUrl: setting(
     z.url({ protocol: /^rediss?$/ }).optional(),

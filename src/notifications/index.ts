@@ -10,6 +10,7 @@ export const notificationsModule = defineModule('notifications', { ...subscriber
 export type { NotificationService } from './notification.service.ts';
 export { MAX_RECIPIENTS, NOTIFICATION_STEP, type Recipient, type TriggerInput, type Triggered } from './engine.ts';
 export { BUILTIN, describeDevice } from './workflows/builtins.ts';
+export { userRecipient, type RecipientUser } from './user-recipient.ts';
 export type { ChannelType } from './workflow.ts';
 export type {
   InAppMessagesTable,

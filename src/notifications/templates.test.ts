@@ -82,6 +82,40 @@ describe('built-in templates', () => {
     expect(mail.html).toContain('href="https://rekey.test/reset"');
   });
 
+  it('new-sign-in: when, from where, on what, in which application, escaped in HTML and plain in text; in French too', async () => {
+    const payload = {
+      signedInAt: '2025-03-04T05:06:07.000Z',
+      ipAddress: '2001:db8::7',
+      userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+      helpUrl: 'https://rekey.test/reset',
+    };
+    const subscriber = { email: 'ada@example.com', firstName: '<script>alert(1)</script>' };
+    const hostile = { ...app, name: 'Acme <b>&</b> Co' };
+    const mail = await render(BUILTIN.newSignIn, payload, subscriber, { app: hostile });
+    expect(mail.subject).toBe('New sign-in to your Acme <b>&</b> Co account');
+    for (const part of [mail.text, mail.html]) {
+      expect(part).toContain('2025-03-04 05:06 UTC');
+      expect(part).toContain('2001:db8::7');
+      expect(part).toContain('Chrome on Windows');
+      expect(part).not.toContain('AppleWebKit');
+    }
+    expect(mail.text).toContain('Hi <script>alert(1)</script>,');
+    expect(mail.text).toContain('your Acme <b>&</b> Co account');
+    expect(mail.text).toContain('https://rekey.test/reset');
+    expect(mail.html).not.toContain('<script>');
+    expect(mail.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(mail.html).toContain('your Acme &lt;b&gt;&amp;&lt;/b&gt; Co account');
+    expect(mail.html).toContain('href="https://rekey.test/reset"');
+
+    const french = await render(BUILTIN.newSignIn, payload, { ...subscriber, locale: 'fr' }, { app: hostile });
+    expect(french.subject).toBe('Nouvelle connexion à votre compte Acme <b>&</b> Co');
+    expect(french.text).toMatch(/Date\s:\s+04\/03\/2025 05:06 UTC/);
+    expect(french.text).toMatch(/Adresse IP\s:\s+2001:db8::7/);
+    expect(french.text).toMatch(/Appareil\s:\s+Chrome on Windows/);
+    expect(french.html).toContain('votre compte Acme &lt;b&gt;&amp;&lt;/b&gt; Co');
+    expect(french.html).not.toContain('<script>');
+  });
+
   it('describes devices in words', () => {
     expect(describeDevice('Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0')).toBe('Firefox on Linux');
     expect(

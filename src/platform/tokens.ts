@@ -17,7 +17,8 @@ export type TokenPurpose =
   | 'identifier'
   | 'factor_challenge'
   | 'recovery_code'
-  | 'factor_enrollment';
+  | 'factor_enrollment'
+  | 'sign_in_device';
 
 export interface Tokens {
   /** 32 random bytes, base64url: 256 bits for links (SEC-06). */

@@ -2,12 +2,11 @@ import type { Application, ApplicationService } from '../apps/index.ts';
 import type { PlatformDeps } from '../deps.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { FactorService } from '../factors/index.ts';
-import { BUILTIN, type NotificationService } from '../notifications/index.ts';
+import { BUILTIN, userRecipient, type NotificationService } from '../notifications/index.ts';
 import type { SessionService } from '../sessions/index.ts';
 import type { AccountChange, ChangeCause, User, UserService } from '../users/index.ts';
 import { writeTogether, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
 import type { FlowStore } from './flow.store.ts';
-import { userRecipient } from './reset-mail.ts';
 import { isUsable, type PasswordReset, type ResetStore } from './reset.store.ts';
 
 export interface ResetServiceDeps extends PlatformDeps {

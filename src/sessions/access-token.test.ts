@@ -1,10 +1,8 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertUser } from '../factors/testing.ts';
-import type { PlatformDeps } from '../deps.ts';
 import { createTokens } from '../platform/tokens.ts';
 import { STORES, type TestStore } from '../store/testing.ts';
-import type { ManualClock } from '../platform/clock.ts';
 import { sessionTestDeps } from './testing.ts';
 import { createSessionService, type SessionService } from './session.service.ts';
 
@@ -14,7 +12,7 @@ const SECRET = 'access-token-test-secret-that-is-long-0123';
 describe('access tokens', () => {
   const factory = STORES[0]!;
   let store: TestStore;
-  let deps: PlatformDeps & { clock: ManualClock };
+  let deps: ReturnType<typeof sessionTestDeps>;
   let sessions: SessionService;
 
   beforeAll(async () => {
@@ -27,7 +25,11 @@ describe('access tokens', () => {
   const issue = async () => {
     const user = await insertUser(deps, `${deps.ids.next('user')}@example.com`);
     await store.db.updateTable('users').set({ password_hash: '$argon2id$stand-in' }).where('id', '=', user.id).execute();
-    const issued = await sessions.issue({ userId: user.id, applicationId: 'app_1', checkedPasswordHash: '$argon2id$stand-in' });
+    const issued = await sessions.issue({
+      user: { ...user, first_name: null, last_name: null, locale: null },
+      applicationId: 'app_1',
+      checkedPasswordHash: '$argon2id$stand-in',
+    });
     if (!issued) throw new Error('no session issued');
     return issued;
   };

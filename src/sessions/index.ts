@@ -7,7 +7,7 @@ export { createSessionsModule, type SessionsModule } from './sessions.module.ts'
 export const sessionsModule = defineModule('sessions', sessionsMigrations, createSessionsModule);
 
 export type { IssuedSession, IssueInput, Session, SessionService, SessionStatus } from './session.service.ts';
-export type { SessionsTable } from './session.table.ts';
+export type { SessionsTable, SignInDevicesTable } from './session.table.ts';
 export { sessionObject, toWireSession } from './session.wire.ts';
 export type { SignInContext, SignInOutcome, SignInService } from './sign-in.ts';
 export { sessionsMigrations };

@@ -20,4 +20,15 @@ export const sessionsMigrations: Record<string, Migration> = {
       await db.schema.createIndex('sessions_user_id').on('sessions').columns(['user_id', 'id']).execute();
     },
   },
+  '0022_sign_in_devices': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('sign_in_devices')
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('device_key', 'text', (c) => c.notNull())
+        .addColumn('first_seen_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('sign_in_devices_pk', ['user_id', 'device_key'])
+        .execute();
+    },
+  },
 };

@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertUser } from '../factors/testing.ts';
-import type { PlatformDeps } from '../deps.ts';
 import { compiled, writeTogether } from '../store/compiled.ts';
 import { STORES, type TestStore } from '../store/testing.ts';
 import { sessionTestDeps } from './testing.ts';
@@ -21,7 +20,7 @@ async function until(condition: () => Promise<boolean>): Promise<void> {
 for (const factory of STORES) {
   describe(`${factory.name}: sessions and the password they were checked against`, () => {
     let store: TestStore;
-    let deps: PlatformDeps;
+    let deps: ReturnType<typeof sessionTestDeps>;
     let sessions: SessionService;
 
     beforeAll(async () => {
@@ -36,14 +35,18 @@ for (const factory of STORES) {
       await setHash.execute(store.db, { id: user.id, hash, now: deps.clock.now() });
       return user;
     };
-    const input = (userId: string, checkedPasswordHash: string) => ({ userId, applicationId: 'app_1', checkedPasswordHash });
+    const input = (user: { id: string; email: string }, checkedPasswordHash: string) => ({
+      user: { ...user, first_name: null, last_name: null, locale: null },
+      applicationId: 'app_1',
+      checkedPasswordHash,
+    });
 
     it('SEC-47 a session is issued only for the hash the account still has, and only while it is enabled', async () => {
       const user = await userWithPassword('$argon2id$old');
-      expect(await sessions.issue(input(user.id, '$argon2id$other'))).toBeUndefined();
-      expect(await sessions.issue(input(user.id, '$argon2id$old'))).toBeDefined();
+      expect(await sessions.issue(input(user, '$argon2id$other'))).toBeUndefined();
+      expect(await sessions.issue(input(user, '$argon2id$old'))).toBeDefined();
       await store.db.updateTable('users').set({ disabled_at: deps.clock.now() }).where('id', '=', user.id).execute();
-      expect(await sessions.issue(input(user.id, '$argon2id$old'))).toBeUndefined();
+      expect(await sessions.issue(input(user, '$argon2id$old'))).toBeUndefined();
       const rows = await store.db.selectFrom('sessions').select('id').where('user_id', '=', user.id).execute();
       expect(rows).toHaveLength(1);
     });
@@ -81,7 +84,7 @@ for (const factory of STORES) {
         await until(() => waiting(1));
         // The sign-in checked the old password; its insert commits now, after the change's snapshot.
         let settled = false;
-        const signIn = sessions.issue(input(user.id, '$argon2id$old')).finally(() => (settled = true));
+        const signIn = sessions.issue(input(user, '$argon2id$old')).finally(() => (settled = true));
         await until(async () => (await store.db.selectFrom('sessions').select('id').where('user_id', '=', user.id).execute()).length > 0);
         // Its second look at the row queues behind the change (or it has none, and the sign-in is done).
         await until(async () => settled || (await waiting(2)));

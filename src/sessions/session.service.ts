@@ -1,10 +1,12 @@
 import { createVerifier } from 'fast-jwt';
 import { SignJWT } from 'jose';
-import { PostgresAdapter, sql } from 'kysely';
-import type { PlatformDeps } from '../deps.ts';
+import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import { RekeyError } from '../errors/index.ts';
 import { paginate, type ListQuery, type Page } from '../http/pagination.ts';
-import { compiled, type BoundWrite } from '../store/compiled.ts';
+import type { RecipientUser } from '../notifications/index.ts';
+import { compiled, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
+import type { Database } from '../store/database.ts';
+import { createNewSignInWrites, type NewSignInDeps } from './new-sign-in.ts';
 import type { SessionsTable } from './session.table.ts';
 
 export type Session = SessionsTable;
@@ -17,7 +19,8 @@ export interface IssuedSession {
 }
 
 export interface IssueInput {
-  userId: string;
+  /** The account signing in: its id, and what a `new-sign-in` notice to it needs. */
+  user: RecipientUser;
   applicationId: string;
   /** The password hash the sign-in was checked against (`users.password_hash` as read before verifying). */
   checkedPasswordHash: string;
@@ -30,7 +33,8 @@ export interface SessionService {
   /**
    * A new session, only while the account still has the password that was checked and is not disabled
    * (SEC-47): `undefined` when a reset (or any password change) committed since, whose revocation the
-   * session would otherwise have escaped.
+   * session would otherwise have escaped. Every session starts here, so every sign-in from a device new to
+   * the account triggers `new-sign-in`, in the statement that inserts the session (`notifyNewSignIn`).
    */
   issue(input: IssueInput): Promise<IssuedSession | undefined>;
   /**
@@ -64,7 +68,7 @@ const revokeAll = compiled<{ userId: string; now: number; keep: string }>((db, p
  * a change committed before it is seen, so no session is created for a password that is gone (SEC-47). The
  * sessions module reads `users` here because no service call can be part of this statement.
  */
-const insertIfPasswordUnchanged = compiled<Session & { checked_password_hash: string }>((db, p) => {
+const insertRow = (db: Kysely<Database>, p: Session & { checked_password_hash: string }) => {
   const checked = db
     .selectFrom('users')
     .select(sql<number>`1`.as('one'))
@@ -93,7 +97,8 @@ const insertIfPasswordUnchanged = compiled<Session & { checked_password_hash: st
     .insertInto('sessions')
     .columns(['id', 'user_id', 'application_id', 'ip_address', 'user_agent', 'auth_method', 'refresh_token_hash', 'expires_at', 'created_at', 'updated_at'])
     .expression(row);
-});
+};
+const insertIfPasswordUnchanged = compiled(insertRow);
 
 /**
  * PostgreSQL only, once the insert has committed: whether the account still has the checked hash. A password
@@ -121,9 +126,13 @@ const passwordStillChecked = compiled<{ userId: string; checkedPasswordHash: str
 );
 const deleteSession = compiled<{ id: string }>((db, p) => db.deleteFrom('sessions').where('id', '=', p.id));
 
-export function createSessionService(deps: PlatformDeps): SessionService {
+/** The same insert as a guard (`writeTogetherIf`): the writes that go with it commit only if it inserted the row. */
+const insertIfPasswordUnchangedGuard = compiled((db: Kysely<Database>, p: Session & { checked_password_hash: string }) => insertRow(db, p).returning('id'));
+
+export function createSessionService(deps: NewSignInDeps): SessionService {
   const { store, clock, ids, tokens, config } = deps;
   const db = store.db;
+  const newSignInWrites = createNewSignInWrites(deps);
   const jwtKey = tokens.deriveKey('access-token-hs256');
   // Checked with a synchronous HMAC on the event loop: WebCrypto (jose's verify) queues the HMAC on libuv's
   // thread pool, where it would wait behind password hashes during a reset storm (SEC-48). Expiry is checked
@@ -144,7 +153,8 @@ export function createSessionService(deps: PlatformDeps): SessionService {
   };
 
   const service: SessionService = {
-    async issue({ userId, applicationId, checkedPasswordHash, ipAddress = null, userAgent = null, authMethod = 'password' }) {
+    async issue({ user, applicationId, checkedPasswordHash, ipAddress = null, userAgent = null, authMethod = 'password' }) {
+      const userId = user.id;
       const now = clock.now();
       const refreshToken = tokens.newLinkToken();
       const session: Session = {
@@ -160,10 +170,17 @@ export function createSessionService(deps: PlatformDeps): SessionService {
         created_at: now,
         updated_at: now,
       };
-      const inserted = await insertIfPasswordUnchanged.execute(db, { ...session, checked_password_hash: checkedPasswordHash });
-      if (Number(inserted.numAffectedRows ?? 0) === 0) return undefined;
+      const row = { ...session, checked_password_hash: checkedPasswordHash };
+      const writes = await newSignInWrites(user, session);
+      if (writes.length === 0) {
+        const inserted = await insertIfPasswordUnchanged.execute(db, row);
+        if (Number(inserted.numAffectedRows ?? 0) === 0) return undefined;
+      } else if (!(await writeTogetherIf(db, insertIfPasswordUnchangedGuard.bind(row), writes))) {
+        return undefined;
+      }
       if (postgres && !(await passwordStillChecked.first(db, { userId, checkedPasswordHash }))) {
-        // Never handed out, so it goes rather than stays as a revoked session nobody signed in with.
+        // Never handed out, so it goes rather than stays as a revoked session nobody signed in with. A notice of
+        // it stays: whoever it was knew the password a moment before it changed, which the user should hear of.
         await deleteSession.execute(db, { id: session.id });
         return undefined;
       }

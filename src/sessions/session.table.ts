@@ -13,3 +13,11 @@ export interface SessionsTable {
   created_at: number;
   updated_at: number;
 }
+
+/** A device an account has signed in from (see `devices.ts`): never a user agent, only a keyed hash of its families. */
+export interface SignInDevicesTable {
+  user_id: string;
+  /** HMAC of the user id, the browser family and the OS family. */
+  device_key: string;
+  first_seen_at: number;
+}

@@ -50,7 +50,7 @@ export function createSignInService(deps: SignInDeps): SignInService {
   /** The session, if the checked hash is still the account's; a lost race answers as a wrong password would. */
   async function startSession(user: User, checkedPasswordHash: string, context: SignInContext) {
     const issued = await sessions.issue({
-      userId: user.id,
+      user,
       applicationId: context.applicationId,
       checkedPasswordHash,
       ipAddress: context.ipAddress,

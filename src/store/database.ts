@@ -13,7 +13,7 @@ import type {
   SubscribersTable,
 } from '../notifications/index.ts';
 import type { PasswordResetsTable, ResetFlowsTable } from '../resets/index.ts';
-import type { SessionsTable } from '../sessions/index.ts';
+import type { SessionsTable, SignInDevicesTable } from '../sessions/index.ts';
 import type { UsersTable } from '../users/index.ts';
 
 /** The union of every module's tables. Modules own their tables; this file only assembles them. */
@@ -22,6 +22,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   users: UsersTable;
   sessions: SessionsTable;
+  sign_in_devices: SignInDevicesTable;
   password_resets: PasswordResetsTable;
   reset_flows: ResetFlowsTable;
   outbox: OutboxTable;

@@ -2,6 +2,7 @@ import { Novu } from '@novu/api';
 import { ErrorDto, ValidationErrorDto } from '@novu/api/models/errors/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORES } from '../../src/store/testing.ts';
+import { managementApi } from '../support/api.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 
@@ -238,6 +239,32 @@ for (const factory of STORES) {
         ['delay', 'sent'],
         ['email', 'canceled'],
       ]);
+    });
+
+    it("a Rekey user's sign-in from a new browser triggers new-sign-in; with its email turned off through the SDK, it is skipped", async () => {
+      const email = 'novu-signer@example.com';
+      const password = 'correct horse battery staple novu';
+      const created = await managementApi(h).createUser(email, password);
+      const signIn = async (userAgent: string) => {
+        const res = await h.app.inject({
+          method: 'POST',
+          url: '/user_management/authenticate',
+          payload: { grant_type: 'password', client_id: h.clientId, client_secret: h.secretKey, email, password, user_agent: userAgent },
+        });
+        expect(res.statusCode).toBe(200);
+        await h.deliver();
+      };
+      await signIn('Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0');
+      await signIn('Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36');
+      expect(mailTo(email).map((mail) => mail.subject)).toEqual(['New sign-in to your Rekey account']);
+      expect(mailTo(email)[0]!.body).toContain('Chrome on Windows');
+
+      // The user is a subscriber under its id now; its own choice turns the notice's email off.
+      await novu.subscribers.preferences.update({ workflowId: 'new-sign-in', channels: { email: false } }, created.id);
+      await signIn('Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15');
+      expect(mailTo(email)).toHaveLength(1);
+      const { result } = await novu.notifications.list({ subscriberIds: [created.id], templates: ['new-sign-in'] });
+      expect(result.data.map((entry) => entry.jobs!.map((job) => [job.type, job.status])).sort()).toEqual([[['email', 'sent']], [['email', 'skipped']]]);
     });
 
     it('an unknown workflow is a 4xx the SDK raises', async () => {

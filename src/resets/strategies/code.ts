@@ -1,7 +1,6 @@
 import { PermanentDeliveryError } from '../../delivery/index.ts';
 import { RekeyError } from '../../errors/index.ts';
-import { BUILTIN } from '../../notifications/index.ts';
-import { userRecipient } from '../reset-mail.ts';
+import { BUILTIN, userRecipient } from '../../notifications/index.ts';
 import { MAX_CODE_ATTEMPTS } from '../flow.ts';
 import type { ResetStrategy, StrategyDeps } from './strategy.ts';
 
