@@ -20,7 +20,7 @@ export const sessionsMigrations: Record<string, Migration> = {
       await db.schema.createIndex('sessions_user_id').on('sessions').columns(['user_id', 'id']).execute();
     },
   },
-  '0022_sign_in_devices': {
+  '0023_sign_in_devices': {
     async up(db: Kysely<any>) {
       await db.schema
         .createTable('sign_in_devices')
