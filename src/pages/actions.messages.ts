@@ -39,7 +39,7 @@ const fr: typeof en = {
   factor_webauthn_roaming: 'Votre clé de sécurité',
   factor_webauthn_platform: 'Le verrouillage d’écran de cet appareil',
   factor_recovery_code: 'L’un de vos codes de secours',
-  other_methods: 'Ou confirmez autrement :',
+  other_methods: 'Ou confirmez autrement\u202f:',
   redirect_title: 'Une vérification de plus',
   redirect_intro: 'Votre réinitialisation continue sur une page du partenaire de vérification du service.',
   redirect_link: 'Continuer vers la vérification',
@@ -55,6 +55,8 @@ export type ActionMessageId = keyof typeof en;
 const CATALOGS: Record<Lang, typeof en> = { en, fr };
 
 export const actionText = (lang: Lang, id: ActionMessageId): string => CATALOGS[lang][id];
+/** Every text of a language, for the typography check. */
+export const actionTexts = (lang: Lang): string[] => Object.values(CATALOGS[lang]);
 
 /** How each factor is named where the user picks one (the choose page, the challenge page's other ways). */
 export const factorLabel = (lang: Lang, type: FactorType): string => CATALOGS[lang][`factor_${type}`];

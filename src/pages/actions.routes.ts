@@ -5,7 +5,8 @@ import { html } from '../platform/html.ts';
 import { actionText, factorLabel, type ActionMessageId } from './actions.messages.ts';
 import { loadFlow, PageError, pageModel, pathFor, readForm, requestContext, sendPage, type PagesDeps } from './context.ts';
 import { ParsedForm, queryString } from './form.ts';
-import { formHidden, layout, pageHref, type PageModel } from './layout.ts';
+import { redirectWithErrors, takeErrors } from './flash.ts';
+import { formHidden, layout, pageHref, type FieldError, type PageModel } from './layout.ts';
 import { isLang } from './messages/index.ts';
 import { SECOND_FACTOR_PATH } from './second-factor.views.ts';
 import { PAGE_ROUTE } from './start.routes.ts';
@@ -14,7 +15,7 @@ const STATE_SHAPE = /^[A-Za-z0-9_-]{20,200}$/;
 
 const t = (page: PageModel, id: ActionMessageId) => actionText(page.tr.lang, id);
 
-function choosePage(page: PageModel, factors: FactorType[]): string {
+function choosePage(page: PageModel, factors: FactorType[], errors: FieldError[] = []): string {
   const options = factors.map(
     (type, i) => html`<div class="choice">
 <input type="radio" id="method-${type}" name="method" value="${type}"${i === 0 && html` checked`}>
@@ -29,7 +30,7 @@ ${options}
 </fieldset>
 <button type="submit">${t(page, 'choose_submit')}</button>
 </form>`;
-  return layout(page, { title: t(page, 'choose_title'), path: '/reset/choose', body });
+  return layout(page, { title: t(page, 'choose_title'), path: '/reset/choose', errors, body });
 }
 
 /** Leaves for the action's URL with a GET navigation: a 303 answering the verify form's POST would fall under `form-action 'self'`. */
@@ -86,7 +87,8 @@ export function actionRoutes(app: FastifyInstance, deps: PagesDeps): void {
     const factors = (await flows.pendingStep(flow))?.challenge?.factors ?? [];
     if (factors.length === 0) return reply.redirect(pathFor(flow, deps.clock.now()), 303);
     const page = await pageModel(deps, request, reply, { application, withCsrf: true });
-    return sendPage(reply, 200, choosePage(page, factors));
+    const shown = takeErrors(jar, request, reply, '/reset/choose', page.tr);
+    return sendPage(reply, shown.status, choosePage(page, factors, shown.errors));
   });
 
   app.post('/reset/choose', PAGE_ROUTE, async (request, reply) => {
@@ -95,8 +97,10 @@ export function actionRoutes(app: FastifyInstance, deps: PagesDeps): void {
     const factors = (await flows.pendingStep(flow))?.challenge?.factors ?? [];
     const method = factors.find((f) => f === form.get('method'));
     if (!method) {
-      const page = await pageModel(deps, request, reply, { application, form, withCsrf: true });
-      return sendPage(reply, 422, choosePage(page, factors));
+      const page = await pageModel(deps, request, reply, { application, form });
+      return redirectWithErrors(jar, reply, pageHref(page, '/reset/choose'), 422, [
+        { field: `method-${factors[0] ?? 'totp'}`, code: 'factor_choice_required' },
+      ]);
     }
     const lang = form.get('lang');
     return reply.redirect(`${SECOND_FACTOR_PATH}?method=${method}${isLang(lang) ? `&lang=${lang}` : ''}`, 303);

@@ -84,7 +84,9 @@ export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: Fac
       await factors.webauthn.finish(user, form.get('credential') ?? '', kind);
     } catch (caught) {
       if (!isRekeyError(caught)) throw caught;
-      return redirectWithErrors(deps.jar, reply, pageHref(page, ENROLL_PATH), caught.status, [{ field: 'webauthn', code: caught.code, vars: serviceVars(caught) }]);
+      return redirectWithErrors(deps.jar, reply, pageHref(page, ENROLL_PATH), caught.status, [
+        { field: 'webauthn', code: caught.code, vars: serviceVars(caught) },
+      ]);
     }
     return reply.redirect(`${ENROLL_PATH}?added=1${page.langParam ? `&lang=${page.langParam}` : ''}`, 303);
   });
@@ -114,7 +116,10 @@ export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: Fac
     // Shown again after a wrong answer: a code already went out and stays the one to type (a new one would void it);
     // WebAuthn needs fresh options to try again, and without a factor of the type the answer's own error is enough.
     if (shown.errors.length > 0) {
-      const challenge = type.startsWith('webauthn') && shown.status !== 429 ? await factors.challenge(user.id, type, { locale: page.tr.lang }).catch(() => undefined) : undefined;
+      const challenge =
+        type.startsWith('webauthn') && shown.status !== 429
+          ? await factors.challenge(user.id, type, { locale: page.tr.lang }).catch(() => undefined)
+          : undefined;
       return sendPage(reply, shown.status, challengePage(page, { ...view, errors: shown.errors, ...(challenge ? { challenge } : {}) }));
     }
     try {

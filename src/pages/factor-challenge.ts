@@ -1,12 +1,5 @@
 import { isRekeyError } from '../errors/index.ts';
-import {
-  isWebAuthnType,
-  normalizeRecoveryCode,
-  SENT_CODE_TTL_MS,
-  type FactorChallenge,
-  type FactorType,
-  type SentCodeChallenge,
-} from '../factors/index.ts';
+import { isWebAuthnType, normalizeRecoveryCode, SENT_CODE_TTL_MS, type FactorChallenge, type FactorType, type SentCodeChallenge } from '../factors/index.ts';
 import { html, type SafeHtml } from '../platform/html.ts';
 import type { FlashError } from './cookies.ts';
 import { serviceVars } from './flash.ts';

@@ -48,7 +48,13 @@ export function secondFactorRoutes(app: FastifyInstance, deps: PagesDeps): void 
   }
 
   /** Starts the challenge if it needs starting: sends a code not yet sent in this flow, asks WebAuthn's options. */
-  async function start(request: FastifyRequest, reply: FastifyReply, at: { flow: { id: string }; grant: string; cookie: FlowCookie }, type: FactorType, locale: string) {
+  async function start(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    at: { flow: { id: string }; grant: string; cookie: FlowCookie },
+    type: FactorType,
+    locale: string,
+  ) {
     if (type === 'totp' || type === 'recovery_code') return undefined;
     const sent = at.cookie.sent;
     if (isSentCode(type) && sent?.type === type && sent.until > deps.clock.now()) {

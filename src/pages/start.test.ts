@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RekeyError } from '../errors/index.ts';
+import { actionTexts } from './actions.messages.ts';
 import { en } from './messages/en.ts';
 import { fr } from './messages/fr.ts';
 import { application, buildPages } from './testing.ts';
@@ -199,12 +200,12 @@ describe('hosted pages: the way through', () => {
 
 describe('French typography', () => {
   it('puts a narrow no-break space before : ; ! ? in every French text, and never another space', () => {
-    const texts = [...Object.values(fr.messages), ...Object.values(fr.errors)];
+    const texts = [...Object.values(fr.messages), ...Object.values(fr.errors), ...actionTexts('fr')];
     const wrong = texts.filter((text) => /(?<!\u202f)[:;!?]|[ \u00a0]\u202f/.test(text));
     expect(wrong).toEqual([]);
     expect(texts.filter((text) => /\u202f[:;!?]/.test(text)).length).toBeGreaterThan(5);
     // English keeps its own rule: no space before them.
-    expect([...Object.values(en.messages), ...Object.values(en.errors)].filter((text) => /\s[:;!?]/.test(text))).toEqual([]);
+    expect([...Object.values(en.messages), ...Object.values(en.errors), ...actionTexts('en')].filter((text) => /\s[:;!?]/.test(text))).toEqual([]);
   });
 
   it('renders French pages with it', async () => {

@@ -13,7 +13,14 @@ const SIX_DIGITS = /\b(\d{6})\b/;
 const optionsIn = (body: string): { challenge: string } => {
   const raw = body.match(/data-webauthn="get" data-options="([^"]+)"/)?.[1];
   if (!raw) throw new Error('no WebAuthn form on the page');
-  return JSON.parse(raw.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
+  return JSON.parse(
+    raw
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&'),
+  );
 };
 
 /**
@@ -193,6 +200,8 @@ for (const factory of STORES) {
         [await browser.post('/reset/second-factor', { type: 'recovery_code', code: 'nope' }), 422, 'recovery_code_format'],
         [await browser.post('/reset/second-factor', { type: 'webauthn_roaming', credential: '' }), 422, 'webauthn_failed'],
         [await browser.post('/reset/second-factor/resend', { type: 'totp' }), 409, 'factor_not_requested'],
+        [await browser.post('/reset/choose', {}), 422, 'factor_choice_required'],
+        [await browser.post('/reset/choose', { method: 'push' }), 422, 'factor_choice_required'],
         [await browser.post('/reset/second-factor/resend', { type: 'carrier-pigeon' }), 400, 'factor_type_invalid'],
         [await browser.post('/reset/second-factor', { type: 'totp', code: '123456', csrf: 'forged' }), 403, 'csrf_invalid'],
         [await browser.post('/reset/second-factor', { type: 'totp', code: '123456' }, { origin: 'https://evil.example' }), 403, 'cross_origin_forbidden'],

@@ -68,6 +68,7 @@ export const factorsEn = {
     recovery_code_format: 'A recovery code has ten letters and digits, like abcde-12345.',
     recovery_code_incorrect: 'That recovery code is not correct or was already used.',
     factor_incorrect: 'That answer is not correct.',
+    factor_choice_required: 'Choose one of the ways to confirm it is you.',
     sms_code_incorrect: 'That code is not correct. Check the text message and try again.',
     factor_not_requested: 'This way to confirm is not one your reset asks for now. Use one of those on this page.',
   },

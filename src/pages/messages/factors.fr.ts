@@ -71,6 +71,7 @@ export const factorsFr: { messages: Texts<typeof factorsEn.messages>; errors: Te
     recovery_code_format: 'Un code de secours compte dix lettres et chiffres, comme abcde-12345.',
     recovery_code_incorrect: 'Ce code de secours n’est pas correct ou a déjà été utilisé.',
     factor_incorrect: 'Cette réponse n’est pas correcte.',
+    factor_choice_required: 'Choisissez l’un des moyens de confirmer que c’est vous.',
     sms_code_incorrect: 'Ce code n’est pas correct. Vérifiez le SMS et réessayez.',
     factor_not_requested: 'Ce moyen de confirmation n’est pas l’un de ceux que votre réinitialisation demande maintenant. Utilisez-en un de cette page.',
   },
