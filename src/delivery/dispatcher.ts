@@ -3,11 +3,11 @@ import type { Logger } from 'pino';
 import type { Clock } from '../platform/clock.ts';
 import type { Ids } from '../platform/ids.ts';
 import type { Job } from '../platform/module.ts';
-import { compiled, writeAllIf, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
+import { compiled, writeAllIf, writeTogether, writeTogetherIf, type BoundWrite } from '../store/compiled.ts';
 import type { Dialect } from '../store/connect.ts';
 import type { Database } from '../store/database.ts';
 import type { OutboxTable } from './outbox.table.ts';
-import { createSweeper, type SweeperOptions } from './sweeper.ts';
+import { createSweeper, deathWrites, type SweeperOptions } from './sweeper.ts';
 
 /** A failure that no retry can fix (a seal that does not open, a malformed payload): dead-lettered at once. */
 export class PermanentDeliveryError extends Error {
@@ -77,7 +77,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const random = opts.random ?? Math.random;
   const owner = opts.ids.next('dsp');
   const log = logger.child({ dispatcher: owner });
-  const sweeper = opts.sweep ? createSweeper({ ...opts.sweep, db, dialect: opts.dialect, clock, logger: log }) : undefined;
+  const sweeper = opts.sweep ? createSweeper({ jobs, ...opts.sweep, db, dialect: opts.dialect, clock, logger: log }) : undefined;
 
   const inFlight = new Set<Promise<unknown>>();
   let timer: NodeJS.Timeout | undefined;
@@ -151,20 +151,31 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     const message = scrubError(error);
     const dead = permanent || attempts >= maxAttempts;
     const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (attempts - 1) * (0.5 + random()));
-    const result = await db
-      .updateTable('outbox')
-      .set({
-        attempts,
-        last_error: message,
-        lease_until: null,
-        lease_owner: null,
-        // A dead row keeps its sealed part so that an operator can retry it while what it carries is still
-        // valid; the sweeper wipes it once the longest token lifetime has passed (outbox.dead_sealed_wiped).
-        ...(dead ? { status: 'dead' as const } : { next_attempt_at: Math.round(now + delay) }),
-      })
-      .where('id', '=', row.id)
-      .where('lease_owner', '=', owner)
-      .executeTakeFirst();
+    const mark = (executor: Kysely<Database>) =>
+      executor
+        .updateTable('outbox')
+        .set({
+          attempts,
+          last_error: message,
+          lease_until: null,
+          lease_owner: null,
+          // A dead row keeps its sealed part so that an operator can retry it while what it carries is still
+          // valid; the sweeper wipes it once the longest token lifetime has passed (outbox.dead_sealed_wiped).
+          ...(dead ? { status: 'dead' as const } : { next_attempt_at: Math.round(now + delay) }),
+        })
+        .where('id', '=', row.id)
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst();
+    // A death the job's handler did not record (a payload refused, an error before its bookkeeping) is recorded by
+    // the job's `dead` in the same commit: a workflow step is shown dead, not queued forever.
+    const deaths = dead ? deathWrites(jobs, { kind: row.kind, payload: row.payload, last_error: message }, now) : [];
+    const result = deaths.length
+      ? await db.transaction().execute(async (trx) => {
+          const marked = await mark(trx);
+          if (marked.numUpdatedRows > 0n) await writeTogether(trx, deaths);
+          return marked;
+        })
+      : await mark(db);
     if (result.numUpdatedRows === 0n) {
       log.warn({ id: row.id, kind: row.kind }, 'delivery.lease_lost');
     } else if (dead) {

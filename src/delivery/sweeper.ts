@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../platform/clock.ts';
-import type { SweepStep } from '../platform/module.ts';
+import type { Job, SweepStep } from '../platform/module.ts';
+import { writeTogether, type BoundWrite } from '../store/compiled.ts';
 import type { Dialect } from '../store/connect.ts';
 import type { Database } from '../store/database.ts';
 
@@ -23,6 +24,8 @@ export interface SweeperOptions {
    * anything sealed into a message (compose.ts derives it from the token and code lifetimes).
    */
   sealedLifetimeMs: number;
+  /** The job kinds (read at each sweep): a row that expires or goes while dead is recorded by its kind's `dead`. */
+  jobs?: Readonly<Record<string, Job>>;
   /** Other modules' upkeep, each one statement, run in every sweep; named for the log. Read at each sweep. */
   steps?: Readonly<Record<string, SweepStep>>;
   /** @default 60000 */
@@ -39,13 +42,36 @@ export interface Sweeper {
   stop(): Promise<void>;
 }
 
+/** The `last_error` of a row that expired before it could be sent. */
+const EXPIRED = 'expired before delivery';
+
+/** An outbox row that died, as its job's `dead` sees it. */
+export interface DeadRow {
+  kind: string;
+  payload: string;
+  last_error: string | null;
+}
+
+/** The writes with which a dead row's job records the death (none for a kind without `dead`, or a payload that is not JSON). */
+export function deathWrites(jobs: Readonly<Record<string, Job>> | undefined, row: DeadRow, now: number): BoundWrite[] {
+  const job = jobs && Object.hasOwn(jobs, row.kind) ? jobs[row.kind] : undefined;
+  if (!job?.dead) return [];
+  let payload: unknown;
+  try {
+    payload = JSON.parse(row.payload);
+  } catch {
+    return [];
+  }
+  return job.dead(payload, row.last_error ?? 'dead', now);
+}
+
 /** Deletes per sweep stop here; the rest waits for the next interval. */
 const MAX_DELETE_ROUNDS = 100;
 
 /**
  * Keeps nothing usable at rest longer than it is useful (SEC-08): sealed secrets of pending messages that
- * can no longer be delivered in time, and settled messages past their retention. Every step is one
- * statement that says what it changes, so several processes sweeping at once only repeat each other.
+ * can no longer be delivered in time, and settled messages past their retention. Every step's statements say
+ * what they change, so several processes sweeping at once only repeat each other.
  */
 export function createSweeper(opts: SweeperOptions): Sweeper {
   const { db, clock, logger, retentionMs, sealedLifetimeMs } = opts;
@@ -58,18 +84,29 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
 
   /** Pending rows whose sealed link, code or address outlived its use: dead, and the secret gone. */
   const expireSealed: SweepStep = async (now) => {
-    const result = await db
-      .updateTable('outbox')
-      .set({ status: 'dead', payload: withoutSealed, last_error: 'expired before delivery', lease_until: null, lease_owner: null })
-      .where('status', '=', 'pending')
-      // Counted from when the row fell due, not from when it was written: a workflow's step queued behind a delay
-      // carries its payload sealed until then.
-      .where('next_attempt_at', '<=', now - sealedLifetimeMs)
-      // A row a dispatcher is sending now is left to it: its mark would fail on a lease taken away.
-      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-      .where(hasSealed)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+    const expired = (executor: Kysely<Database>) =>
+      executor
+        .updateTable('outbox')
+        .set({ status: 'dead', payload: withoutSealed, last_error: EXPIRED, lease_until: null, lease_owner: null })
+        .where('status', '=', 'pending')
+        // Counted from when the row fell due, not from when it was written: a workflow's step queued behind a delay
+        // carries its payload sealed until then.
+        .where('next_attempt_at', '<=', now - sealedLifetimeMs)
+        // A row a dispatcher is sending now is left to it: its mark would fail on a lease taken away.
+        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+        .where(hasSealed)
+        .returning(['kind', 'payload', 'last_error']);
+    // The jobs' own records of these rows (a workflow step shown dead) change in the same transaction.
+    return db.transaction().execute(async (trx) => {
+      const rows = await expired(trx).execute();
+      await recordDeaths(trx, rows, now);
+      return rows.length;
+    });
+  };
+
+  const recordDeaths = async (executor: Kysely<Database>, rows: readonly DeadRow[], now: number) => {
+    // One call per row: two rows of one job may touch the same record, which one call must not (writeTogether).
+    for (const row of rows) await writeTogether(executor, deathWrites(opts.jobs, row, now));
   };
 
   /**
@@ -94,18 +131,28 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
   const deleteSettled: SweepStep = async (now) => {
     let deleted = 0;
     for (let round = 0; round < MAX_DELETE_ROUNDS; round++) {
-      const result = await db
-        .deleteFrom('outbox')
-        .where('id', 'in', (eb) =>
-          eb
-            .selectFrom('outbox')
-            .select('id')
-            .where('status', 'in', ['sent', 'dead'])
-            .where('next_attempt_at', '<', now - retentionMs)
-            .limit(batchSize),
-        )
-        .executeTakeFirst();
-      const count = Number(result.numDeletedRows);
+      // A dead row's job records its death with the delete, in case nothing did before (a row dead-lettered by an
+      // earlier version): once the row is gone, nothing else could.
+      const count = await db.transaction().execute(async (trx) => {
+        const rows = await trx
+          .deleteFrom('outbox')
+          .where('id', 'in', (eb) =>
+            eb
+              .selectFrom('outbox')
+              .select('id')
+              .where('status', 'in', ['sent', 'dead'])
+              .where('next_attempt_at', '<', now - retentionMs)
+              .limit(batchSize),
+          )
+          .returning(['kind', 'payload', 'last_error', 'status'])
+          .execute();
+        await recordDeaths(
+          trx,
+          rows.filter((row) => row.status === 'dead'),
+          now,
+        );
+        return rows.length;
+      });
       deleted += count;
       if (count < batchSize) break;
     }

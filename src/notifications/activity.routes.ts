@@ -248,11 +248,12 @@ function describe(step: ExecutionStep): string {
     case 'retrying':
       return `Failed, will retry: ${step.error ?? 'unknown error'}`;
     case 'dead':
-      return `Failed for good after ${step.attempts} attempt(s): ${step.error ?? 'unknown error'}`;
+      // A row that expired in the outbox, or was refused before its step ran, died with no attempt of the step.
+      return `Failed for good ${step.attempts ? `after ${step.attempts} attempt(s)` : 'before it ran'}: ${step.error ?? 'unknown error'}`;
     case 'failed':
       return `Failed: ${step.error ?? 'unknown error'}`;
     case 'canceled':
-      return 'Canceled before it ran';
+      return step.error ? `Canceled before it ran: ${step.error}` : 'Canceled before it ran';
     default:
       return 'Queued';
   }

@@ -60,6 +60,45 @@ const finishExecution = compiled<{ id: string; status: ExecutionStatus; now: num
   db.updateTable('notification_executions').set({ status: p.status, updated_at: p.now }).where('id', '=', p.id).where('status', '=', 'pending'),
 );
 
+/** Why the steps after a dead one never ran; a retry of the dead step queues exactly these again. */
+export const AFTER_DEAD_STEP = 'not run: an earlier step failed for good';
+
+/**
+ * A step whose outbox row died without the step saying so (expired before it could be sent, dead-lettered before it
+ * ran): dead with the row's reason. Only from where it was waiting, so a second run, or a step already settled, is left.
+ */
+const markDead = compiled<{ execution_id: string; step_id: string; error: string; now: number }>((db, p) =>
+  db
+    .updateTable('notification_steps')
+    .set({ status: 'dead', error: p.error, updated_at: p.now })
+    .where('execution_id', '=', p.execution_id)
+    .where('step_id', '=', p.step_id)
+    .where('status', 'in', ['queued', 'retrying']),
+);
+/** The steps after a dead one: nothing will queue them, so they end `canceled` instead of `queued` forever. */
+const cancelAfter = compiled<{ execution_id: string; step_id: string; error: string; now: number }>((db, p) =>
+  db
+    .updateTable('notification_steps')
+    .set({ status: 'canceled', error: p.error, updated_at: p.now })
+    .where('execution_id', '=', p.execution_id)
+    .where('status', '=', 'queued')
+    .where('position', '>', (eb) =>
+      eb.selectFrom('notification_steps as dead').select('dead.position').where('dead.execution_id', '=', p.execution_id).where('dead.step_id', '=', p.step_id),
+    ),
+);
+/** A retried dead step's followers, canceled by its death (and by nothing else), queued again. */
+const reopenAfter = compiled<{ execution_id: string; step_id: string; error: string; now: number }>((db, p) =>
+  db
+    .updateTable('notification_steps')
+    .set({ status: 'queued', error: null, updated_at: p.now })
+    .where('execution_id', '=', p.execution_id)
+    .where('status', '=', 'canceled')
+    .where('error', '=', p.error)
+    .where('position', '>', (eb) =>
+      eb.selectFrom('notification_steps as dead').select('dead.position').where('dead.execution_id', '=', p.execution_id).where('dead.step_id', '=', p.step_id),
+    ),
+);
+
 /** An operator retries a dead step: the step is queued again and its execution, failed by that death, runs on. */
 const reopenStep = compiled<{ execution_id: string; step_id: string; now: number }>((db, p) =>
   db
@@ -88,9 +127,17 @@ export interface ExecutionStore {
   settle(executionId: string, stepId: string, outcome: StepOutcome, now: number): BoundWrite;
   skipRest(executionId: string, position: number, reason: SkipReason, now: number): BoundWrite;
   finish(executionId: string, status: ExecutionStatus, now: number): BoundWrite;
-  /** A dead step queued again, and its failed execution pending again (an operator's retry of the dead row). */
+  /** A dead step queued again, with the steps its death canceled, and its failed execution pending again (an operator's retry of the dead row). */
   reopen(executionId: string, stepId: string, now: number): BoundWrite[];
-  /** Writes a step's outcome on its own, outside a job's commit (a failing attempt reports itself before it throws). */
+  /**
+   * A step whose outbox row died without the step recording it (expired in the outbox, dead-lettered before it ran):
+   * dead with `error`, the steps after it canceled, its execution failed. Changes nothing the second time.
+   */
+  die(executionId: string, stepId: string, error: string, now: number): BoundWrite[];
+  /**
+   * Writes a step's outcome on its own, outside a job's commit (a failing attempt reports itself before it throws).
+   * `failExecution`: the step is dead, so its execution fails and the steps after it are canceled.
+   */
   report(executionId: string, stepId: string, outcome: StepOutcome, now: number, failExecution?: boolean): Promise<void>;
   /** Cancels every execution of a transaction that is still running: its queued steps become `canceled`. Resolves to how many executions. */
   cancelTransaction(applicationId: string, transactionId: string, now: number): Promise<number>;
@@ -99,6 +146,11 @@ export interface ExecutionStore {
 }
 
 export function createExecutionStore(db: Kysely<Database>): ExecutionStore {
+  /** What a step's death does to the rest of its execution: the later steps canceled, the execution failed. */
+  const afterDeath = (executionId: string, stepId: string, now: number) => [
+    cancelAfter.bind({ execution_id: executionId, step_id: stepId, error: AFTER_DEAD_STEP, now }),
+    finishExecution.bind({ id: executionId, status: 'failed', now }),
+  ];
   const settle = (executionId: string, stepId: string, outcome: StepOutcome, now: number) =>
     settleStep.bind({
       execution_id: executionId,
@@ -120,13 +172,15 @@ export function createExecutionStore(db: Kysely<Database>): ExecutionStore {
     finish: (id, status, now) => finishExecution.bind({ id, status, now }),
     reopen: (executionId, stepId, now) => [
       reopenStep.bind({ execution_id: executionId, step_id: stepId, now }),
+      reopenAfter.bind({ execution_id: executionId, step_id: stepId, error: AFTER_DEAD_STEP, now }),
       reopenExecution.bind({ id: executionId, now }),
     ],
+    die: (executionId, stepId, error, now) => [
+      markDead.bind({ execution_id: executionId, step_id: stepId, error, now }),
+      ...afterDeath(executionId, stepId, now),
+    ],
     report: (executionId, stepId, outcome, now, failExecution = false) =>
-      writeTogether(db, [
-        settle(executionId, stepId, outcome, now),
-        ...(failExecution ? [finishExecution.bind({ id: executionId, status: 'failed', now })] : []),
-      ]),
+      writeTogether(db, [settle(executionId, stepId, outcome, now), ...(failExecution ? afterDeath(executionId, stepId, now) : [])]),
 
     async cancelTransaction(applicationId, transactionId, now) {
       return db.transaction().execute(async (trx) => {

@@ -95,8 +95,16 @@ export function createStepJob(deps: StepJobDeps): Job<StepJob> {
     }
     return writes;
   });
-  // The dead step and the execution its death failed, reopened with the row's return to the queue.
-  return { ...stepJob, replay: (payload) => executions.reopen(payload.execution, payload.step, clock.now()) };
+  return {
+    ...stepJob,
+    // The dead step and the execution its death failed, reopened with the row's return to the queue.
+    replay: (payload) => executions.reopen(payload.execution, payload.step, clock.now()),
+    // A row that died or expired before the step could say so: the activity shows the step dead, not queued forever.
+    dead: (payload, reason, now) => {
+      const named = deadRowSchema.safeParse(payload);
+      return named.success ? executions.die(named.data.execution, named.data.step, reason, now) : [];
+    },
+  };
 
   async function runStep(ctx: StepContext): Promise<StepResult> {
     const { step, workflow, run, row, execution } = ctx;
@@ -119,6 +127,9 @@ export function createStepJob(deps: StepJobDeps): Job<StepJob> {
     }
   }
 }
+
+/** What a row names of its step, read from a payload whose sealed part may already be gone. */
+const deadRowSchema = stepJobSchema.pick({ execution: true, step: true });
 
 const isPermanent = (error: unknown): boolean =>
   error instanceof PermanentDeliveryError || (typeof error === 'object' && error !== null && (error as { permanent?: unknown }).permanent === true);

@@ -25,6 +25,14 @@ export interface Job<P = unknown> {
    * closed when the row died. They commit with the row's return to the queue, and only if it was still dead.
    */
   replay?(payload: P, row: JobRow): BoundWrite[];
+  /**
+   * The row died without the handler recording it in the job's own records: dead-lettered before or outside the
+   * handler's own bookkeeping, expired in the outbox before it could be sent, or deleted past retention while dead.
+   * The writes that record it there, committed with that change; run again, they must change nothing. `payload` is
+   * the row's JSON as it is then (its sealed part may be gone, so it is not parsed with `schema`); `reason` is the
+   * row's `last_error`.
+   */
+  dead?(payload: unknown, reason: string, now: number): BoundWrite[];
 }
 
 /** Declares a job kind; the handler's payload type comes from the schema. */
