@@ -7,6 +7,7 @@ import { STORES, type StoreFactory } from '../../src/store/testing.ts';
 import { managementApi } from '../support/api.ts';
 import { browserApi, totpAt } from '../support/browser-api.ts';
 import { createHarness, freshAccounts, type Harness } from '../support/harness.ts';
+import { axeViolations } from './chromium.ts';
 
 /**
  * Resets in a real Chromium whose second factor is demanded by the built-in rule: a security key enrolled through
@@ -154,10 +155,15 @@ for (const factory of STORES) {
       // The built-in rule asks for any enrolled factor: the user chooses.
       await page.waitForURL('**/reset/choose');
       expect(await page.locator('fieldset.choices label').allTextContents()).toEqual(['Your security key', 'One of your recovery codes']);
+      expect(await axeViolations(page)).toEqual([]);
       await page.getByLabel('Your security key').check();
       await page.getByRole('button', { name: 'Continue' }).click();
       await page.waitForURL('**/reset/second-factor?method=webauthn_roaming');
       await page.getByRole('heading', { name: 'Confirm with your security key' }).waitFor();
+      // The form shows once its script has loaded; the other way is a link beside it.
+      await page.locator('form[data-webauthn="get"]:not([hidden])').waitFor();
+      expect(await page.locator('[data-method]').allTextContents()).toEqual(['One of your recovery codes']);
+      expect(await axeViolations(page)).toEqual([]);
       await page.getByRole('button', { name: 'Use my security key' }).click();
       const chosen = await setPassword(page);
 
@@ -180,6 +186,8 @@ for (const factory of STORES) {
       // Post/Redirect/Get: the form again, at its own address, with what is wrong beside the field.
       await page.waitForURL('**/reset/second-factor?method=recovery_code');
       expect(await page.locator('#recovery-code-error').textContent()).toBe('That recovery code is not correct or was already used.');
+      // Without JavaScript, axe audits a copy of the page in a page that runs it.
+      expect(await axeViolations(page, await newPage())).toEqual([]);
       await page.getByLabel('Recovery code').fill(codes[2]!);
       await page.getByRole('button', { name: 'Confirm' }).click();
       const chosen = await setPassword(page);
@@ -204,6 +212,7 @@ for (const factory of STORES) {
       await page.getByRole('button', { name: 'Continue' }).click();
       await page.waitForURL('**/reset/second-factor?method=sms');
       expect(await page.textContent('main')).toContain(`•${phone.slice(-2)}`);
+      expect(await axeViolations(page, await newPage())).toEqual([]);
       await h.deliver();
       await h.deliver();
       const texted = (await h.mailbox(phone))[0]?.text.match(/\b(\d{6})\b/)?.[1];

@@ -142,6 +142,9 @@ for (const factory of STORES) {
           answer = { code: (await sentCodes(who.address))[0]! };
         } else if (type === 'webauthn_roaming') {
           expect(form.body).toContain('<script src="/assets/webauthn.js" defer></script>');
+          // Hidden until its script runs; without JavaScript the page says so, and the other ways are links.
+          expect(form.body).toMatch(/<form [^>]*data-webauthn="get"[^>]* hidden>/);
+          expect(form.body).toContain('data-webauthn-nojs');
           answer = { credential: JSON.stringify(who.key.assert(optionsIn(form.body))) };
         } else answer = { code: who.codes[3]!.toUpperCase() };
         const passed = await browser.postOnly('/reset/second-factor', { type, ...answer });
