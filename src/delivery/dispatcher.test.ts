@@ -231,6 +231,57 @@ for (const factory of STORES) {
       expect(await d.stats()).toMatchObject({ pending: 0, sent: 1 });
     });
 
+    it('delivers a row committed on this node at once when woken, without waiting for the next poll', async () => {
+      let delivered!: (payload: unknown) => void;
+      const arrived = new Promise<unknown>((resolve) => (delivered = resolve));
+      // An hour between polls: only the wake can explain a delivery within the test's time.
+      const d = dispatcher({ test: async (payload) => delivered(payload) }, { intervalMs: 3_600_000 });
+      d.start();
+      try {
+        await d.runOnce(); // the start's round is over: the queue was empty, the next poll is an hour away
+        await put({ n: 'woken' });
+        d.wake();
+        d.wake(); // a burst of commits makes one round
+        expect(await arrived).toEqual({ n: 'woken' });
+      } finally {
+        await d.stop();
+      }
+      expect(await d.stats()).toMatchObject({ pending: 0, sent: 1 });
+    });
+
+    it('keeps several rounds in flight while rows keep coming due, and sends each row once', async () => {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const sends = new Map<string, number>();
+      let waiting = 0;
+      let sixWaiting!: () => void;
+      const overlapped = new Promise<void>((resolve) => (sixWaiting = resolve));
+      const d = dispatcher(
+        {
+          test: async (_payload, { id }) => {
+            sends.set(id, (sends.get(id) ?? 0) + 1);
+            if (++waiting === 6) sixWaiting();
+            await held;
+          },
+        },
+        { batchSize: 2, concurrency: 3, intervalMs: 3_600_000 },
+      );
+      for (let i = 0; i < 10; i++) await put({ n: i });
+      d.start();
+      try {
+        // Three rounds of two, all sending at once: a round does not wait for the one before it to finish.
+        await overlapped;
+        expect(waiting).toBe(6);
+        release();
+        for (let i = 0; i < 1000 && (await d.stats()).sent < 10; i++) await new Promise((r) => setImmediate(r));
+      } finally {
+        await d.stop();
+      }
+      expect(sends.size).toBe(10);
+      expect([...sends.values()].every((count) => count === 1)).toBe(true);
+      expect(await d.stats()).toEqual({ pending: 0, sent: 10, dead: 0 });
+    });
+
     it('dead-letters a payload its kind refuses, naming the fields at fault and none of their values', async () => {
       const seen: unknown[] = [];
       const typed = defineJob(z.object({ to: z.email(), count: z.number() }), async (payload) => void seen.push(payload));

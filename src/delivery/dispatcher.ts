@@ -35,6 +35,11 @@ export interface DispatcherOptions {
   /** Rows claimed per round. @default 10 */
   batchSize?: number;
   /**
+   * Rounds in flight at once while rows keep coming due: a round's sends overlap the next round's claim and
+   * the last round's commit, so the channels (an SMTP pool) never wait for the database. @default 2
+   */
+  concurrency?: number;
+  /**
    * How long a claim holds. It must outlast the slowest send (SMTP timeouts are 10–30 s): a lease that
    * expires mid-send lets another dispatcher take the row over and send it again. @default 120000
    */
@@ -56,6 +61,11 @@ export interface DeliveryStats {
 export interface Dispatcher {
   readonly id: string;
   start(): void;
+  /**
+   * Says that rows were just committed for this node to deliver: a round starts now instead of at the next
+   * interval (many calls in one moment make one round). Nothing while the dispatcher is stopped.
+   */
+  wake(): void;
   /** Stops the loop and waits for the work in flight. */
   stop(): Promise<void>;
   /** Claims one batch of due rows and runs them. Resolves to the number of rows processed. */
@@ -82,6 +92,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const inFlight = new Set<Promise<unknown>>();
   let timer: NodeJS.Timeout | undefined;
   let running = false;
+  const concurrency = opts.concurrency ?? 2;
 
   // Built once per dispatcher: the claim differs by dialect, and both run on every round.
   const claimDue = compiled<{ now: number; leaseUntil: number; owner: string }, OutboxRow>((qc, p) =>
@@ -213,39 +224,78 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     return work;
   }
 
-  const runOnce = (): Promise<number> =>
-    track(
-      (async () => {
-        const rows = await claim();
-        // Each row is delivered on its own: one failing send or write must not strand the others' leases.
-        const results = await Promise.allSettled(rows.map((row) => deliver(row)));
-        const delivered: Array<{ row: OutboxRow; deliveries: BoundWrite[] }> = [];
-        results.forEach((result, i) => {
-          if (result.status === 'rejected') log.error({ err: result.reason }, 'delivery.settle_failed');
-          else if (result.value) delivered.push({ row: rows[i]!, deliveries: result.value });
-        });
-        await succeedAll(delivered).catch((error: unknown) => log.error({ err: error }, 'delivery.settle_failed'));
-        return rows.length;
-      })(),
-    );
+  /** Claims one batch and delivers it; `claimed` hears how many rows the claim took, before they are sent. */
+  async function round(claimed?: (count: number) => void): Promise<number> {
+    let rows: OutboxRow[] = [];
+    try {
+      rows = await claim();
+    } finally {
+      claimed?.(rows.length);
+    }
+    // Each row is delivered on its own: one failing send or write must not strand the others' leases.
+    const results = await Promise.allSettled(rows.map((row) => deliver(row)));
+    const delivered: Array<{ row: OutboxRow; deliveries: BoundWrite[] }> = [];
+    results.forEach((result, i) => {
+      if (result.status === 'rejected') log.error({ err: result.reason }, 'delivery.settle_failed');
+      else if (result.value) delivered.push({ row: rows[i]!, deliveries: result.value });
+    });
+    await succeedAll(delivered).catch((error: unknown) => log.error({ err: error }, 'delivery.settle_failed'));
+    return rows.length;
+  }
 
-  // setTimeout chained after each round, not setInterval: a slow round never overlaps the next.
-  function schedule(delay: number): void {
-    if (!running) return;
-    timer = setTimeout(() => void tick().catch((error: unknown) => log.error({ err: error }, 'delivery.round_failed')), delay);
+  const runOnce = (): Promise<number> => track(round());
+
+  // The loop: one claim at a time, up to `concurrency` rounds delivering. A full claim means more are probably
+  // due, so the next claim starts at once, while this round sends; a short one means the queue is drained, and
+  // the loop waits for the interval or a wake. setTimeout, not setInterval: an idle poll never piles up.
+  let active = 0;
+  let claiming = false;
+  /** A wake came while a claim was running: that claim may have missed the new rows, so claim again. */
+  let woken = false;
+  let waking: NodeJS.Immediate | undefined;
+
+  function pump(): void {
+    if (!running || claiming || active >= concurrency) return;
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    claiming = true;
+    woken = false;
+    active++;
+    let full = false;
+    const afterClaim = (count: number) => {
+      claiming = false;
+      full = count >= batchSize;
+      if (full || woken) pump();
+      else idle();
+    };
+    track(round(afterClaim))
+      .catch((error: unknown) => log.error({ err: error }, 'delivery.round_failed'))
+      .finally(() => {
+        active--;
+        if (full || woken) pump();
+        idle();
+      });
+  }
+
+  /** Polls again after the interval unless a claim is running (it decides what comes next) or a poll is set. */
+  function idle(): void {
+    if (!running || claiming || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      pump();
+      idle();
+    }, intervalMs);
     timer.unref();
   }
 
-  async function tick(): Promise<void> {
-    timer = undefined;
-    let processed = 0;
-    try {
-      processed = await runOnce();
-    } catch (error) {
-      log.error({ err: error }, 'delivery.round_failed');
-    }
-    // A full batch means more are probably due: go again at once instead of waiting an interval.
-    schedule(processed >= batchSize ? 0 : intervalMs);
+  function wake(): void {
+    if (!running) return;
+    woken = true;
+    // Coalesced: every commit of this moment (a burst of triggers) is seen by one claim.
+    waking ??= setImmediate(() => {
+      waking = undefined;
+      pump();
+    });
   }
 
   return {
@@ -253,13 +303,16 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     start() {
       if (running) return;
       running = true;
-      schedule(0);
+      pump();
       sweeper?.start();
     },
+    wake,
     async stop() {
       running = false;
       if (timer) clearTimeout(timer);
       timer = undefined;
+      if (waking) clearImmediate(waking);
+      waking = undefined;
       await sweeper?.stop();
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },

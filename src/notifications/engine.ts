@@ -97,6 +97,8 @@ export interface EngineDeps extends PlatformDeps {
   executions: ExecutionStore;
   /** The subscribers' writes for a trigger's recipients (merged per id); they validate ids and phones. */
   upsertSubscribers(recipients: Recipient[]): BoundWrite[];
+  /** Called once `trigger` committed, so this node's dispatcher picks the first steps up at once. */
+  wake?: () => void;
 }
 
 export function createEngine(deps: EngineDeps): Engine {
@@ -192,6 +194,7 @@ export function createEngine(deps: EngineDeps): Engine {
     async trigger(input) {
       const triggered = triggerWrites(input);
       await writeTogether(store.db, triggered.writes);
+      deps.wake?.();
       return triggered;
     },
     stepRow,

@@ -18,7 +18,6 @@ const insertStep = compiled<NotificationStepsTable>((db, p) =>
     .values(p)
     .onConflict((oc) => oc.columns(['execution_id', 'step_id']).doNothing()),
 );
-const byId = compiled<{ id: string }, Execution>((db, p) => db.selectFrom('notification_executions').selectAll().where('id', '=', p.id));
 
 /** A step's outcome; a canceled step stays canceled whatever a late run reports. */
 const settleStep = compiled<{
@@ -145,12 +144,44 @@ export interface ExecutionStore {
   hasTransaction(applicationId: string, transactionId: string): Promise<boolean>;
 }
 
+type Batch = Map<string, Array<{ resolve(execution: Execution | undefined): void; reject(error: unknown): void }>>;
+
 export function createExecutionStore(db: Kysely<Database>): ExecutionStore {
   /** What a step's death does to the rest of its execution: the later steps canceled, the execution failed. */
   const afterDeath = (executionId: string, stepId: string, now: number) => [
     cancelAfter.bind({ execution_id: executionId, step_id: stepId, error: AFTER_DEAD_STEP, now }),
     finishExecution.bind({ id: executionId, status: 'failed', now }),
   ];
+  /**
+   * The executions asked for in one moment, read with one query: a dispatcher round runs its steps side by
+   * side, and a query per step cost more than the rest of the round's reads.
+   */
+  let asked: Batch | undefined;
+  const load = async (batch: Batch) => {
+    try {
+      const rows = await db
+        .selectFrom('notification_executions')
+        .selectAll()
+        .where('id', 'in', [...batch.keys()])
+        .execute();
+      const found = new Map(rows.map((row) => [row.id, row]));
+      for (const [id, waiting] of batch) for (const { resolve } of waiting) resolve(found.get(id));
+    } catch (error) {
+      for (const waiting of batch.values()) for (const { reject } of waiting) reject(error);
+    }
+  };
+  const get = (id: string) =>
+    new Promise<Execution | undefined>((resolve, reject) => {
+      let batch = asked;
+      if (!batch) {
+        const started: Batch = (batch = asked = new Map());
+        setImmediate(() => {
+          asked = undefined;
+          void load(started);
+        });
+      }
+      batch.set(id, [...(batch.get(id) ?? []), { resolve, reject }]);
+    });
   const settle = (executionId: string, stepId: string, outcome: StepOutcome, now: number) =>
     settleStep.bind({
       execution_id: executionId,
@@ -166,7 +197,7 @@ export function createExecutionStore(db: Kysely<Database>): ExecutionStore {
   return {
     insert: (execution) => insertExecution.bind(execution),
     insertStep: (step) => insertStep.bind(step),
-    get: (id) => byId.first(db, { id }),
+    get,
     settle,
     skipRest: (executionId, position, reason, now) => skipRest.bind({ execution_id: executionId, position, reason, now }),
     finish: (id, status, now) => finishExecution.bind({ id, status, now }),

@@ -53,7 +53,8 @@ export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsM
     throttle: createThrottleStep({ store, ...(config.redisUrl ? { rateLimits: deps.rateLimits } : {}) }),
   };
   const subscribers = createSubscribers({ ...deps, listWorkflows: () => registry.listWorkflows() });
-  const engine = createEngine({ ...deps, registry, executions, upsertSubscribers: (recipients) => subscribers.service.upsertWrites(recipients) });
+  const wake = () => deps.delivery.dispatcher.wake();
+  const engine = createEngine({ ...deps, registry, executions, wake, upsertSubscribers: (recipients) => subscribers.service.upsertWrites(recipients) });
   const stepJob = createStepJob({ ...deps, registry, catalog, executions, engine, runners, channelAllowed: subscribers.service.channelAllowed });
   const service = createNotificationService({ engine, registry, defaultApplicationId: defaultApp.id });
 
@@ -84,7 +85,7 @@ export async function createNotificationsModule(deps: ModuleDeps & { apps: AppsM
     await app.register(subscribers.managementRoutes);
     const knows = (workflowId: string) => (registry.get(workflowId) ? undefined : catalog.check());
     const inactive = (workflowId: string) => registry.get(workflowId)?.active === false;
-    await app.register(triggerRoutes, { engine, executions, subscribers: subscribers.service, idempotency, store, clock: deps.clock, knows, inactive });
+    await app.register(triggerRoutes, { engine, executions, subscribers: subscribers.service, idempotency, store, clock: deps.clock, knows, inactive, wake });
     await app.register(activityRoutes, { db: store.db, registry });
     await app.register(workflowRoutes, { registry, catalog, renderer, branding, startedAt });
   };

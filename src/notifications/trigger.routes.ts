@@ -22,6 +22,8 @@ export interface TriggerRouteOptions {
   knows?(workflowId: string): Promise<void> | undefined;
   /** True for a workflow that exists but is not active: Novu acknowledges its trigger as `trigger_not_active`, sending nothing. */
   inactive?(workflowId: string): boolean;
+  /** Called once a trigger committed: this node's dispatcher runs its first steps now, not at its next poll. */
+  wake?: () => void;
 }
 
 const tags = ['notifications'];
@@ -66,7 +68,7 @@ type TriggerResult = z.infer<typeof triggerResult>;
 
 /** The Novu trigger API (COMPAT §2.1): `@novu/api`'s `trigger`, `triggerBulk` and `cancel`. */
 export const triggerRoutes: FastifyPluginAsync<TriggerRouteOptions> = async (app, opts) => {
-  const { engine, executions, subscribers, idempotency, store, clock } = opts;
+  const { engine, executions, subscribers, idempotency, store, clock, wake } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   /** Names the recipients: a Topic is refused; an id becomes the stored subscriber (or a new one of that id). */
@@ -130,6 +132,7 @@ export const triggerRoutes: FastifyPluginAsync<TriggerRouteOptions> = async (app
     if (typeof key !== 'string' || key.length === 0 || key.length > 255) {
       const { writes, answer } = await run();
       await writeTogether(store.db, writes);
+      wake?.();
       return answer;
     }
     const fingerprint = createHash('sha256')
@@ -143,6 +146,7 @@ export const triggerRoutes: FastifyPluginAsync<TriggerRouteOptions> = async (app
     const derived = `idem-${createHash('sha256').update(`${application}\0${key}`).digest('base64url').slice(0, 24)}`;
     const { writes, answer } = await run(derived);
     await writeTogether(store.db, [...writes, idempotency.keep(application, key, fingerprint, status, JSON.stringify(answer))]);
+    wake?.();
     return answer;
   }
 
