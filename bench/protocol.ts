@@ -31,8 +31,8 @@ export type ReadyMessage =
 export type Command =
   /** Inserts `count` users `<prefix>-<i>@bench.example.com`, all with one precomputed Argon2id hash. */
   | { cmd: 'seed'; prefix: string; count: number }
-  /** Issues one reset per seeded user through the reset service; answers with the tokens. */
-  | { cmd: 'issue'; prefix: string; count: number }
+  /** Issues one reset per seeded user through the reset service; answers with the tokens. `deliver: false` leaves their mails queued. */
+  | { cmd: 'issue'; prefix: string; count: number; deliver?: boolean }
   /**
    * Brackets a measured run: `start` notes the process's CPU time (all threads, the libuv pool
    * included) and, with `profile`, starts the V8 profiler; `stop` answers with a `WindowUsage`

@@ -9,8 +9,8 @@
  *                   `GET /healthz`, each at 50 req/s, alone and then while 50 connections confirm resets
  *                   (SEC-48), on both stores                                     target p99 < 20 ms
  *
- * `--only=ceiling,create-reset,confirm,probes` runs a subset (`healthz` is another name for `probes`); `forgot` and
- * `notifications` name bench/forgot.ts and bench/notifications.ts.
+ * `--only=ceiling,create-reset,confirm,probes` runs a subset (`healthz` is another name for `probes`); `forgot`,
+ * `notifications` and `actions` name bench/forgot.ts, bench/notifications.ts and bench/actions.ts.
  * Only a full run (neither `--only` nor `--quick`) writes results.md.
  * `--profile` also writes a V8 CPU profile of every server process (see bench/profile-summary.ts).
  * PostgreSQL comes from REKEY_BENCH_DATABASE_URL, else REKEY_TEST_DATABASE_URL, else
@@ -313,7 +313,7 @@ async function attempt<T>(label: string, run: () => Promise<T>): Promise<T | und
 }
 
 async function main(): Promise<void> {
-  // `--only=forgot` or `--only=notifications` names another script's scenarios only.
+  // `--only=forgot`, `--only=notifications` or `--only=actions` names another script's scenarios only.
   if (only && !only.some((name) => ['ceiling', 'create-reset', 'confirm', 'probes', 'healthz'].includes(name))) return;
   const started = new Date();
   const code = revision();

@@ -180,7 +180,7 @@ async function startRekey(databaseUrl: string): Promise<Running> {
         // Through the reset service, as the API does it: a token per user, its mail queued in the outbox.
         const tokens = await pooled(command.count, 8, async (i) => (await rekey.resets.createForEmail(emailOf(command.prefix, i), application)).token);
         // Deliver the queued reset mails now, so the dispatcher (if on) only has the run's own mail to send.
-        await rekey.dispatcher.drain(300_000);
+        if (command.deliver !== false) await rekey.dispatcher.drain(300_000);
         return tokens;
       }
       default:
