@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fire, rotatingPost, type LoadOptions, type LoadSummary } from './load.ts';
 import { cpuMeter, postgresPids, waitForQuiet, type CpuShare } from './machine.ts';
+import { paced } from './paced.ts';
 import { probesFor, type Probe } from './probes.ts';
 import { measureHashes, startServer, type HashResult, type ServerProcess } from './processes.ts';
 import { emailOf, passwordOf } from './protocol.ts';
@@ -256,7 +257,18 @@ async function confirmResets(
       await refreshProbes();
     };
     const fireProbes = () =>
-      Promise.all(probes.map((probe) => fire({ url: server.url, connections: 1, overallRate: PROBE_RATE, duration: SECONDS, request: probe.request })));
+      Promise.all(
+        probes.map((probe) =>
+          paced({
+            url: server.url,
+            rate: PROBE_RATE,
+            duration: SECONDS,
+            method: probe.request.method ?? 'GET',
+            path: probe.request.path ?? '/',
+            headers: probe.request.headers ?? {},
+          }),
+        ),
+      );
     const label = `confirm${withProbes ? ` (${connections} connections) + probes` : ''}, ${store.label}${round ? `, round ${round}` : ''}`;
 
     // Reference: the same probes with nothing else running.
@@ -445,8 +457,8 @@ async function main(): Promise<void> {
       const figures: string[] = [];
       for (const probe of run.probes!) {
         log(`  ${probe.label} alone: ${describeLoad(probe.idle)}; during confirms: ${describeLoad(probe.busy)}`);
-        // A probe stuck behind hashes answers few requests, and autocannon's percentiles only cover those
-        // answered: the rate it kept up is judged too.
+        // A probe stuck behind hashes answers few requests in the run's time: the percentiles count the waits
+        // from each due time, and the rate it kept up is judged too.
         const keptUp = probe.busy.rps >= 0.9 * PROBE_RATE;
         checkResponses(`${probe.label} alone, ${store.label}`, probe.idle);
         checkResponses(`${probe.label} during confirms, ${store.label}`, probe.busy);
