@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type pinoPretty from 'pino-pretty';
 
 /**
  * Secrets never reach a log line (SEC-41). Two layers: request serializers that keep only method, path
@@ -71,6 +72,8 @@ export function createLogger(level: string, destination?: DestinationStream, opt
 
 /** The access line's fields become its message; what else a line carries follows on the same line. */
 function prettyStream(destination?: DestinationStream): DestinationStream {
+  // Loaded only for human-readable output: JSON logs never need it.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof pinoPretty;
   return pretty({
     ...(destination ? { destination } : {}),
     colorize: !destination && process.stdout.isTTY === true,

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type LogConfig } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { ensurePrivateDir, ensurePrivateFile, restrictToOwner } from '../platform/private-files.ts';
 import type { Database } from './database.ts';
 
@@ -16,8 +17,17 @@ export interface Store {
   close(): Promise<void>;
 }
 
-// Timestamps are epoch milliseconds in BIGINT columns; pg hands int8 back as a string unless told otherwise.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+let postgresDriver: typeof pg | undefined;
+
+/** node-postgres, loaded only for a PostgreSQL URL: a SQLite node never pays for it (≈ 6 MiB once imported). */
+function loadPg(): typeof pg {
+  if (!postgresDriver) {
+    postgresDriver = createRequire(import.meta.url)('pg') as typeof pg;
+    // Timestamps are epoch milliseconds in BIGINT columns; pg hands int8 back as a string unless told otherwise.
+    postgresDriver.types.setTypeParser(postgresDriver.types.builtins.INT8, (value) => Number(value));
+  }
+  return postgresDriver;
+}
 
 export const isPostgresUrl = (url: string): boolean => /^postgres(ql)?:\/\//.test(url);
 
@@ -32,7 +42,7 @@ export interface ConnectOptions {
 export function connect(url: string, options: ConnectOptions = {}): Store {
   if (isPostgresUrl(url)) {
     const schema = options.schema ?? searchPathOf(url) ?? 'public';
-    const pool = new pg.Pool({
+    const pool = new (loadPg().Pool)({
       connectionString: url,
       max: options.poolSize ?? 10,
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),

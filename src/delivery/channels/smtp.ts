@@ -1,4 +1,5 @@
-import { createTransport } from 'nodemailer';
+import { createRequire } from 'node:module';
+import type { createTransport as CreateTransport } from 'nodemailer';
 import type { Channel } from '../channel.ts';
 import { ProviderError } from './http.ts';
 
@@ -21,6 +22,9 @@ export interface SmtpChannelOptions {
  * quickly and free the lease, not hold it for nodemailer's default two minutes.
  */
 export function createSmtpChannel(url: string, opts: SmtpChannelOptions = {}): Channel {
+  // Loaded with the first SMTP channel: a node that keeps mail in the development mailbox or sends through
+  // an HTTP provider never loads nodemailer.
+  const { createTransport } = createRequire(import.meta.url)('nodemailer') as { createTransport: typeof CreateTransport };
   const connectTimeout = opts.connectTimeoutMs ?? 10_000;
   const base = {
     url,

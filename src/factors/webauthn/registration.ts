@@ -1,15 +1,11 @@
-import {
-  generateRegistrationOptions,
-  verifyRegistrationResponse,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type RegistrationResponseJSON,
-} from '@simplewebauthn/server';
+import type { PublicKeyCredentialCreationOptionsJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { RekeyError } from '../../errors/index.ts';
 import type { BoundWrite } from '../../store/compiled.ts';
 import type { EnrollingUser, WebAuthnFactorType } from '../factor.ts';
 import type { AuthFactorsTable } from '../factor.table.ts';
 import { factorRow } from '../rows.ts';
 import { transportsOf, type WebAuthnDeps } from './webauthn.factor.ts';
+import { simpleWebAuthn } from './webauthn.shared.ts';
 import {
   attestationSchema,
   challengeHash,
@@ -52,7 +48,9 @@ export function createWebAuthnRegistration(deps: WebAuthnDeps): WebAuthnRegistra
     async begin(user, kind) {
       const now = clock.now();
       const existing = await allCredentials.rows(store.db, { user_id: user.id });
-      const options = await generateRegistrationOptions({
+      const options = await (
+        await simpleWebAuthn()
+      ).generateRegistrationOptions({
         rpName: rp.rpName,
         rpID: rp.rpID,
         userName: user.email,
@@ -90,7 +88,9 @@ export function createWebAuthnRegistration(deps: WebAuthnDeps): WebAuthnRegistra
       let signed: string | undefined;
       let verified;
       try {
-        verified = await verifyRegistrationResponse({
+        verified = await (
+          await simpleWebAuthn()
+        ).verifyRegistrationResponse({
           response,
           expectedChallenge: (challenge) => {
             signed = challenge;

@@ -1,4 +1,4 @@
-import { generateAuthenticationOptions, verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { PlatformDeps } from '../../deps.ts';
 import { RekeyError } from '../../errors/index.ts';
 import { compiled, writeTogetherIf } from '../../store/compiled.ts';
@@ -9,6 +9,7 @@ import {
   insertChallenge,
   parseCredential,
   relyingParty,
+  simpleWebAuthn,
   spendChallenge,
   voidOpenChallenges,
   WEBAUTHN_CHALLENGE_TTL_MS,
@@ -67,7 +68,9 @@ export function createWebAuthnFactor<T extends WebAuthnFactorType>(type: T, deps
       const credentials = await credentialsOf.rows(store.db, { user_id: user.id, type });
       if (credentials.length === 0) throw new RekeyError('factor_not_enrolled', { type });
       const challenge = tokens.newLinkToken();
-      const options = await generateAuthenticationOptions({
+      const options = await (
+        await simpleWebAuthn()
+      ).generateAuthenticationOptions({
         rpID: rp.rpID,
         challenge: Buffer.from(challenge, 'base64url'),
         timeout: WEBAUTHN_CHALLENGE_TTL_MS,
@@ -98,7 +101,9 @@ export function createWebAuthnFactor<T extends WebAuthnFactorType>(type: T, deps
       let signed: string | undefined;
       let verified;
       try {
-        verified = await verifyAuthenticationResponse({
+        verified = await (
+          await simpleWebAuthn()
+        ).verifyAuthenticationResponse({
           response: assertion,
           // The signature covers the challenge; which challenge it was is checked (and spent) below, in one statement.
           expectedChallenge: (challenge) => {

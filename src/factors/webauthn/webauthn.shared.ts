@@ -4,6 +4,14 @@ import type { Tokens } from '../../platform/tokens.ts';
 import { compiled } from '../../store/compiled.ts';
 import type { FactorChallengesTable } from '../factor.table.ts';
 
+/**
+ * The WebAuthn library, loaded on the first ceremony: its CBOR, COSE and certificate code (≈ 12 MiB once
+ * imported) is dead weight for the many deployments where nobody enrolls a passkey.
+ */
+export function simpleWebAuthn(): Promise<typeof import('@simplewebauthn/server')> {
+  return import('@simplewebauthn/server');
+}
+
 /** A browser has five minutes to answer a WebAuthn ceremony (simplewebauthn's default timeout is one). */
 export const WEBAUTHN_CHALLENGE_TTL_MS = 5 * 60_000;
 
