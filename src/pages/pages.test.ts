@@ -187,7 +187,7 @@ describe('hosted pages', () => {
     expect(throttled.statusCode).toBe(429);
     expect(throttled.headers['retry-after']).toBe('840');
     expect(throttled.body).toContain('data-code="totp_attempts_exceeded"');
-    expect(throttled.body).toContain('Too many wrong authenticator codes');
+    expect(throttled.body).toContain('Too many wrong answers to confirm it is you. Try again in 14 minutes.');
     expect((await browser.post('/reset/second-factor', { type: 'totp', code: '654321' })).headers.location).toBe('/reset/new');
   });
 

@@ -183,6 +183,17 @@ for (const factory of STORES) {
       expect(refused.statusCode).toBe(429);
       expect(refused.body).toContain('data-code="totp_attempts_exceeded"');
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      // The budget is the account's, not one factor's: every kind's page says so without naming a kind, in each language.
+      for (const [type, answer] of attempts) {
+        for (const [lang, says] of [
+          ['en', /Too many wrong answers to confirm it is you\. Try again in \d+ minutes\./],
+          ['fr', /Trop de réponses erronées pour confirmer votre identité\. Réessayez dans \d+ minutes\./],
+        ] as const) {
+          const page = await browser.post('/reset/second-factor', { type, ...answer, lang });
+          const shown = page.body.match(/data-code="totp_attempts_exceeded"[^>]*>([^<]+)</)?.[1];
+          expect({ type, lang, status: page.statusCode, shown }).toEqual({ type, lang, status: 429, shown: expect.stringMatching(says) });
+        }
+      }
       // Refused before it was compared: the code is not spent, and the flow still waits.
       expect(await h.rekey.factors.recoveryCodesLeft(who.user.id)).toBe(10);
       expect((await browser.get('/reset/new')).headers.location).toBe('/reset/second-factor');

@@ -120,7 +120,8 @@ export const en = {
     grant_invalid: 'Your confirmation has expired or was already used. Start again.',
     mfa_required: 'Confirm with your authenticator app first.',
     totp_incorrect: 'That authenticator code is not correct.',
-    totp_attempts_exceeded: 'Too many wrong authenticator codes. Try again in {wait}.',
+    // The budget is the account's, shared by every kind of factor (SEC-38): the words name none of them.
+    totp_attempts_exceeded: 'Too many wrong answers to confirm it is you. Try again in {wait}.',
     csrf_invalid: 'The form has expired or did not come from this site. Reload the page and try again.',
     cross_origin_forbidden: 'This form was sent from another site and was refused.',
     rate_limited: 'Too many attempts. Try again in {wait}.',

@@ -118,7 +118,7 @@ export const fr: Catalog = {
     grant_invalid: 'Votre confirmation a expiré ou a déjà été utilisée. Recommencez.',
     mfa_required: 'Confirmez d’abord avec votre application d’authentification.',
     totp_incorrect: 'Ce code d’authentification n’est pas correct.',
-    totp_attempts_exceeded: 'Trop de codes d’authentification erronés. Réessayez dans {wait}.',
+    totp_attempts_exceeded: 'Trop de réponses erronées pour confirmer votre identité. Réessayez dans {wait}.',
     csrf_invalid: 'Le formulaire a expiré ou ne vient pas de ce site. Rechargez la page et réessayez.',
     cross_origin_forbidden: 'Ce formulaire a été envoyé depuis un autre site et a été refusé.',
     rate_limited: 'Trop de tentatives. Réessayez dans {wait}.',
