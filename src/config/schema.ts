@@ -194,6 +194,12 @@ export const configSchema = z.strictObject({
   ),
   /** @default 10 */
   resetCodeTtlMinutes: setting(positiveInt().max(10).default(10), 'REKEY_RESET_CODE_TTL_MINUTES', 'Lifetime of an emailed reset code (at most 10 minutes).'),
+  /** @default 30 — pacing for the person at the page; the service's own limits still count every resend */
+  resendCooldownSeconds: setting(
+    positiveInt().max(3600).default(30),
+    'REKEY_RESEND_COOLDOWN_SECONDS',
+    'How long the hosted pages\' "send again" waits after the last mail of a reset (the button counts down). Pacing only: every resend is a new request that the per-IP, per-address and per-account limits count like the first.',
+  ),
   /** @default false */
   notifyUnknownRecipients: setting(
     z.union([z.boolean(), z.stringbool()]).default(false),

@@ -12,12 +12,6 @@ import { askPage, codePage, sentPage, type ResendView } from './start.views.ts';
 
 export const PAGE_ROUTE = { config: { surface: 'browser' as const }, schema: { hide: true } };
 
-/**
- * How long "send again" waits after a mail was asked for. Pacing only: every resend is a new request that the
- * service's own limits (per IP, per address, mails per account) count like the first.
- */
-export const RESEND_COOLDOWN_SECONDS = 30;
-
 /** What the page promises is what the mail says and the token does: both read these settings. */
 const minutes = (config: Config, strategy: FlowStrategy): number => (strategy === 'email_code' ? config.resetCodeTtlMinutes : config.resetTokenTtlMinutes);
 const isStrategy = (value: unknown): value is FlowStrategy => (FLOW_STRATEGIES as readonly unknown[]).includes(value);
@@ -28,9 +22,11 @@ const allowedReturn = (application: Application, candidate: string | undefined) 
 /** The first steps: ask (`/reset`), "check your email" (`/reset/sent`), the emailed code (`/reset/code`) and "send again". */
 export function startRoutes(app: FastifyInstance, deps: PagesDeps): void {
   const { jar } = deps;
+  // How long "send again" waits after a mail was asked for (`resendCooldownSeconds`). Pacing only: every resend is a
+  // new request that the service's own limits (per IP, per address, mails per account) count like the first.
   const resendView = (cookie: FlowCookie | undefined): ResendView => {
     const since = cookie?.sentAt === undefined ? Infinity : deps.clock.now() - cookie.sentAt;
-    return { waitSeconds: Math.max(0, Math.ceil((RESEND_COOLDOWN_SECONDS * 1000 - since) / 1000)) };
+    return { waitSeconds: Math.max(0, Math.ceil((deps.config.resendCooldownSeconds * 1000 - since) / 1000)) };
   };
 
   /** Opens a flow for the typed address and moves the browser to the page that waits for its mail. */

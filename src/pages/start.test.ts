@@ -110,6 +110,30 @@ describe('hosted pages: the way through', () => {
     expect(flows.calls).toEqual(['start:email_code:en', 'attemptCode', 'start:email_code:en', 'attemptCode']);
   });
 
+  it('the resend cooldown is a setting: the page counts down from it and refuses a resend until it has passed', async () => {
+    const { browser, flows, clock } = await setup({ settings: { resendCooldownSeconds: 90 } });
+    await browser.get('/reset');
+    await browser.post('/reset', { email: 'ada@example.com', method: 'email_link' });
+    const sent = await browser.get('/reset/sent');
+    expect(sent.body).toContain('data-cooldown="90"');
+    expect(sent.body).toContain('You can ask for another email in 90 seconds.');
+
+    clock.advance(60_000);
+    const early = await browser.post('/reset/resend', { method: 'email_link', back: 'sent' });
+    expect(early.statusCode).toBe(429);
+    expect(early.headers['retry-after']).toBe('30');
+    expect(early.body).toContain('Wait 30 seconds before asking for another email.');
+    clock.advance(29_000);
+    expect((await browser.post('/reset/resend', { method: 'email_link', back: 'sent' })).headers['retry-after']).toBe('1');
+    expect(flows.calls).toEqual(['start:email_link:en']);
+
+    clock.advance(1_000);
+    expect((await browser.get('/reset/sent')).body).toContain('You can ask for another email now.');
+    expect((await browser.postOnly('/reset/resend', { method: 'email_link', back: 'sent' })).headers.location).toBe('/reset/sent');
+    expect(flows.calls).toEqual(['start:email_link:en', 'start:email_link:en']);
+    expect((await browser.get('/reset/sent')).body).toContain('data-cooldown="90"');
+  });
+
   it('resend without an address typed in this browser says to start again', async () => {
     const { browser } = await setup();
     await browser.get('/reset');
