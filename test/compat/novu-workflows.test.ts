@@ -131,6 +131,15 @@ for (const factory of STORES) {
       await a.deliver();
       expect(mailTo('wf-quiet@example.com')).toEqual([]);
       expect((await novu.workflows.list({ status: ['INACTIVE'] })).result.workflows.map((w) => w.workflowId)).toEqual(['api-quiet']);
+
+      // `workflows.patch` turns it on, its steps untouched.
+      const { result: patched } = await novu.workflows.patch({ active: true, tags: ['quiet'] }, 'api-quiet');
+      expect(patched).toMatchObject({ active: true, status: 'ACTIVE', tags: ['quiet'], name: 'Welcome (API)' });
+      expect(patched.steps.map((step) => step.stepId)).toEqual(['welcome-mail']);
+      await novu.trigger({ workflowId: 'api-quiet', to: { subscriberId: 'wf-quiet', email: 'wf-quiet@example.com' }, payload: { plan: 'basic' } });
+      await a.deliver();
+      expect(mailTo('wf-quiet@example.com').map((mail) => mail.subject)).toEqual(['Quiet']);
+      expect(await failure(novu.workflows.patch({ active: false }, 'config-notice'))).toMatchObject({ status: 403, code: 'workflow_read_only' });
     });
 
     it('refuses a template that does not parse, naming the workflow and the step, and saves nothing', async () => {

@@ -20,8 +20,9 @@ export interface WorkflowCatalog {
   /** Loads the saved workflows; called once at start. */
   start(): Promise<void>;
   /**
-   * Makes the registry current to within `WORKFLOW_FRESHNESS_MS`: nothing (no promise) while it is, else one read of
-   * the revision, shared by every caller of that moment, and a reload only when another node changed something.
+   * Keeps the registry current to within `WORKFLOW_FRESHNESS_MS`: nothing (no promise) while it is; else the first
+   * caller reads the revision (and reloads only when another node changed something) while the others go on with
+   * what the node has, as the window starts again when that read does.
    */
   fresh(): Promise<void> | undefined;
   /** Reads the revision now (a workflow this node does not know may have been created elsewhere a moment ago). */
@@ -86,6 +87,8 @@ export function createWorkflowCatalog(deps: WorkflowCatalogDeps): WorkflowCatalo
   }
 
   const reload = async () => {
+    // What the load reads is at least as new as this moment: the window starts here.
+    checkedAt = clock.now();
     const loaded = await store.load();
     apply(loaded.revision, loaded.workflows);
   };

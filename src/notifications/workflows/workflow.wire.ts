@@ -43,6 +43,13 @@ const workflowFields = {
 export const createWorkflowBody = z.looseObject({ ...workflowFields, workflowId: z.string().max(200) });
 export const updateWorkflowBody = z.looseObject({ ...workflowFields, workflowId: z.string().max(200).optional() });
 export type WorkflowBody = z.infer<typeof updateWorkflowBody>;
+/** Novu's `PatchWorkflowDto`: the fields it names change, the steps stay. */
+export const patchWorkflowBody = z.looseObject({
+  active: z.boolean().optional(),
+  name: z.string().max(200).optional(),
+  description: z.string().max(2_000).optional(),
+  tags: z.array(z.string().max(64)).max(16).optional(),
+});
 
 const contentKeys = ['subject', 'body', 'text'] as const;
 const DELAY_KEYS = ['type', 'amount', 'unit', 'until'] as const;

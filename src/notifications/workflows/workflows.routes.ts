@@ -6,11 +6,13 @@ import type { Renderer } from '../content.ts';
 import type { CompiledWorkflow, WorkflowRegistry } from '../registry.ts';
 import type { Branding } from '../steps/scope.ts';
 import type { WorkflowCatalog } from './catalog.ts';
+import { parseWorkflow } from './operator.ts';
 import { previewBody, previewResponse, previewStep } from './preview.ts';
 import {
   createWorkflowBody,
   databaseIdOf,
   definitionOf,
+  patchWorkflowBody,
   toNovuListItem,
   toNovuWorkflow,
   updateWorkflowBody,
@@ -149,6 +151,36 @@ export const workflowRoutes: FastifyPluginAsync<WorkflowRouteOptions> = async (a
     async (request) => {
       const { workflowId } = await find(request.params.workflowId);
       return { data: show(await catalog.update(workflowId, definitionOf(workflowId, request.body))) };
+    },
+  );
+
+  r.patch(
+    '/v2/workflows/:workflowId',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Change some fields of a workflow (Novu): active, name, description, tags',
+        operationId: 'patchWorkflow',
+        errors: ['workflow_invalid', 'workflow_not_found', 'workflow_read_only'],
+        params: workflowParams,
+        body: patchWorkflowBody,
+        response: { 200: wrapped(workflowResponse) },
+      },
+    },
+    async (request) => {
+      const current = await find(request.params.workflowId);
+      const { active, name, description, tags: labels } = request.body;
+      const definition = parseWorkflow({
+        workflowId: current.workflowId,
+        name: name ?? current.name,
+        ...((description ?? current.description) ? { description: description ?? current.description } : {}),
+        critical: current.critical,
+        active: active ?? current.active,
+        tags: labels ?? current.tags,
+        steps: current.steps,
+      });
+      return { data: show(await catalog.update(current.workflowId, definition)) };
     },
   );
 
