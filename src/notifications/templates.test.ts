@@ -111,7 +111,8 @@ describe('built-in templates', () => {
     expect(french.subject).toBe('Nouvelle connexion à votre compte Acme <b>&</b> Co');
     expect(french.text).toMatch(/Date\s:\s+04\/03\/2025 05:06 UTC/);
     expect(french.text).toMatch(/Adresse IP\s:\s+2001:db8::7/);
-    expect(french.text).toMatch(/Appareil\s:\s+Chrome on Windows/);
+    expect(french.text).toMatch(/Appareil\s:\s+Chrome sur Windows/);
+    expect(french.html).toContain('<td>Chrome sur Windows</td>');
     expect(french.html).toContain('votre compte Acme &lt;b&gt;&amp;&lt;/b&gt; Co');
     expect(french.html).not.toContain('<script>');
   });
@@ -246,6 +247,11 @@ describe('built-in languages', () => {
     const changed = await render(BUILTIN.passwordChanged, SAMPLES[BUILTIN.passwordChanged]!, {}, { locale: 'fr' });
     expect(changed.text).toContain('04/03/2025 05:06 UTC');
     expect(changed.text).toMatch(/Adresse IP\u00a0:\s+inconnue/);
+    expect(changed.text).toMatch(/Appareil\u00a0:\s+inconnu\n/);
+    const firefox = { ...SAMPLES[BUILTIN.passwordChanged]!, userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' };
+    const named = await render(BUILTIN.passwordChanged, firefox, {}, { locale: 'fr' });
+    expect(named.text).toMatch(/Appareil\u00a0:\s+Firefox sur Linux\n/);
+    expect(named.html).toContain('<td>Firefox sur Linux</td>');
   });
 
   it('an unknown or missing locale gets the English mail', async () => {

@@ -23,23 +23,35 @@ const minutes = z.number().int().positive().max(100_000);
 const when = z.string().datetime({ offset: true });
 const code = z.string().regex(/^[0-9A-Za-z-]{4,12}$/, 'must be 4 to 12 letters or digits');
 
-/** "Firefox on Linux": the device of a user agent in words, or null when it names neither browser nor system. */
-export function describeDevice(userAgent: string | null | undefined): string | null {
-  if (!userAgent) return null;
+/** The browser and the system a user agent names (a device's maker and model when it names no system). */
+function deviceParts(userAgent: string | null | undefined): { browser: string | null; os: string | null } {
+  if (!userAgent) return { browser: null, os: null };
   const { browser, os, device } = new UAParser(userAgent.slice(0, 1_000)).getResult();
   const system = os.name ?? (device.vendor && device.model ? `${device.vendor} ${device.model}` : undefined);
-  if (browser.name && system) return `${browser.name} on ${system}`;
-  return browser.name ?? system ?? null;
+  return { browser: browser.name ?? null, os: system ?? null };
 }
 
-/** A sign-in or a change as the notice describes it: the raw user agent comes in, the device in words goes out. */
+/** "Firefox on Linux": the device of a user agent in words, or null when it names neither browser nor system. */
+export function describeDevice(userAgent: string | null | undefined): string | null {
+  const { browser, os } = deviceParts(userAgent);
+  if (browser && os) return `${browser} on ${os}`;
+  return browser ?? os;
+}
+
+/**
+ * A sign-in or a change as the notice describes it: the raw user agent comes in, the device goes out in words
+ * (`device`, English) and in parts (`browser`, `os`) for a template in another language to join its own way.
+ */
 const seenFrom = z
   .object({
     ipAddress: z.string().max(100).nullish(),
     userAgent: z.string().max(2_000).nullish(),
     helpUrl: webUrl,
   })
-  .transform((value) => ({ ...value, device: describeDevice(value.userAgent) }));
+  .transform((value) => {
+    const { browser, os } = deviceParts(value.userAgent);
+    return { ...value, browser, os, device: browser && os ? `${browser} on ${os}` : (browser ?? os) };
+  });
 
 const schemas = {
   // Novu's password-reset snippet sends `firstName`, `resetUrl` and `expiresInMinutes`: the same payload works here.
