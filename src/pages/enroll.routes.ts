@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isRekeyError } from '../errors/index.ts';
-import { isFactorType, type FactorService, type FactorType } from '../factors/index.ts';
-import { cookieNames } from './cookies.ts';
+import { isFactorType, type FactorChallenge, type FactorService, type FactorType } from '../factors/index.ts';
+import { cookieNames, type SentCode } from './cookies.ts';
 import { PageError, pageModel, readForm, sendPage, type PagesDeps } from './context.ts';
 import { challengeFailure, challengePage, checkChallengeForm } from './factor-challenge.ts';
 import { fieldError, redirectWithErrors, serviceVars, setRetryAfter, takeErrors } from './flash.ts';
@@ -13,6 +13,25 @@ import { PAGE_ROUTE } from './start.routes.ts';
 /** What a followed enrollment link gives the browser: fifteen minutes to enroll, for that user only. */
 const SESSION_SECONDS = 15 * 60;
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,512}$/;
+
+/**
+ * The enrollment cookie's sealed content: the user, the session's end, and the "try it" code last sent (as the
+ * reset's flow cookie keeps it), so showing the form again (a reload, another language, a wrong code) sends nothing.
+ */
+interface EnrollSession {
+  userId: string;
+  exp: number;
+  sent?: SentCode;
+}
+
+const isSentCode = (type: FactorType): type is 'sms' | 'email' => type === 'sms' || type === 'email';
+
+function sentCode(value: unknown): SentCode | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { type, to, until } = value as Record<string, unknown>;
+  if ((type !== 'sms' && type !== 'email') || typeof to !== 'string' || to.length > 320 || typeof until !== 'number') return undefined;
+  return { type, to, until };
+}
 
 /**
  * The hosted enrollment page (`/factors/enroll`) an application sends its signed-in user to with a one-time link
@@ -27,27 +46,34 @@ export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: Fac
   const cookieName = names.flow.replace('rekey_flow', 'rekey_enroll');
   const cookieOptions = { path: '/', httpOnly: true, sameSite: 'strict' as const, secure };
 
-  const writeSession = (reply: FastifyReply, userId: string) =>
-    reply.setCookie(cookieName, deps.tokens.seal(JSON.stringify({ userId, exp: deps.clock.now() + SESSION_SECONDS * 1000 })), {
+  /** Rewriting the cookie (to keep a sent code) never lengthens the session: it ends when the link's fifteen minutes do. */
+  const writeSession = (reply: FastifyReply, session: EnrollSession) =>
+    reply.setCookie(cookieName, deps.tokens.seal(JSON.stringify(session)), {
       ...cookieOptions,
-      maxAge: SESSION_SECONDS,
+      maxAge: Math.max(1, Math.ceil((session.exp - deps.clock.now()) / 1000)),
     });
 
-  /** The user the browser's enrollment cookie names, read from the store again; otherwise the page that says to come back through the application. */
-  async function sessionUser(request: FastifyRequest) {
+  function readSession(request: FastifyRequest): EnrollSession | undefined {
     const sealed = request.cookies?.[cookieName];
     const plain = sealed && sealed.length <= 4096 ? deps.tokens.unseal(sealed) : undefined;
-    let userId: string | undefined;
     try {
-      const value = plain ? (JSON.parse(plain) as { userId?: unknown; exp?: unknown }) : undefined;
-      if (value && typeof value.userId === 'string' && typeof value.exp === 'number' && value.exp > deps.clock.now()) userId = value.userId;
+      const value = plain ? (JSON.parse(plain) as Record<string, unknown>) : undefined;
+      if (!value || typeof value.userId !== 'string' || typeof value.exp !== 'number' || value.exp <= deps.clock.now()) return undefined;
+      const sent = sentCode(value.sent);
+      return { userId: value.userId, exp: value.exp, ...(sent ? { sent } : {}) };
     } catch {
-      userId = undefined;
+      return undefined;
     }
-    const user = userId ? await factors.findUser(userId) : undefined;
-    if (!user) throw new PageError('enrollment_session_missing', 401, 'gone');
-    return user;
   }
+
+  /** The user the browser's enrollment cookie names, read from the store again; otherwise the page that says to come back through the application. */
+  async function signedIn(request: FastifyRequest) {
+    const session = readSession(request);
+    const user = session ? await factors.findUser(session.userId) : undefined;
+    if (!session || !user) throw new PageError('enrollment_session_missing', 401, 'gone');
+    return { user, session };
+  }
+  const sessionUser = async (request: FastifyRequest) => (await signedIn(request)).user;
 
   async function renderEnroll(
     request: FastifyRequest,
@@ -66,7 +92,7 @@ export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: Fac
       const token = queryString(request.query, 'token', 512);
       const userId = token && TOKEN_SHAPE.test(token) ? await factors.enrollmentLinks.redeem(token) : undefined;
       if (!userId) throw new PageError('enrollment_link_invalid', 400, 'link');
-      writeSession(reply, userId);
+      writeSession(reply, { userId, exp: deps.clock.now() + SESSION_SECONDS * 1000 });
       const page = await pageModel(deps, request, reply);
       return sendPage(reply, 200, enrollArrivalPage(page));
     }
@@ -107,23 +133,39 @@ export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: Fac
     return value;
   };
 
+  /**
+   * The challenge to show: a code already sent in this session and still valid stands (sending another would void
+   * the one the user may be typing); otherwise the factor starts one, and a sent code is kept in the cookie.
+   */
+  const alreadySent = (session: EnrollSession, type: FactorType): FactorChallenge | undefined => {
+    const sent = session.sent;
+    return isSentCode(type) && sent?.type === type && sent.until > deps.clock.now() ? ({ type, sentTo: sent.to, expiresAt: sent.until } as FactorChallenge) : undefined;
+  };
+  async function startCheck(reply: FastifyReply, at: Awaited<ReturnType<typeof signedIn>>, type: FactorType, locale: string) {
+    const sent = alreadySent(at.session, type);
+    if (sent) return sent;
+    const challenge = await factors.challenge(at.user.id, type, { locale });
+    if (isSentCode(type) && 'sentTo' in challenge) writeSession(reply, { ...at.session, sent: { type, to: challenge.sentTo, until: challenge.expiresAt } });
+    return challenge;
+  }
+
   app.get(checkPath, PAGE_ROUTE, async (request, reply) => {
-    const user = await sessionUser(request);
+    const at = await signedIn(request);
     const type = checkType(queryString(request.query, 'type', 40));
     const page = await pageModel(deps, request, reply, { withCsrf: true });
     const shown = takeErrors(deps.jar, request, reply, checkPath, page.tr);
     const view = { type, action: checkPath, path: checkPath, resendAction: `${checkPath}/resend`, keep: { type } };
-    // Shown again after a wrong answer: a code already went out and stays the one to type (a new one would void it);
-    // WebAuthn needs fresh options to try again, and without a factor of the type the answer's own error is enough.
+    // Shown again after a wrong answer: a code already went out and stays the one to type (nothing is sent); WebAuthn
+    // needs fresh options to try again, and without a factor of the type the answer's own error is enough.
     if (shown.errors.length > 0) {
       const challenge =
         type.startsWith('webauthn') && shown.status !== 429
-          ? await factors.challenge(user.id, type, { locale: page.tr.lang }).catch(() => undefined)
-          : undefined;
+          ? await factors.challenge(at.user.id, type, { locale: page.tr.lang }).catch(() => undefined)
+          : alreadySent(at.session, type);
       return sendPage(reply, shown.status, challengePage(page, { ...view, errors: shown.errors, ...(challenge ? { challenge } : {}) }));
     }
     try {
-      const challenge = await factors.challenge(user.id, type, { locale: page.tr.lang });
+      const challenge = await startCheck(reply, at, type, page.tr.lang);
       return sendPage(reply, 200, challengePage(page, { ...view, challenge }));
     } catch (caught) {
       const failure = challengeFailure(type, caught);
@@ -133,21 +175,29 @@ export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: Fac
     }
   });
 
+  // "Send a new code": forgets the code sent in this session, and the GET sends another (within the factor's send limit).
   app.post(`${checkPath}/resend`, PAGE_ROUTE, async (request, reply) => {
     const form = readForm(deps, request);
-    await sessionUser(request);
+    const at = await signedIn(request);
     const type = checkType(form.get('type'));
     const page = await pageModel(deps, request, reply, { form });
+    const { sent: _sent, ...session } = at.session;
+    writeSession(reply, session);
     return reply.redirect(pageHref(page, checkPath, { type }), 303);
   });
 
   app.post(checkPath, PAGE_ROUTE, async (request, reply) => {
     const form = readForm(deps, request);
-    const user = await sessionUser(request);
+    const at = await signedIn(request);
     const type = checkType(form.get('type'));
     const page = await pageModel(deps, request, reply, { form, withCsrf: true });
-    const failed = await checkChallengeForm((response) => factors.verifyResponse(user.id, type, response), type, form);
-    if (!failed) return sendPage(reply, 200, checkedPage(page));
+    const failed = await checkChallengeForm((response) => factors.verifyResponse(at.user.id, type, response), type, form);
+    if (!failed) {
+      // The code did its work: a later "try it" sends a fresh one.
+      const { sent, ...session } = at.session;
+      if (sent) writeSession(reply, session);
+      return sendPage(reply, 200, checkedPage(page));
+    }
     return redirectWithErrors(deps.jar, reply, pageHref(page, checkPath, { type }), failed.status, failed.errors);
   });
 }

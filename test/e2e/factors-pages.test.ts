@@ -121,6 +121,41 @@ for (const factory of STORES) {
       expect((await browser.post('/factors/enroll/check', { type: 'sms', code: code! })).statusCode).toBe(422);
     });
 
+    it('"try it" for SMS sends one code however often the page is shown; "send a new code" sends the next, which voids the first', async () => {
+      const { user, browser } = await enrolled();
+      const phone = `+33612341${factory.name === 'sqlite' ? 1 : 2}01`;
+      expect((await api.call('POST', `/user_management/users/${user.id}/auth_factors`, { type: 'sms', phone_number: phone })).statusCode).toBe(201);
+      const codesSent = async () => {
+        await h.deliver();
+        await h.deliver();
+        return (await h.mailbox(phone)).filter((m) => m.text.includes('verification code')).map((m) => m.text.match(/\b(\d{6})\b/)![1]!);
+      };
+      // Reloads, a language switch and a wrong code: the form each time, the number masked, and one message in all.
+      for (const path of ['/factors/enroll/check?type=sms', '/factors/enroll/check?type=sms', '/factors/enroll/check?type=sms&lang=fr']) {
+        const shown = await browser.get(path);
+        expect({ path, status: shown.statusCode }).toEqual({ path, status: 200 });
+        expect(shown.body).toContain(`•${phone.slice(-2)}`);
+        expect(shown.body).toContain('action="/factors/enroll/check/resend"');
+      }
+      const [first] = await codesSent();
+      const wrong = await browser.post('/factors/enroll/check', { type: 'sms', code: first === '000000' ? '000001' : '000000' });
+      expect(wrong.body).toContain('data-code="sms_code_incorrect"');
+      expect(wrong.body).toContain(`•${phone.slice(-2)}`);
+      expect(await codesSent()).toEqual([first]);
+
+      const resend = await browser.postOnly('/factors/enroll/check/resend', { type: 'sms' });
+      expect([resend.statusCode, resend.headers.location]).toEqual([303, '/factors/enroll/check?type=sms']);
+      await browser.get('/factors/enroll/check?type=sms');
+      await browser.get('/factors/enroll/check?type=sms');
+      const codes = await codesSent();
+      expect(codes).toHaveLength(2);
+      expect((await browser.post('/factors/enroll/check', { type: 'sms', code: first! })).statusCode).toBe(422);
+      expect((await browser.post('/factors/enroll/check', { type: 'sms', code: codes[0]! })).statusCode).toBe(200);
+      // Used: the next "try it" sends a fresh code.
+      await browser.get('/factors/enroll/check?type=sms');
+      expect(await codesSent()).toHaveLength(3);
+    });
+
     it('an email code, asked for by name, goes to the account address and works once', async () => {
       const user = await api.createUser(email('mailed'), password());
       const sent = await h.rekey.factors.challenge(user.id, 'email', { locale: 'fr' });
