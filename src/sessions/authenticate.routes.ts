@@ -83,7 +83,8 @@ export const authenticateRoutes: FastifyPluginAsync<{ apps: ApplicationService; 
         summary: 'Sign in: password, refresh token or TOTP code',
         description:
           'The client secret travels in the body, as WorkOS does. A password sign-in of an account with a second factor answers 403 `mfa_challenge` ' +
-          'with a `pending_authentication_token`, which the `urn:workos:oauth:grant-type:mfa-totp` grant completes with an authenticator code.',
+          'with a `pending_authentication_token`, which the `urn:workos:oauth:grant-type:mfa-totp` grant completes with an authenticator code. ' +
+          'Pass the end user’s `ip_address` and `user_agent`: a sign-in from a browser and OS the account has not used before sends the user the `new-sign-in` notice, naming them.',
         operationId: 'authenticate',
         body: authenticateBody.meta({
           'x-examples': {
