@@ -142,6 +142,18 @@ for (const factory of STORES) {
       expect(await failure(novu.workflows.patch({ active: false }, 'config-notice'))).toMatchObject({ status: 403, code: 'workflow_read_only' });
     });
 
+    it('takes a workflow whose mail is larger than the 64 KiB other requests are held to', async () => {
+      const paragraphs = Array.from({ length: 1_500 }, (_, i) => `<p>Paragraph ${i} for {{ subscriber.firstName }}.</p>`).join('');
+      expect(paragraphs.length).toBeGreaterThan(64 * 1024);
+      const big = { ...welcome('Long read'), workflowId: 'api-long', active: true };
+      big.steps[0]!.controlValues.body = paragraphs;
+      const { result } = await novu.workflows.create(big);
+      expect(String((result.steps[0]!.controlValues as { body?: string }).body)).toHaveLength(paragraphs.length);
+      await novu.trigger({ workflowId: 'api-long', to: { subscriberId: 'wf-long', email: 'wf-long@example.com', firstName: 'Lu' }, payload: {} });
+      await a.deliver();
+      expect(mailTo('wf-long@example.com')[0]!.body).toContain('Paragraph 1499 for Lu.');
+    });
+
     it('refuses a template that does not parse, naming the workflow and the step, and saves nothing', async () => {
       const broken = {
         workflowId: 'api-broken',

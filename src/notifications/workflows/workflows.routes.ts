@@ -45,6 +45,8 @@ const listQuery = z.strictObject({
   status: many(z.enum(['ACTIVE', 'INACTIVE', 'ERROR'])).optional(),
 });
 const wrapped = <T extends z.ZodType>(schema: T) => z.object({ data: schema });
+/** A rich mail's HTML in a few languages outgrows the server's 64 KiB request limit; a workflow may take 1 MiB. */
+const WORKFLOW_BODY_LIMIT = 1024 * 1024;
 
 /**
  * `/v2/workflows` as `@novu/api`'s `workflows.create/list/get/update/delete` and `workflows.steps.generatePreview`
@@ -71,6 +73,7 @@ export const workflowRoutes: FastifyPluginAsync<WorkflowRouteOptions> = async (a
     '/v2/workflows',
     {
       config: routeConfig,
+      bodyLimit: WORKFLOW_BODY_LIMIT,
       schema: {
         tags,
         summary: 'Create a workflow (Novu)',
@@ -138,6 +141,7 @@ export const workflowRoutes: FastifyPluginAsync<WorkflowRouteOptions> = async (a
     '/v2/workflows/:workflowId',
     {
       config: routeConfig,
+      bodyLimit: WORKFLOW_BODY_LIMIT,
       schema: {
         tags,
         summary: 'Update a workflow (Novu); a built-in’s content only',
@@ -208,6 +212,7 @@ export const workflowRoutes: FastifyPluginAsync<WorkflowRouteOptions> = async (a
     '/v2/workflows/:workflowId/step/:stepId/preview',
     {
       config: routeConfig,
+      bodyLimit: WORKFLOW_BODY_LIMIT,
       schema: {
         tags,
         summary: 'Preview a step with sample data (Novu)',
