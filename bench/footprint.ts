@@ -26,6 +26,20 @@ export function memoryOf(pid: number): { rss: number; hwm: number } | undefined 
   }
 }
 
+/**
+ * The process that serves: `rekey serve` without the memory settings in its environment runs itself once
+ * more with them (bin/serve-tuning.js), and the process started is then a launcher whose one child serves.
+ */
+export function servingPid(pid: number): { server: number; launcher?: number } {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    if (children.length === 1) return { server: children[0]!, launcher: pid };
+  } catch {
+    // not Linux, or the kernel does not list children
+  }
+  return { server: pid };
+}
+
 export interface Footprint {
   label: string;
   /** What "startup" measured, for the table. */
@@ -34,6 +48,8 @@ export interface Footprint {
   idleRss?: number;
   startPeak?: number;
   loadPeak?: number;
+  /** RSS of the launcher process, when there is one (see `servingPid`). */
+  launcherRss?: number;
 }
 
 /** Idle RSS and the peak so far, after a short pause so the server settles (background loading, GC). */
@@ -85,5 +101,6 @@ export function footprintTable(rows: Footprint[]): string[] {
 
 /** One line for the log. */
 export function describeFootprint(row: Footprint): string {
-  return `${row.label}: startup ${row.startupMs === undefined ? '—' : `${row.startupMs.toFixed(0)} ms`} (${row.startupUntil}), idle RSS ${mib(row.idleRss)}, peak before the load ${mib(row.startPeak)}, peak under the forgot load ${mib(row.loadPeak)}`;
+  const launcher = row.launcherRss === undefined ? '' : `; its launcher process ${mib(row.launcherRss)} RSS besides`;
+  return `${row.label}: startup ${row.startupMs === undefined ? '—' : `${row.startupMs.toFixed(0)} ms`} (${row.startupUntil}), idle RSS ${mib(row.idleRss)}, peak before the load ${mib(row.startPeak)}, peak under the forgot load ${mib(row.loadPeak)}${launcher}`;
 }

@@ -26,7 +26,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchCopy } from './compiled.ts';
-import { describeFootprint, footprintTable, idleFootprint, peakMeter, type Footprint } from './footprint.ts';
+import { describeFootprint, footprintTable, idleFootprint, memoryOf, peakMeter, servingPid, type Footprint } from './footprint.ts';
 import { fire, rotatingPost, type LoadSummary } from './load.ts';
 import { cpuMeter, cpuModel, waitForQuiet, type CpuShare } from './machine.ts';
 import { startServer } from './processes.ts';
@@ -93,7 +93,10 @@ const cpuCosts: string[] = [];
 
 interface Child {
   label: string;
+  /** The process that serves (for Rekey started through its launcher, the launcher's child). */
   pid: number;
+  /** Rekey's launcher, when `rekey serve` ran itself again with its memory settings. */
+  launcherPid?: number;
   url: string;
   /** Spawn → ready to serve, in ms. */
   startupMs?: number;
@@ -225,9 +228,11 @@ async function startRekey(tmp: string, name: string, dispatcher: boolean, profil
     await terminate(child);
     throw error;
   }
+  const { server, launcher } = servingPid(child.pid!);
   return {
     label: `Rekey (${name})`,
-    pid: child.pid!,
+    pid: server,
+    launcherPid: launcher,
     url,
     startupMs,
     async stop() {
@@ -618,7 +623,8 @@ async function main(): Promise<void> {
         [betterAuthServer, 'Better Auth', `its ready line, after seeding ${BETTER_AUTH_USERS} users`],
       ] as const) {
         if (!server) continue;
-        const footprint: Footprint = { label, startupUntil, startupMs: server.startupMs, ...(await idleFootprint(server.pid)) };
+        const launcherRss = 'launcherPid' in server && server.launcherPid ? memoryOf(server.launcherPid)?.rss : undefined;
+        const footprint: Footprint = { label, startupUntil, startupMs: server.startupMs, launcherRss, ...(await idleFootprint(server.pid)) };
         footprints.push(footprint);
         watched.push({ footprint, peak: peakMeter(server.pid) });
       }
@@ -768,6 +774,7 @@ async function main(): Promise<void> {
     }
 
     const codeAtEnd = revision();
+    const rekeyLauncherRss = footprints.find((f) => f.label.startsWith('Rekey'))?.launcherRss;
     const cpus = os.cpus();
     const section = [
       '## Forgot password: browser `POST /auth/forgot`',
@@ -782,7 +789,7 @@ async function main(): Promise<void> {
       '',
       '### Start-up and memory',
       '',
-      `Each server's own process (its children not counted), from /proc: \`VmRSS\` once up, its users created (Rekey: ${ROTATION} through the API, each an Argon2id hash on the thread pool) and idle for 1 s; \`VmHWM\` at that point (the peak before the load); and the peak over its initial warm-up and its throughput runs (\`VmHWM\` reset just before). Rekey is a compiled copy (\`npm run build\` in \`bench/.work/compiled\`, ${fixed(copy.buildSeconds, 1)} s) run as \`npm start\` runs it: plain \`node\` on dist/, no loader, the page script prebuilt.`,
+      `Each server's own process (its children not counted), from /proc: \`VmRSS\` once up, its users created (Rekey: ${ROTATION} through the API, each an Argon2id hash on the thread pool) and idle for 1 s; \`VmHWM\` at that point (the peak before the load); and the peak over its initial warm-up and its throughput runs (\`VmHWM\` reset just before). Rekey is a compiled copy (\`npm run build\` in \`bench/.work/compiled\`, ${fixed(copy.buildSeconds, 1)} s) run as \`npm start\` runs it: plain \`node\` on dist/, no loader, the page script prebuilt. Without its memory settings in the environment (bin/serve-tuning.js: \`GLIBC_TUNABLES\`, \`--max-semi-space-size\`), \`rekey serve\` runs itself once more with them; the figures are the serving process's${rekeyLauncherRss === undefined ? '' : `, and the launcher held ${(rekeyLauncherRss / 1024 / 1024).toFixed(0)} MiB RSS besides (mostly the node binary's pages, shared with the server)`}.`,
       '',
       ...footprintTable(footprints),
       '',

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serveTuning } from '../bin/serve-tuning.js';
 import { benchCopy, bundleAgainstDist } from './compiled.ts';
 import { cpuMeter, type CpuShare } from './machine.ts';
 import type { Command, ReadyMessage, Reply, ServerSpec, WindowUsage } from './protocol.ts';
@@ -19,10 +20,12 @@ function compiledServerScript(): Promise<string> {
 }
 
 async function spawnServer(spec: ServerSpec): Promise<ChildProcess> {
-  // Plain `node` on compiled code, as `npm start` runs it, plus an IPC channel.
+  // Plain `node` on compiled code, as `npm start` runs it, plus an IPC channel. Rekey gets the memory
+  // settings `rekey serve` runs with; the ceiling and the raw Argon2id loops run as plain Node does.
+  const tuning = spec.role === 'rekey' ? serveTuning({ ...process.env, REKEY_SERVE_TUNED: undefined }, []) : undefined;
   return fork(await compiledServerScript(), [], {
-    execArgv: [],
-    env: { ...process.env, BENCH_SPEC: JSON.stringify(spec) },
+    execArgv: tuning?.execArgv ?? [],
+    env: { ...(tuning?.env ?? process.env), BENCH_SPEC: JSON.stringify(spec) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }

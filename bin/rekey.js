@@ -3,7 +3,9 @@
 // bundler at run time. The TypeScript in src/ runs through tsx instead when this process was started with tsx
 // (`npm run dev`), or when dist/ is missing or older than src/ — a checkout built before an edit or a `git pull`
 // must not quietly run the old code.
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { serveTuning, serving } from './serve-tuning.js';
 
 const SRC = new URL('../src/', import.meta.url);
 const DIST_ENTRY = new URL('../dist/cli/index.js', import.meta.url);
@@ -69,5 +71,41 @@ async function loadCli() {
   return import(DIST_ENTRY.href);
 }
 
-const { runCli } = await loadCli();
-await runCli(process.argv);
+/**
+ * Runs this command again as a child with the tuning; this process only relays signals and the exit. The
+ * child has a process group of its own, so a terminal's Ctrl-C reaches it once (relayed), not twice; and it
+ * ends at once when this process is killed outright (`kill -9`: no signal can be relayed), as it would
+ * have without a launcher.
+ */
+function respawn(tuning) {
+  const child = spawn(process.execPath, [...tuning.execArgv, ...process.argv.slice(1)], {
+    env: { ...tuning.env, REKEY_LAUNCHED: '1' },
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    detached: true,
+  });
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const relay = (signal) => child.kill(signal);
+  for (const signal of signals) process.on(signal, relay);
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      for (const s of signals) process.off(s, relay);
+      process.kill(process.pid, signal);
+    } else process.exit(code ?? 1);
+  });
+}
+
+/** In the launched child: the channel to the launcher closes only when the launcher is gone. */
+function endWithLauncher() {
+  if (!process.env.REKEY_LAUNCHED || !process.channel) return;
+  delete process.env.REKEY_LAUNCHED;
+  process.channel.unref();
+  process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+}
+
+const tuning = serving(process.argv.slice(2)) ? serveTuning() : undefined;
+if (tuning) respawn(tuning);
+else {
+  endWithLauncher();
+  const { runCli } = await loadCli();
+  await runCli(process.argv);
+}
