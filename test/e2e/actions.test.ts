@@ -1,6 +1,7 @@
 import { jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORES } from '../../src/store/testing.ts';
+import { SoftAuthenticator } from '../security/soft-authenticator.ts';
 import { actionsHarness, fixture, type ActionsHarness } from '../support/actions.ts';
 
 /**
@@ -27,6 +28,21 @@ for (const factory of STORES) {
         const chosen = h.password();
         expect((await h.web.setPassword(flowId, passed.json().grant, chosen)).statusCode).toBe(200);
         expect((await h.api.login(who.address, chosen)).json().code).toBe('mfa_challenge');
+      });
+
+      it('with a security key enrolled, asks for it first; its assertion over the flow API passes and the key stays', async () => {
+        const who = await h.account({ totp: true });
+        const key = new SoftAuthenticator(new URL(h.config.baseUrl).origin);
+        await h.rekey.factors.webauthn.finish(who.user, key.register(await h.rekey.factors.webauthn.begin(who.user, 'roaming')), 'roaming');
+        const { flowId, body } = await h.firstFactor(who.address);
+        expect(body).toMatchObject({ status: 'needs_second_factor', next_step: { challenge: { factors: ['webauthn_roaming', 'totp'], any: false } } });
+        const started = await h.web.post(`/v1/reset_flows/${flowId}/challenge`, { strategy: 'webauthn_roaming', grant: body.grant });
+        expect(started.statusCode, started.body).toBe(200);
+        const credential = key.assert(started.json().options);
+        const passed = await h.web.post(`/v1/reset_flows/${flowId}/attempt_second_factor`, { strategy: 'webauthn_roaming', credential, grant: body.grant });
+        expect(passed.json(), passed.body).toMatchObject({ status: 'needs_new_password' });
+        expect((await h.web.setPassword(flowId, passed.json().grant, h.password())).statusCode).toBe(200);
+        expect(await h.rekey.factors.enrolledTypes(who.user.id)).toEqual(['totp', 'webauthn_roaming']);
       });
 
       it('fails the reset of an account with no factor at all: none of the requested factors remains', async () => {
@@ -101,6 +117,24 @@ for (const factory of STORES) {
           const { body } = await h.firstFactor(who.address);
           expect(body).toMatchObject({ status: 'needs_second_factor', next_step: { challenge: { factors: ['email'], any: true } } });
         }
+      });
+
+      it('offers both to an account with a phone enrolled; the SMS code, texted when that challenge starts, passes', async () => {
+        const who = await h.account();
+        const phone = `+1415555${factory.name === 'sqlite' ? 1 : 2}301`;
+        expect((await h.api.call('POST', `/user_management/users/${who.user.id}/auth_factors`, { type: 'sms', phone_number: phone })).statusCode).toBe(201);
+        const { flowId, body } = await h.firstFactor(who.address);
+        expect(body).toMatchObject({ status: 'needs_second_factor', next_step: { challenge: { factors: ['email', 'sms'], any: true } } });
+        const started = await h.web.post(`/v1/reset_flows/${flowId}/challenge`, { strategy: 'sms', grant: body.grant });
+        expect(started.json(), started.body).toMatchObject({ type: 'sms', sent_to: expect.stringContaining(phone.slice(-2)) });
+        expect(started.body).not.toContain(phone);
+        await h.deliver();
+        await h.deliver();
+        const texted = (await h.mailbox(phone))[0]?.text.match(/\b(\d{6})\b/)?.[1];
+        expect(texted).toBeDefined();
+        const passed = await h.web.post(`/v1/reset_flows/${flowId}/attempt_second_factor`, { strategy: 'sms', code: texted, grant: body.grant });
+        expect(passed.json()).toMatchObject({ status: 'needs_new_password' });
+        expect((await h.web.setPassword(flowId, passed.json().grant, h.password())).statusCode).toBe(200);
       });
 
       it('sends the code by mail when the flow starts that challenge, and takes it', async () => {
