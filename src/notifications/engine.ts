@@ -53,6 +53,11 @@ export interface TriggerInput {
    * recipient that must not become one (the stranger a "no account here" mail answers). @default true
    */
   upsert?: boolean;
+  /**
+   * The recipients are what the trigger gave, to be laid over each subscriber as stored when a step runs (the
+   * API's `to`, whose fields are upserted with the trigger): no read of the subscribers on the trigger's path.
+   */
+  overStored?: boolean;
 }
 
 export interface Triggered {
@@ -66,6 +71,8 @@ export interface SealedRun {
   payload: Record<string, unknown>;
   subscriber: Recipient;
   overrides?: Overrides;
+  /** Each step reads the subscriber as stored when it runs, with `subscriber` (the trigger's fields) over it. */
+  overStored?: true;
 }
 
 export const stepJobSchema = z.object({
@@ -88,6 +95,8 @@ export interface Engine {
   trigger(input: TriggerInput): Promise<Triggered>;
   /** The outbox row of a step, carrying the run sealed. */
   stepRow(executionId: string, step: StepDefinition, run: { sealed: string; subscriber: Recipient }, notBefore?: number): BoundWrite;
+  /** The recipient field the workflow's first step delivers to (`email`, `phone`), if it is a message step. */
+  addressField(workflowId: string): 'email' | 'phone' | undefined;
   /** Deterministic, so a repeated transaction names the same executions. */
   executionId(applicationId: string, transactionId: string, subscriberId: string): string;
 }
@@ -181,6 +190,7 @@ export function createEngine(deps: EngineDeps): Engine {
         payload,
         subscriber: input.locale ? { ...subscriber, locale: input.locale } : subscriber,
         ...(input.overrides ? { overrides: input.overrides } : {}),
+        ...(input.overStored ? { overStored: true as const } : {}),
       };
       // The payload may hold a reset link or code (Rekey's own, or a caller's `resetUrl`): it rests sealed, only
       // in the row of the step due next, and the dispatcher wipes it once that step is settled.
@@ -199,6 +209,10 @@ export function createEngine(deps: EngineDeps): Engine {
     },
     stepRow,
     executionId,
+    addressField(workflowId) {
+      const type = registry.get(workflowId)?.steps[0]?.type;
+      return type === 'email' ? 'email' : type === 'sms' ? 'phone' : undefined;
+    },
   };
 }
 

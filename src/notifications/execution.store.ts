@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { compiled, writeTogether, type BoundWrite } from '../store/compiled.ts';
 import type { Database } from '../store/database.ts';
+import type { Recipient } from './engine.ts';
 import type { ExecutionStatus, NotificationExecutionsTable, NotificationStepsTable, SkipReason, StepStatus } from './execution.table.ts';
 
 export type Execution = NotificationExecutionsTable;
@@ -123,6 +124,8 @@ export interface ExecutionStore {
   insert(execution: Execution): BoundWrite;
   insertStep(step: ExecutionStep): BoundWrite;
   get(id: string): Promise<Execution | undefined>;
+  /** The execution with its subscriber as stored now (null when there is none), in one read with the others of this moment. */
+  load(id: string): Promise<{ execution: Execution; subscriber: Recipient | null } | undefined>;
   settle(executionId: string, stepId: string, outcome: StepOutcome, now: number): BoundWrite;
   skipRest(executionId: string, position: number, reason: SkipReason, now: number): BoundWrite;
   finish(executionId: string, status: ExecutionStatus, now: number): BoundWrite;
@@ -144,7 +147,41 @@ export interface ExecutionStore {
   hasTransaction(applicationId: string, transactionId: string): Promise<boolean>;
 }
 
-type Batch = Map<string, Array<{ resolve(execution: Execution | undefined): void; reject(error: unknown): void }>>;
+type Loaded = { execution: Execution; subscriber: Recipient | null };
+type Batch = Map<string, Array<{ resolve(loaded: Loaded | undefined): void; reject(error: unknown): void }>>;
+
+/** The subscriber's columns beside the execution's, renamed so that none shadows another. */
+const SUBSCRIBER_COLUMNS = {
+  subscriberId: 'subscriber_id',
+  firstName: 'first_name',
+  lastName: 'last_name',
+  email: 'email',
+  phone: 'phone',
+  avatar: 'avatar',
+  locale: 'locale',
+  timezone: 'timezone',
+  data: 'data',
+} as const;
+type JoinedRow = Execution & { [K in keyof typeof SUBSCRIBER_COLUMNS as `s_${K}`]: string | null };
+
+function loaded(row: JoinedRow): Loaded {
+  const { s_subscriberId, s_firstName, s_lastName, s_email, s_phone, s_avatar, s_locale, s_timezone, s_data, ...execution } = row;
+  const subscriber: Recipient | null =
+    s_subscriberId === null
+      ? null
+      : {
+          subscriberId: s_subscriberId,
+          firstName: s_firstName,
+          lastName: s_lastName,
+          email: s_email,
+          phone: s_phone,
+          avatar: s_avatar,
+          locale: s_locale,
+          timezone: s_timezone,
+          data: s_data === null ? null : (JSON.parse(s_data) as Record<string, unknown>),
+        };
+  return { execution, subscriber };
+}
 
 export function createExecutionStore(db: Kysely<Database>): ExecutionStore {
   /** What a step's death does to the rest of its execution: the later steps canceled, the execution failed. */
@@ -157,27 +194,29 @@ export function createExecutionStore(db: Kysely<Database>): ExecutionStore {
    * side, and a query per step cost more than the rest of the round's reads.
    */
   let asked: Batch | undefined;
-  const load = async (batch: Batch) => {
+  const read = async (batch: Batch) => {
     try {
-      const rows = await db
-        .selectFrom('notification_executions')
-        .selectAll()
-        .where('id', 'in', [...batch.keys()])
-        .execute();
-      const found = new Map(rows.map((row) => [row.id, row]));
+      const rows = (await db
+        .selectFrom('notification_executions as e')
+        .leftJoin('subscribers as s', 's.subscriber_id', 'e.subscriber_id')
+        .selectAll('e')
+        .select(Object.entries(SUBSCRIBER_COLUMNS).map(([name, column]) => `s.${column} as s_${name}` as const))
+        .where('e.id', 'in', [...batch.keys()])
+        .execute()) as unknown as JoinedRow[];
+      const found = new Map(rows.map((row) => [row.id, loaded(row)]));
       for (const [id, waiting] of batch) for (const { resolve } of waiting) resolve(found.get(id));
     } catch (error) {
       for (const waiting of batch.values()) for (const { reject } of waiting) reject(error);
     }
   };
-  const get = (id: string) =>
-    new Promise<Execution | undefined>((resolve, reject) => {
+  const load = (id: string) =>
+    new Promise<Loaded | undefined>((resolve, reject) => {
       let batch = asked;
       if (!batch) {
         const started: Batch = (batch = asked = new Map());
         setImmediate(() => {
           asked = undefined;
-          void load(started);
+          void read(started);
         });
       }
       batch.set(id, [...(batch.get(id) ?? []), { resolve, reject }]);
@@ -197,7 +236,8 @@ export function createExecutionStore(db: Kysely<Database>): ExecutionStore {
   return {
     insert: (execution) => insertExecution.bind(execution),
     insertStep: (step) => insertStep.bind(step),
-    get,
+    get: async (id) => (await load(id))?.execution,
+    load,
     settle,
     skipRest: (executionId, position, reason, now) => skipRest.bind({ execution_id: executionId, position, reason, now }),
     finish: (id, status, now) => finishExecution.bind({ id, status, now }),

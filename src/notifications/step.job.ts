@@ -53,8 +53,9 @@ export function createStepJob(deps: StepJobDeps): Job<StepJob> {
   const { registry, executions, engine, runners, tokens, clock, config } = deps;
 
   const stepJob = defineJob(stepJobSchema, async (job, row) => {
-    const execution = await executions.get(job.execution);
-    if (!execution) throw new PermanentDeliveryError('the execution is gone');
+    const found = await executions.load(job.execution);
+    if (!found) throw new PermanentDeliveryError('the execution is gone');
+    const { execution } = found;
     // A canceled execution's steps were marked canceled by the cancel itself.
     if (execution.status !== 'pending') return [];
     const now = clock.now();
@@ -81,6 +82,8 @@ export function createStepJob(deps: StepJobDeps): Job<StepJob> {
     // Sealed under another server secret (rotated) or tampered with: no retry will ever open it.
     if (opened === undefined) throw new PermanentDeliveryError('the sealed payload cannot be unsealed');
     const run = JSON.parse(opened) as SealedRun;
+    // The subscriber as stored now (the trigger upserted what it gave), under the trigger's own fields.
+    if (run.overStored && found.subscriber) run.subscriber = { ...found.subscriber, ...run.subscriber };
 
     const ctx: StepContext = { execution, workflow, step, run, row, now };
     const result = await runStep(ctx);

@@ -71,17 +71,24 @@ export const triggerRoutes: FastifyPluginAsync<TriggerRouteOptions> = async (app
   const { engine, executions, subscribers, idempotency, store, clock, wake } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
 
-  /** Names the recipients: a Topic is refused; an id becomes the stored subscriber (or a new one of that id). */
-  async function recipientsOf(to: TriggerBody['to']): Promise<Recipient[]> {
+  /**
+   * Names the recipients: a Topic is refused; an id becomes the stored subscriber (or a new one of that id). What
+   * a step renders is the subscriber as stored when it runs, with what this trigger gives over it (`overStored`);
+   * the subscriber is read here only when the first step's address is not given, for that step's outbox row.
+   */
+  async function recipientsOf(to: TriggerBody['to'], workflowId: string): Promise<Recipient[]> {
     const list = Array.isArray(to) ? to : [to];
     if (list.length > MAX_RECIPIENTS) throw new RekeyError('trigger_too_many_recipients', { field: 'to' });
     if (list.length === 0) throw new RekeyError('trigger_recipients_invalid', { field: 'to' }, 'A trigger needs at least one recipient.');
+    const address = engine.addressField(workflowId);
     return Promise.all(
       list.map(async (item): Promise<Recipient> => {
         if (typeof item !== 'string' && !('subscriberId' in item)) throw new RekeyError('topics_not_supported', { field: 'to' });
-        const given = typeof item === 'string' ? { subscriberId: item } : (item as Recipient);
+        const given = (
+          typeof item === 'string' ? { subscriberId: item } : Object.fromEntries(Object.entries(item).filter(([, value]) => value !== undefined && value !== null))
+        ) as Recipient;
+        if (address === undefined || typeof given[address] === 'string') return given;
         const stored = await subscribers.get(given.subscriberId).catch(() => undefined);
-        // What a step renders and addresses: the subscriber as stored, with what this trigger gives over it.
         const base: Recipient = stored
           ? {
               subscriberId: stored.subscriberId,
@@ -95,7 +102,7 @@ export const triggerRoutes: FastifyPluginAsync<TriggerRouteOptions> = async (app
               data: stored.data,
             }
           : { subscriberId: given.subscriberId };
-        return { ...base, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined && value !== null)) } as Recipient;
+        return { ...base, ...given };
       }),
     );
   }
@@ -108,13 +115,14 @@ export const triggerRoutes: FastifyPluginAsync<TriggerRouteOptions> = async (app
       const result: TriggerResult = { acknowledged: true, status: 'trigger_not_active', ...(transactionId ? { transactionId } : {}) };
       return { to: [], writes: [], result };
     }
-    const to = await recipientsOf(body.to);
+    const to = await recipientsOf(body.to, body.name);
     const triggered = engine.triggerWrites({
       workflowId: body.name,
       to,
       payload: body.payload ?? {},
       applicationId,
       upsert: false,
+      overStored: true,
       ...(body.overrides ? { overrides: body.overrides } : {}),
       ...((body.transactionId ?? derivedTransactionId) ? { transactionId: body.transactionId ?? derivedTransactionId } : {}),
     });

@@ -58,6 +58,25 @@ for (const factory of STORES) {
       expect(raw).toContain('"status":"sent"');
     });
 
+    it("a trigger's fields lie over the subscriber as stored: what it leaves out comes from the stored subscriber", async () => {
+      const id = `stored-${++n}`;
+      await novu.subscribers.create({ subscriberId: id, firstName: 'Grace', email: `old${n}@example.com`, locale: 'fr' });
+      const email = `new${n}@example.com`;
+      // The address only: the first name and the language are the stored ones; the new address wins and is kept.
+      await novu.trigger({ workflowId: 'password-reset', to: { subscriberId: id, email }, payload: { resetUrl: RESET_URL, expiresInMinutes: 30 } });
+      // The id only: the stored subscriber, address included.
+      await novu.trigger({ workflowId: 'password-reset', to: id, payload: { resetUrl: RESET_URL, expiresInMinutes: 30 } });
+      await h.deliver();
+      const mails = await h.mailbox(email);
+      expect(mails).toHaveLength(2);
+      for (const mail of mails) {
+        expect(mail.subject).toMatch(/^Réinitialisez votre mot de passe/);
+        expect(mail.text).toMatch(/^Bonjour Grace,/);
+      }
+      expect(await h.mailbox(`old${n}@example.com`)).toHaveLength(0);
+      expect((await novu.subscribers.retrieve(id)).result).toMatchObject({ firstName: 'Grace', email, locale: 'fr' });
+    });
+
     it('a repeated transactionId sends nothing more; an idempotency key replays the first answer', async () => {
       const email = `repeat${++n}@example.com`;
       const event = {
