@@ -1,5 +1,5 @@
 import { monotonicFactory, ulid } from 'ulid';
-import { randomBytes } from './random.ts';
+import { randomByte } from './random.ts';
 
 /** Prefixed, time-sortable ids in WorkOS's style (`user_01H…`), so cursor pagination can order by id. */
 export interface Ids {
@@ -18,7 +18,7 @@ export interface Ids {
 
 export function createIds(): Ids {
   // ulid asks for one random byte per character: served from the pooled CSPRNG.
-  const random = () => randomBytes(1)[0]! / 256;
+  const random = () => randomByte() / 256;
   const monotonic = monotonicFactory(random);
   return {
     next: (prefix) => `${prefix}_${monotonic()}`,

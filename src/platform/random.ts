@@ -20,11 +20,22 @@ export function randomBytes(size: number): Buffer {
   return out;
 }
 
+/** One random byte as a number, from the same pool without a Buffer for it (ids ask for one per character). */
+export function randomByte(): number {
+  if (offset >= pool.length) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  const byte = pool[offset]!;
+  pool[offset++] = 0;
+  return byte;
+}
+
 /** A uniform integer in [0, max) for max ≤ 256, by rejection sampling: no modulo bias. */
 export function randomIntBelow(max: number): number {
   const limit = 256 - (256 % max);
   for (;;) {
-    const byte = randomBytes(1)[0]!;
+    const byte = randomByte();
     if (byte < limit) return byte % max;
   }
 }
