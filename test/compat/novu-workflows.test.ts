@@ -154,6 +154,36 @@ for (const factory of STORES) {
       expect(mailTo('wf-long@example.com')[0]!.body).toContain('Paragraph 1499 for Lu.');
     });
 
+    it("per-language content and a plain-text part, sent over plain HTTP, outlive an update through the SDK", async () => {
+      const response = await fetch(`${a.url}/v2/workflows`, {
+        method: 'POST',
+        headers: { authorization: `ApiKey ${a.secretKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          ...welcome('Welcome, {{ subscriber.firstName }}'),
+          workflowId: 'api-bilingual',
+          active: true,
+          steps: [
+            {
+              stepId: 'mail',
+              name: 'Mail',
+              type: 'email',
+              controlValues: { subject: 'Welcome', body: '<p>Hello</p>', text: 'Hello in plain text', locales: { fr: { subject: 'Bienvenue', body: '<p>Bonjour</p>' } } },
+            },
+          ],
+        }),
+      });
+      expect(response.status).toBe(201);
+      await novu.workflows.update(
+        { name: 'Bilingual', active: true, steps: [{ stepId: 'mail', name: 'Mail', type: 'email', controlValues: { subject: 'Welcome back', body: '<p>Hello again</p>' } }], preferences: {} },
+        'api-bilingual',
+      );
+      await novu.trigger({ workflowId: 'api-bilingual', to: [{ subscriberId: 'wf-fr', email: 'wf-fr@example.com', locale: 'fr-FR' }, { subscriberId: 'wf-en', email: 'wf-en@example.com' }], payload: {} });
+      await a.deliver();
+      expect(mailTo('wf-fr@example.com').map((mail) => mail.subject)).toEqual(['Bienvenue']);
+      expect(mailTo('wf-en@example.com').map((mail) => mail.subject)).toEqual(['Welcome back']);
+      expect(mailTo('wf-en@example.com')[0]!.body).toContain('Hello again');
+    });
+
     it('refuses a template that does not parse, naming the workflow and the step, and saves nothing', async () => {
       const broken = {
         workflowId: 'api-broken',
@@ -208,6 +238,22 @@ for (const factory of STORES) {
       await a.deliver();
       expect(mailTo('wf-bo@example.com')[0]).toMatchObject({ subject: 'Reset it, Bo' });
       expect(mailTo('wf-bo@example.com')[0]!.body).toContain(resetUrl);
+
+      // What a GET answers can be sent back through the SDK: its control schemas keep `subject`, `body` and `skip`
+      // and drop Rekey's `locales` and `text` (it shows them under `additionalProperties`); no language is lost, and
+      // the plain-text part of the main one is then made from its body.
+      const { result: before } = await novu.workflows.get('verification-code');
+      const asUpsert = before.steps.map((step) => ({ stepId: step.stepId, name: step.name, type: step.type, controlValues: step.controlValues }));
+      const { result: after } = await novu.workflows.update({ name: before.name, steps: asUpsert as never, preferences: {} }, 'verification-code');
+      type Values = { subject?: string; body?: string; skip?: unknown; additionalProperties?: { locales?: unknown; text?: string } };
+      const kept = (steps: Array<{ controlValues?: unknown }>) =>
+        steps.map((step) => {
+          const values = step.controlValues as Values;
+          return { subject: values.subject, body: values.body, skip: values.skip, locales: values.additionalProperties?.locales };
+        });
+      expect(kept(after.steps)).toEqual(kept(before.steps));
+      expect(kept(after.steps)[0]!.locales).toHaveProperty('fr');
+      expect((before.steps[0]!.controlValues as Values).additionalProperties?.text).toContain('verification code');
 
       const readOnly = await failure(novu.workflows.update({ name: 'Changed', steps: [], preferences: {} }, 'config-notice'));
       expect(readOnly).toMatchObject({ status: 403, code: 'workflow_read_only' });

@@ -133,7 +133,7 @@ export function createWorkflowCatalog(deps: WorkflowCatalogDeps): WorkflowCatalo
       const now = clock.now();
       const row: StoredWorkflow = {
         id: current.internalId ?? deps.ids.next('wf'),
-        definition: { ...definition, workflowId },
+        definition: { ...keepLocales(current, definition), workflowId },
         createdAt: current.createdAt ?? now,
         updatedAt: now,
       };
@@ -150,4 +150,18 @@ export function createWorkflowCatalog(deps: WorkflowCatalogDeps): WorkflowCatalo
       await reload();
     },
   };
+}
+
+/**
+ * An update replaces the content of the locales it names and keeps a step's others, as an override of a built-in
+ * does: `@novu/api` sends a step's main content only (its control schemas drop Rekey's `locales`), so a read and
+ * an update through it must not lose a language.
+ */
+function keepLocales(current: Workflow, definition: WorkflowDefinition): WorkflowDefinition {
+  const steps = definition.steps.map((step) => {
+    const before = current.steps.find((s) => s.stepId === step.stepId && s.type === step.type);
+    if (!before || !('content' in before) || !before.content || !('content' in step) || !step.content) return step;
+    return { ...step, content: { ...before.content, ...step.content } };
+  });
+  return { ...definition, steps };
 }

@@ -72,7 +72,12 @@ export function contentOf(values: Record<string, unknown>): Record<string, unkno
   const main = pick(values, contentKeys);
   if (Object.keys(main).length) content.en = main;
   const locales = values.locales;
-  if (typeof locales === 'object' && locales !== null && !Array.isArray(locales)) Object.assign(content, locales);
+  if (typeof locales === 'object' && locales !== null && !Array.isArray(locales)) {
+    // A language with no part says nothing: it is not a blank message.
+    for (const [locale, parts] of Object.entries(locales)) {
+      if (typeof parts !== 'object' || parts === null || Object.keys(parts).length > 0) content[locale] = parts;
+    }
+  }
   return Object.keys(content).length ? content : undefined;
 }
 
