@@ -283,6 +283,12 @@ STORES.forEach((factory, storeIndex) => {
           await check('11-done');
           await Promise.all([page.waitForURL(`${target.url}sign-in`), signIn.click()]);
           expect(await s.signsIn(email, old)).toBe(400);
+          // The new password signs in, its second step the same authenticator, still enrolled.
+          const login = await s.api.login(email, fresh);
+          expect(login.json().code).toBe('mfa_challenge');
+          h.clock.advance(30_000);
+          expect((await s.api.completeMfa(login.json().pending_authentication_token, await totpAt(secret, h.clock.now()))).statusCode).toBe(200);
+          expect(await h.rekey.factors.enrolledTypes(user.id)).toEqual(['totp']);
           expect(broken).toEqual([]);
         });
 
