@@ -21,6 +21,8 @@ for (const factory of STORES) {
     let sink: Server;
     let sinkUrl: string;
     const posted: string[] = [];
+    /** Resolved when the looping action tells the sink it has begun. */
+    const looping: Array<() => void> = [];
     beforeAll(async () => {
       // Stand-ins for Rekey's secret, database and configuration files, outside every action's directory.
       files = mkdtempSync(join(tmpdir(), 'rekey-actions-'));
@@ -30,6 +32,7 @@ for (const factory of STORES) {
         request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
         request.on('end', () => {
           posted.push(body);
+          if (body === 'looping') for (const signal of looping.splice(0)) signal();
           response.end('ok');
         });
       });
@@ -50,7 +53,7 @@ for (const factory of STORES) {
         reason: /every read refused: ERR_ACCESS_DENIED,ERR_ACCESS_DENIED,ERR_ACCESS_DENIED,ERR_ACCESS_DENIED/,
       },
       { name: 'walks globalThis', file: 'globals.js', secrets: () => ({ SINK: sinkUrl }), reason: /^walked \d+ strings$/ },
-      { name: 'loops forever', file: 'loop.js', timeoutMs: 400, reason: /timed out after/ },
+      { name: 'loops forever', file: 'loop.js', timeoutMs: 2000, secrets: () => ({ SINK: sinkUrl }), reason: /timed out after/ },
       { name: 'allocates without bound', file: 'alloc.js', reason: /ran out of memory/ },
       { name: 'throws', file: 'throws.js', reason: /operator bug/ },
     ];
@@ -71,9 +74,13 @@ for (const factory of STORES) {
           const who = await h.account();
           const started = await h.web.startFlow(who.address, 'email_code');
           const code = await h.web.codeFor(who.address);
-          const attempt = h.web.attemptCode(started.json().id, code);
-          // While the action runs (or spins), other requests are served.
+          const spinning = c.file === 'loop.js' ? new Promise<void>((resolve) => looping.push(resolve)) : undefined;
+          let answered = false;
+          const attempt = h.web.attemptCode(started.json().id, code).finally(() => (answered = true));
+          // While the action runs (or spins), other requests are served: for the loop, once it is known to be spinning.
+          await spinning;
           expect((await h.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+          if (spinning) expect(answered).toBe(false);
           const res = await attempt;
           expect(res.statusCode).toBe(403);
           expect(res.json().error.code).toBe('flow_denied');
