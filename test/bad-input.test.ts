@@ -68,7 +68,7 @@ for (const factory of STORES) {
     });
     afterAll(() => h.close());
 
-    it('documents the management, session and health routes', () => {
+    it('documents the management, session, health, notification, factor and flow routes', () => {
       const paths = routes.map((r) => `${r.method} ${r.path}`);
       for (const expected of [
         'POST /user_management/password_reset',
@@ -79,6 +79,26 @@ for (const factory of STORES) {
         'POST /user_management/sessions/revoke',
         'POST /user_management/authenticate',
         'GET /healthz',
+        // The notifications engine (Novu-compatible) and the factors and reset flows: the walk must reach them too.
+        'POST /v1/events/trigger',
+        'POST /v1/events/trigger/bulk',
+        'DELETE /v1/events/trigger/{transactionId}',
+        'GET /v1/notifications',
+        'GET /v1/notifications/{notificationId}',
+        'POST /v2/subscribers',
+        'PATCH /v2/subscribers/{subscriberId}',
+        'PATCH /v2/subscribers/{subscriberId}/preferences',
+        'POST /v2/workflows',
+        'PUT /v2/workflows/{workflowId}',
+        'POST /v2/workflows/{workflowId}/step/{stepId}/preview',
+        'POST /v1/reset_flows',
+        'POST /v1/reset_flows/{id}/challenge',
+        'POST /v1/reset_flows/{id}/attempt_second_factor',
+        'POST /v1/reset_flows/{id}/continue',
+        'POST /user_management/users/{id}/auth_factors',
+        'DELETE /user_management/auth_factors/{id}',
+        'POST /user_management/users/{id}/recovery_codes',
+        'POST /user_management/users/{id}/factor_enrollment_links',
       ]) {
         expect(paths).toContain(expected);
       }
