@@ -15,12 +15,12 @@ export interface RunningServer {
 /** Composition root: config → store → services → app → dispatcher → listen. The only place that listens. */
 export async function startServer(config: Config): Promise<RunningServer> {
   const rekey = await createRekey({ config });
-  if (config.hashThreadNice > 0) {
+  if (config.hashThreadNice > 0 || config.hashThreadIdle) {
     // One hash per pool thread, at once, so every thread of the pool shows itself by burning CPU. Not
     // through the users' hashing gate: it admits fewer than the pool size and would leave a thread out.
     const hasher = createPasswordHasher({ memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost });
     const warm = () => Promise.all(Array.from({ length: config.threadPoolSize }, (_, i) => hasher.hash(`warm-up ${i}`)));
-    await lowerHashingPriority(warm, config.hashThreadNice);
+    await lowerHashingPriority(warm, { nice: config.hashThreadNice, idle: config.hashThreadIdle });
   }
   const app = await buildApp(rekey);
   const address = await app.listen({ port: config.port, host: config.host });

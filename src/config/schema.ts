@@ -140,17 +140,23 @@ export const configSchema = z.strictObject({
     'REKEY_HASH_THREAD_NICE',
     'Linux: the niceness given to the threads that hash passwords, so health checks and cheap requests stay fast while Argon2 saturates the CPU. 0 leaves them alone.',
   ),
+  /** @default true */
+  hashThreadIdle: setting(
+    z.union([z.boolean(), z.stringbool()]).default(true),
+    'REKEY_HASH_THREAD_IDLE',
+    "Linux: also put the hashing threads in the SCHED_IDLE class (with util-linux's `chrt`), so any other thread that wakes takes their core at once. On a host kept busy by other work, hashing then gets only what is left: set `false` there.",
+  ),
   /** @default 4 — Node's own default */
   threadPoolSize: setting(
     z.coerce.number().int().min(1).max(1024).default(4),
     'UV_THREADPOOL_SIZE',
     "Node's libuv thread pool size, shared by Argon2, WebCrypto, fs and DNS. Read by Node itself at start; Rekey derives its hashing limits from it.",
   ),
-  /** @default 0 — derived: `threadPoolSize − 1` (at least 1) */
+  /** @default 0 — derived: `threadPoolSize − 1`, at most the number of cores (at least 1) */
   hashConcurrency: setting(
     z.coerce.number().int().min(0).max(1024).default(0),
     'REKEY_HASH_CONCURRENCY',
-    'Password hashes and verifications run at once. 0: one less than `threadPoolSize`, so a pool thread always stays free for token signatures and file I/O. Keep it below `threadPoolSize`.',
+    'Password hashes and verifications run at once. 0: one less than `threadPoolSize` (so a pool thread always stays free for file I/O and DNS), and no more than the cores (more only share them, each with its own 19 MiB). Keep it below `threadPoolSize`.',
   ),
   /** @default 0 — derived: `16 × threadPoolSize` */
   hashQueue: setting(

@@ -63,10 +63,11 @@ describe('hash pool', () => {
     expect(pool.running).toBe(0);
   });
 
-  it('SEC-48 default limits leave one libuv thread free and queue 16 per thread; explicit settings win', () => {
-    expect(hashPoolLimits({ threadPoolSize: 4, hashConcurrency: 0, hashQueue: 0 })).toEqual({ concurrency: 3, maxQueue: 64 });
-    expect(hashPoolLimits({ threadPoolSize: 1, hashConcurrency: 0, hashQueue: 0 })).toEqual({ concurrency: 1, maxQueue: 16 });
-    expect(hashPoolLimits({ threadPoolSize: 8, hashConcurrency: 2, hashQueue: 5 })).toEqual({ concurrency: 2, maxQueue: 5 });
+  it('SEC-48 default limits leave one libuv thread free, hash no more at once than there are cores, and queue 16 per thread; explicit settings win', () => {
+    expect(hashPoolLimits({ threadPoolSize: 4, hashConcurrency: 0, hashQueue: 0 }, 8)).toEqual({ concurrency: 3, maxQueue: 64 });
+    expect(hashPoolLimits({ threadPoolSize: 4, hashConcurrency: 0, hashQueue: 0 }, 2)).toEqual({ concurrency: 2, maxQueue: 64 });
+    expect(hashPoolLimits({ threadPoolSize: 1, hashConcurrency: 0, hashQueue: 0 }, 8)).toEqual({ concurrency: 1, maxQueue: 16 });
+    expect(hashPoolLimits({ threadPoolSize: 8, hashConcurrency: 2, hashQueue: 5 }, 1)).toEqual({ concurrency: 2, maxQueue: 5 });
     const config = { threadPoolSize: 4, hashConcurrency: 0, hashQueue: 0 };
     expect(hashPoolFor(config)).toBe(hashPoolFor(config));
     expect(hashPoolFor(config)).not.toBe(hashPoolFor({ ...config }));

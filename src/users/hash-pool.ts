@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Config } from '../config/schema.ts';
 import { RekeyError } from '../errors/index.ts';
 
@@ -73,10 +74,11 @@ export function createHashPool({ concurrency, maxQueue }: HashPoolOptions): Hash
 }
 
 /** Hashes at once and waiters allowed, from the config: `0` means "derive from `threadPoolSize`". */
-export function hashPoolLimits(config: Pick<Config, 'threadPoolSize' | 'hashConcurrency' | 'hashQueue'>): HashPoolOptions {
+export function hashPoolLimits(config: Pick<Config, 'threadPoolSize' | 'hashConcurrency' | 'hashQueue'>, cores = availableParallelism()): HashPoolOptions {
   return {
-    // One pool thread stays free for WebCrypto, fs and DNS; a pool of one has none to spare.
-    concurrency: config.hashConcurrency || Math.max(1, config.threadPoolSize - 1),
+    // One pool thread stays free for WebCrypto, fs and DNS; a pool of one has none to spare. More hashes
+    // than cores only take turns on them, each holding its 19 MiB meanwhile.
+    concurrency: config.hashConcurrency || Math.max(1, Math.min(config.threadPoolSize - 1, cores)),
     // About a second or two of hashing at the default cost: long enough to absorb a burst, short
     // enough that a refused client learns it at once instead of timing out.
     maxQueue: config.hashQueue || 16 * config.threadPoolSize,
