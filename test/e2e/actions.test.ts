@@ -96,6 +96,24 @@ for (const factory of STORES) {
         expect(h.logs.filter((l) => l.includes(flowId) && l.includes('post-challenge action ran')).length).toBeLessThanOrEqual(2);
       });
 
+      it('after continue, the code by email the sample asks for is mailed and passes', async () => {
+        const { who, flowId, grant, state } = await redirected();
+        const resumed = (await h.continueFlow(flowId, grant, state)).json();
+        expect(resumed.next_step.challenge.factors).toContain('email');
+        const before = (await h.mailbox(who.address)).length;
+        const started = await h.web.post(`/v1/reset_flows/${flowId}/challenge`, { strategy: 'email', grant: resumed.grant });
+        expect(started.json(), started.body).toMatchObject({ type: 'email', sent_to: expect.any(String) });
+        await h.deliver();
+        const mails = await h.mailbox(who.address);
+        expect(mails).toHaveLength(before + 1);
+        const code = mails[0]!.text.match(/\b(\d{6})\b/)![1]!;
+        const passed = await h.web.post(`/v1/reset_flows/${flowId}/attempt_second_factor`, { strategy: 'email', code, grant: resumed.grant });
+        expect(passed.json(), passed.body).toMatchObject({ status: 'needs_new_password' });
+        const chosen = h.password();
+        expect((await h.web.setPassword(flowId, passed.json().grant, chosen)).statusCode).toBe(200);
+        expect((await h.api.login(who.address, chosen)).json().code).toBe('mfa_challenge');
+      });
+
       it('refuses an expired state, and a state of another flow', async () => {
         const first = await redirected();
         const second = await redirected();
