@@ -126,6 +126,36 @@ for (const factory of STORES) {
       expect((await attemptSecond(again, 'recovery_code', codes[1]!)).statusCode).toBe(422);
     });
 
+    it('SEC-37 the grant an SMS code, a security key or a TOTP code earns is as limited: no session, this password once, ten minutes', async () => {
+      /** A fresh account's flow, its second factor met with `type` over the flow API: the grant it earns. */
+      const grantBy = async (type: 'sms' | 'webauthn_roaming' | 'totp') => {
+        const who = await fullyEnrolled();
+        const flow = await pastFirstFactor(who.address);
+        let answer: Record<string, unknown>;
+        if (type === 'totp') answer = { code: await totpAt(who.secret, h.clock.now()) };
+        else {
+          const started = await web.post(`/v1/reset_flows/${flow.id}/challenge`, { strategy: type, grant: flow.grant });
+          expect(started.statusCode, started.body).toBe(200);
+          answer = type === 'sms' ? { code: await textedCode(who.phone) } : { credential: who.key.assert(started.json().options) };
+        }
+        const passed = await web.post(`/v1/reset_flows/${flow.id}/attempt_second_factor`, { strategy: type, ...answer, grant: flow.grant });
+        expect({ type, status: passed.statusCode }).toEqual({ type, status: 200 });
+        return { id: flow.id, grant: passed.json().grant as string };
+      };
+      for (const type of ['sms', 'webauthn_roaming', 'totp'] as const) {
+        const once = await grantBy(type);
+        expect({ type, whoami: (await api.whoami(once.grant)).statusCode }).toEqual({ type, whoami: 401 });
+        const listed = await h.app.inject({ method: 'GET', url: '/user_management/users', headers: { authorization: `Bearer ${once.grant}` } });
+        expect({ type, users: listed.statusCode }).toEqual({ type, users: 401 });
+        expect((await web.setPassword(once.id, once.grant, password())).statusCode).toBe(200);
+        expect({ type, twice: (await web.setPassword(once.id, once.grant, password())).statusCode >= 400 }).toEqual({ type, twice: true });
+
+        const late = await grantBy(type);
+        h.clock.advance(10 * 60_000 + 1000);
+        expect({ type, late: (await web.setPassword(late.id, late.grant, password())).statusCode >= 400 }).toEqual({ type, late: true });
+      }
+    });
+
     it('SEC-38 replays are refused for every type: a recovery code, an SMS code, a WebAuthn assertion, a TOTP code', async () => {
       // Each refusal spends the account's budget (five): the checks are spread over accounts so none runs out.
       const factors = h.rekey.factors;
