@@ -80,6 +80,15 @@ for (const factory of STORES) {
       refused(await first.browser.get(`/reset/continue?state=${first.state}`), 'action_state_invalid');
     });
 
+    it('the redirect and choose pages without a reset in this browser say it has ended, never a stack trace', async () => {
+      const stranger = new Browser(h.app, origin());
+      for (const path of ['/reset/redirect', '/reset/choose']) {
+        const page = await stranger.get(path);
+        expect({ path, status: page.statusCode, code: page.body.match(/data-code="(\w+)"/)?.[1] }).toEqual({ path, status: 410, code: 'flow_not_found' });
+        expect(page.body).not.toMatch(STACK_TRACE);
+      }
+    });
+
     it('without the flow cookie the page goes on from its own origin, and a browser with no reset is told to start again', async () => {
       const { state } = await redirected();
       const stranger = new Browser(h.app, origin());

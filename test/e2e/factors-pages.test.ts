@@ -186,6 +186,8 @@ for (const factory of STORES) {
         [await browser.post('/factors/enroll/check', { type: 'webauthn_platform', credential: '' }), 422, 'webauthn_failed'],
         [await browser.post('/factors/enroll/webauthn', { kind: 'roaming', credential: '{"id":1}' }), 400, 'webauthn_registration_failed'],
         [await browser.post('/factors/enroll/webauthn', { kind: 'roaming', credential: 'not json' }), 400, 'webauthn_registration_failed'],
+        [await browser.post('/factors/enroll/check/resend', { type: 'push' }), 400, 'factor_type_invalid'],
+        [await browser.post('/factors/enroll/check/resend', { type: 'sms', csrf: 'forged' }), 403, 'csrf_invalid'],
         [await browser.post('/factors/enroll/recovery-codes', { csrf: 'forged' }), 403, 'csrf_invalid'],
         [await browser.post('/factors/enroll/check', { type: 'totp', code: '123456' }, { origin: 'https://evil.example' }), 403, 'cross_origin_forbidden'],
         [await new Browser(h.app, origin()).post('/factors/enroll/recovery-codes', {}), 403, 'csrf_invalid'],
