@@ -92,11 +92,13 @@ export interface EventInput {
   userAgent?: string | null;
   request: ActionRequestInfo | undefined;
   tenantId: string;
-  secrets: Record<string, string>;
 }
 
-/** Auth0's `event` for one run. Rekey's user `metadata` is set by the application's back end, so it is `app_metadata`. */
-export function buildEvent(input: EventInput): PostChallengeEvent {
+/**
+ * Auth0's `event` for one run, but for `secrets` (each action's own). Rekey's user `metadata` is set by the
+ * application's back end, so it is `app_metadata`.
+ */
+export function buildEvent(input: EventInput): Omit<PostChallengeEvent, 'secrets'> {
   const { user, application, request } = input;
   const name = [user.first_name, user.last_name].filter(Boolean).join(' ');
   const actionRequest: ActionRequest = {
@@ -130,10 +132,10 @@ export function buildEvent(input: EventInput): PostChallengeEvent {
     client: { client_id: application.client_id, name: application.name, metadata: {} },
     connection: { id: 'rekey', name: 'rekey', strategy: 'auth0' },
     transaction: { id: input.flowId, locale: request?.language ?? 'en', ui_locales: request?.language ? [request.language] : [] },
-    authentication: { methods: input.methods },
+    // A copy: the pipeline goes on adding to its own list while the event is read.
+    authentication: { methods: input.methods.map((m) => ({ ...m })) },
     authorization: { roles: [] },
     tenant: { id: input.tenantId },
     stats: { logins_count: 0 },
-    secrets: input.secrets,
   };
 }

@@ -3,7 +3,15 @@ import type { PlatformDeps } from '../deps.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { FactorType } from '../factors/index.ts';
 import type { UserService } from '../users/index.ts';
-import { AUTH0_FACTOR_TYPES, type Auth0FactorType, type ChallengeGroup, type Decision, type PipelineAction } from './action.ts';
+import {
+  AUTH0_FACTOR_TYPES,
+  type Auth0FactorType,
+  type CacheRecord,
+  type ChallengeGroup,
+  type Decision,
+  type PipelineAction,
+  type PostChallengeEvent,
+} from './action.ts';
 import { auth0NameOf, buildEvent, rekeyFactorOf, toAuth0Factors, type ActionRequestInfo } from './event.ts';
 import type { Progress, ProgressStore } from './progress.store.ts';
 import type { ActionCall } from './sandbox/pool.ts';
@@ -49,6 +57,33 @@ export interface PipelineDeps extends PlatformDeps {
   factors: { enrolledTypes(userId: string): Promise<FactorType[]> };
 }
 
+/** One call into the pipeline (a begin, a challenge met, a continue): the actions it runs share what it read. */
+interface Run {
+  flow: FlowRef;
+  p: Progress;
+  context: RunContext;
+  /** Real time: the whole trigger's limit. */
+  deadline: number;
+  shared?: Promise<Shared>;
+}
+
+interface Shared {
+  /** Everything but `secrets`, which each action gets alone. */
+  event: Omit<PostChallengeEvent, 'secrets'>;
+  enrolled: FactorType[];
+  /** `api.cache` of each action still to run, by name. */
+  caches: Map<string, Record<string, CacheRecord>>;
+}
+
+/** Frozen all the way down: a shared value no reader can change. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
 /** Auth0's limit for one execution of the trigger, all its actions together. */
 export const TRIGGER_LIMIT_MS = 20_000;
 /** A redirect's state lives five minutes: within the ten of the grant the flow holds while it waits. */
@@ -74,42 +109,57 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     return { kind: 'deny' };
   };
 
+  /**
+   * What every action of one run reads, read once when its first action starts (a run that starts none reads
+   * nothing): the account, the application, the enrolled factors and the `api.cache` of each action still to come,
+   * together. The event is frozen: an action in this process reads it and cannot
+   * change what the next one sees; a sandboxed action gets its own copy through its process's channel.
+   */
+  function shared(run: Run, fromIndex: number): Promise<Shared> {
+    run.shared ??= (async () => {
+      const { flow, p, context } = run;
+      const cached = actions.slice(fromIndex).filter((a) => a.usesCache).map((a) => a.name);
+      const [user, application, enrolled, caches] = await Promise.all([
+        deps.users.getOrThrow(flow.user_id),
+        deps.apps.get(flow.application_id).then(async (a) => a ?? (await deps.apps.getDefault())),
+        deps.factors.enrolledTypes(flow.user_id).catch(() => undefined),
+        cached.length ? store.cachesOf(cached, clock.now()) : new Map<string, Record<string, CacheRecord>>(),
+      ]);
+      const event = buildEvent({
+        flowId: flow.id,
+        user,
+        application,
+        enrolled,
+        methods: p.methods,
+        ipAddress: context.ipAddress,
+        userAgent: context.userAgent,
+        request: context.request,
+        tenantId: issuer,
+      });
+      return { event: deepFreeze(event), enrolled: enrolled ?? [], caches };
+    })();
+    return run.shared;
+  }
+
   /** One action's run; its failure (throw, time, memory, a dead process) is a denial. */
   async function runAction(
-    flow: FlowRef,
-    p: Progress,
+    run: Run,
     index: number,
     kind: 'execute' | 'continue',
-    context: RunContext,
-    deadline: number,
     state?: string,
   ): Promise<{ calls: ActionCall[]; enrolled: FactorType[] } | { failure: string }> {
     const action = actions[index]!;
-    const [user, application, enrolled] = await Promise.all([
-      deps.users.getOrThrow(flow.user_id),
-      deps.apps.get(flow.application_id).then(async (a) => a ?? (await deps.apps.getDefault())),
-      deps.factors.enrolledTypes(flow.user_id).catch(() => undefined),
-    ]);
-    const event = buildEvent({
-      flowId: flow.id,
-      user,
-      application,
-      enrolled,
-      methods: p.methods,
-      ipAddress: context.ipAddress,
-      userAgent: context.userAgent,
-      request: context.request,
-      tenantId: issuer,
-      secrets: action.secrets,
-    });
-    const cache = action.usesCache ? await store.cacheOf(action.name, clock.now()) : {};
+    const { event, enrolled, caches } = await shared(run, index);
+    // Its own secrets and its own cache namespace: no action sees another's.
+    const own: PostChallengeEvent = { ...event, secrets: { ...action.secrets } };
+    const cache = action.usesCache ? { ...caches.get(action.name) } : {};
     const started = performance.now();
     try {
       // Real time, not the injected clock: the limit is about how long a process may hold the request.
-      const calls = await action.run(kind, event, { state, cache, now: clock.now(), issuer, timeoutMs: Math.max(1, deadline - Date.now()) });
-      logger.debug({ flowId: flow.id, action: action.name, kind, ms: performance.now() - started }, 'post-challenge action ran');
+      const calls = await action.run(kind, own, { state, cache, now: clock.now(), issuer, timeoutMs: Math.max(1, run.deadline - Date.now()) });
+      logger.debug({ flowId: run.flow.id, action: action.name, kind, ms: performance.now() - started }, 'post-challenge action ran');
       if (action.usesCache) await store.applyCache(action.name, calls, clock.now());
-      return { calls, enrolled: enrolled ?? [] };
+      return { calls, enrolled };
     } catch (error) {
       return { failure: error instanceof Error ? error.message : String(error) };
     }
@@ -147,7 +197,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const satisfied = (p: Progress) => new Set(p.methods.filter((m) => m.name === 'mfa' && m.type).map((m) => m.type as Auth0FactorType));
 
   /** Runs actions until one needs the user (a challenge, a redirect), one denies, or none is left. */
-  async function advance(flow: FlowRef, p: Progress, context: RunContext, deadline: number): Promise<Decision> {
+  async function advance(run: Run): Promise<Decision> {
+    const { flow, p } = run;
     for (;;) {
       // "If any of the factors requested has already been challenged successfully in the current transaction", the
       // challenge is met: one code is never asked for twice.
@@ -170,7 +221,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       }
       if (p.next_action >= actions.length) return { kind: 'allow', resultUrl: p.result_url };
       const index = p.next_action++;
-      const ran = await runAction(flow, p, index, 'execute', context, deadline);
+      const ran = await runAction(run, index, 'execute');
       if ('failure' in ran) return deny(flow, actions[index]!.name, ran.failure);
       const ended = apply(flow, p, index, ran.calls, ran.enrolled);
       if (ended) return ended;
@@ -183,6 +234,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (!(await store.save(next))) throw new RekeyError('flow_state_invalid');
     return decision;
   }
+
+  const newRun = (flow: FlowRef, p: Progress, context: RunContext): Run => ({ flow, p, context, deadline: Date.now() + TRIGGER_LIMIT_MS });
 
   const load = async (flowId: string) => {
     const p = await store.find(flowId);
@@ -207,7 +260,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         created_at: now,
         updated_at: now,
       };
-      return saved(p, await advance(flow, p, context, Date.now() + TRIGGER_LIMIT_MS));
+      const decision = await advance(newRun(flow, p, context));
+      // A flow the pipeline lets through (with no result URL) or denies has nothing to resume: no row is written for
+      // it. Two runs of one flow still cannot both count: the flow's own move from needs_first_factor happens once.
+      if ((decision.kind === 'allow' && p.result_url === null) || decision.kind === 'deny') return decision;
+      return saved(p, decision);
     },
 
     async challengeMet(flow, type, context) {
@@ -217,7 +274,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (!group || !group.factors.includes(name)) throw new RekeyError('flow_state_invalid');
       p.methods.push({ name: 'mfa', type: name, timestamp: new Date(clock.now()).toISOString() });
       p.challenges.shift();
-      return saved(p, await advance(flow, p, context, Date.now() + TRIGGER_LIMIT_MS));
+      return saved(p, await advance(newRun(flow, p, context)));
     },
 
     async resume(flow, state, context) {
@@ -236,13 +293,13 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       p.redirect_url_sealed = null;
       p.state_hash = null;
       p.state_expires_at = null;
-      const deadline = Date.now() + TRIGGER_LIMIT_MS;
+      const run = newRun(flow, p, context);
       let decision: Decision | undefined;
       if (actions[index]!.hasContinue) {
-        const ran = await runAction(flow, p, index, 'continue', context, deadline, state);
+        const ran = await runAction(run, index, 'continue', state);
         decision = 'failure' in ran ? deny(flow, actions[index]!.name, ran.failure) : apply(flow, p, index, ran.calls, ran.enrolled);
       }
-      return saved(p, decision ?? (await advance(flow, p, context, deadline)));
+      return saved(p, decision ?? (await advance(run)));
     },
 
     async pending(flowId) {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ActionCacheTable } from '../../src/actions/index.ts';
 import { createRekey } from '../../src/compose.ts';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { STORES } from '../../src/store/testing.ts';
@@ -119,6 +120,39 @@ for (const factory of STORES) {
         const who = await h.account();
         await h.firstFactor(who.address);
         expect(h.denials().at(-1)).toMatchObject({ action: 'second', reason: 'secrets:SECOND_ONLY' });
+      });
+    });
+
+    describe('what an action does to its event and its cache', () => {
+      let h: ActionsHarness;
+      beforeAll(async () => {
+        h = await actionsHarness(factory, {
+          postChallenge: [
+            { name: 'tamper', path: fixture('isolation/tamper.js'), secrets: { TAMPER_SECRET: 'x' } },
+            { name: 'tamper-again', path: fixture('isolation/tamper.js') },
+            { name: 'observer', path: fixture('isolation/observer.js'), secrets: { OBSERVER_SECRET: 'mine' } },
+          ],
+        });
+      });
+      afterAll(() => h.close());
+
+      it('reaches no other action: each sees the account as it is, its own secrets and its own cache', async () => {
+        const who = await h.account();
+        // Twice: the second run reads caches the first wrote (the tampering actions' own), and still sees nothing else.
+        expect((await h.firstFactor(who.address)).body.status).toBe('needs_new_password');
+        expect((await h.firstFactor(who.address)).body.status).toBe('needs_new_password');
+        expect(h.denials()).toEqual([]);
+        // Each tampering action found the count it left the first time, in its own namespace.
+        const cache = await h.store.db
+          .withTables<{ action_cache: ActionCacheTable }>()
+          .selectFrom('action_cache')
+          .select(['action', 'key', 'value'])
+          .orderBy('action')
+          .execute();
+        expect(cache).toEqual([
+          { action: 'tamper', key: 'runs', value: '2' },
+          { action: 'tamper-again', key: 'runs', value: '2' },
+        ]);
       });
     });
 
