@@ -15,7 +15,14 @@ for (const factory of STORES) {
     let primary: TestProvider;
     let fallback: TestProvider;
     let h: Harness;
-    const twilio = (id: string, baseUrl: string) => ({ type: 'twilio' as const, id, accountSid: 'AC0123', authToken: AUTH_TOKEN, from: '+15550001111', baseUrl });
+    const twilio = (id: string, baseUrl: string) => ({
+      type: 'twilio' as const,
+      id,
+      accountSid: 'AC0123',
+      authToken: AUTH_TOKEN,
+      from: '+15550001111',
+      baseUrl,
+    });
 
     beforeAll(async () => {
       primary = await startTestProvider(() => ({ status: 503, body: { code: 20500, message: 'Internal Server Error' } }));

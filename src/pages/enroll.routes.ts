@@ -139,7 +139,9 @@ export function enrollRoutes(app: FastifyInstance, deps: PagesDeps, factors: Fac
    */
   const alreadySent = (session: EnrollSession, type: FactorType): FactorChallenge | undefined => {
     const sent = session.sent;
-    return isSentCode(type) && sent?.type === type && sent.until > deps.clock.now() ? ({ type, sentTo: sent.to, expiresAt: sent.until } as FactorChallenge) : undefined;
+    return isSentCode(type) && sent?.type === type && sent.until > deps.clock.now()
+      ? ({ type, sentTo: sent.to, expiresAt: sent.until } as FactorChallenge)
+      : undefined;
   };
   async function startCheck(reply: FastifyReply, at: Awaited<ReturnType<typeof signedIn>>, type: FactorType, locale: string) {
     const sent = alreadySent(at.session, type);

@@ -88,7 +88,11 @@ for (const factory of STORES) {
       expect(created.steps[0]).toMatchObject({ stepId: 'welcome-mail', type: 'email', workflowId: 'api-welcome', workflowDatabaseId: created.id });
       expect(created.steps[0]!.controlValues).toMatchObject({ subject: 'Welcome, {{ subscriber.firstName }}' });
 
-      await novu.trigger({ workflowId: 'api-welcome', to: { subscriberId: 'wf-ada', email: 'wf-ada@example.com', firstName: 'Ada' }, payload: { plan: 'pro' } });
+      await novu.trigger({
+        workflowId: 'api-welcome',
+        to: { subscriberId: 'wf-ada', email: 'wf-ada@example.com', firstName: 'Ada' },
+        payload: { plan: 'pro' },
+      });
       await a.deliver();
       expect(mailTo('wf-ada@example.com')).toHaveLength(1);
       expect(mailTo('wf-ada@example.com')[0]).toMatchObject({ subject: 'Welcome, Ada' });
@@ -106,7 +110,11 @@ for (const factory of STORES) {
       expect((await novu.workflows.get(created.id)).result.workflowId).toBe('api-welcome');
 
       const { result: updated } = await novu.workflows.update(
-        { ...welcome('Hi again, {{ subscriber.firstName }}'), active: true, preferences: { workflow: { all: { enabled: true, readOnly: true }, channels: {} } } },
+        {
+          ...welcome('Hi again, {{ subscriber.firstName }}'),
+          active: true,
+          preferences: { workflow: { all: { enabled: true, readOnly: true }, channels: {} } },
+        },
         'api-welcome',
       );
       expect(updated).toMatchObject({ id: created.id, preferences: { default: { all: { readOnly: true } } } });
@@ -154,7 +162,7 @@ for (const factory of STORES) {
       expect(mailTo('wf-long@example.com')[0]!.body).toContain('Paragraph 1499 for Lu.');
     });
 
-    it("per-language content and a plain-text part, sent over plain HTTP, outlive an update through the SDK", async () => {
+    it('per-language content and a plain-text part, sent over plain HTTP, outlive an update through the SDK', async () => {
       const response = await fetch(`${a.url}/v2/workflows`, {
         method: 'POST',
         headers: { authorization: `ApiKey ${a.secretKey}`, 'content-type': 'application/json' },
@@ -167,17 +175,34 @@ for (const factory of STORES) {
               stepId: 'mail',
               name: 'Mail',
               type: 'email',
-              controlValues: { subject: 'Welcome', body: '<p>Hello</p>', text: 'Hello in plain text', locales: { fr: { subject: 'Bienvenue', body: '<p>Bonjour</p>' } } },
+              controlValues: {
+                subject: 'Welcome',
+                body: '<p>Hello</p>',
+                text: 'Hello in plain text',
+                locales: { fr: { subject: 'Bienvenue', body: '<p>Bonjour</p>' } },
+              },
             },
           ],
         }),
       });
       expect(response.status).toBe(201);
       await novu.workflows.update(
-        { name: 'Bilingual', active: true, steps: [{ stepId: 'mail', name: 'Mail', type: 'email', controlValues: { subject: 'Welcome back', body: '<p>Hello again</p>' } }], preferences: {} },
+        {
+          name: 'Bilingual',
+          active: true,
+          steps: [{ stepId: 'mail', name: 'Mail', type: 'email', controlValues: { subject: 'Welcome back', body: '<p>Hello again</p>' } }],
+          preferences: {},
+        },
         'api-bilingual',
       );
-      await novu.trigger({ workflowId: 'api-bilingual', to: [{ subscriberId: 'wf-fr', email: 'wf-fr@example.com', locale: 'fr-FR' }, { subscriberId: 'wf-en', email: 'wf-en@example.com' }], payload: {} });
+      await novu.trigger({
+        workflowId: 'api-bilingual',
+        to: [
+          { subscriberId: 'wf-fr', email: 'wf-fr@example.com', locale: 'fr-FR' },
+          { subscriberId: 'wf-en', email: 'wf-en@example.com' },
+        ],
+        payload: {},
+      });
       await a.deliver();
       expect(mailTo('wf-fr@example.com').map((mail) => mail.subject)).toEqual(['Bienvenue']);
       expect(mailTo('wf-en@example.com').map((mail) => mail.subject)).toEqual(['Welcome back']);
@@ -204,7 +229,10 @@ for (const factory of STORES) {
       expect(unsupported.message).toContain('step "push-1"');
 
       const filter = await failure(
-        novu.workflows.create({ ...broken, steps: [{ stepId: 'text', name: 'Text', type: 'sms', controlValues: { body: '{{ payload.x | no_such_filter }}' } }] }),
+        novu.workflows.create({
+          ...broken,
+          steps: [{ stepId: 'text', name: 'Text', type: 'sms', controlValues: { body: '{{ payload.x | no_such_filter }}' } }],
+        }),
       );
       expect(filter).toMatchObject({ status: 422, code: 'workflow_template_invalid' });
       expect(filter.message).toContain('Workflow "api-broken", step "text"');
@@ -226,7 +254,14 @@ for (const factory of STORES) {
       const { result: changed } = await novu.workflows.update(
         {
           name: 'Password reset link',
-          steps: [{ stepId: 'email', name: 'Email', type: 'email', controlValues: { subject: 'Reset it, {{ payload.firstName }}', body: '<a href="{{ payload.resetUrl }}">Reset</a>' } }],
+          steps: [
+            {
+              stepId: 'email',
+              name: 'Email',
+              type: 'email',
+              controlValues: { subject: 'Reset it, {{ payload.firstName }}', body: '<a href="{{ payload.resetUrl }}">Reset</a>' },
+            },
+          ],
           preferences: {},
         },
         'password-reset',
@@ -234,7 +269,11 @@ for (const factory of STORES) {
       // Still critical and still its own steps: only the content changed.
       expect(changed).toMatchObject({ workflowId: 'password-reset', preferences: { default: { all: { readOnly: true } } } });
       const resetUrl = 'https://app.example.com/reset?token=wf-builtin-1';
-      await novu.trigger({ workflowId: 'password-reset', to: { subscriberId: 'wf-bo', email: 'wf-bo@example.com' }, payload: { firstName: 'Bo', resetUrl, expiresInMinutes: 30 } });
+      await novu.trigger({
+        workflowId: 'password-reset',
+        to: { subscriberId: 'wf-bo', email: 'wf-bo@example.com' },
+        payload: { firstName: 'Bo', resetUrl, expiresInMinutes: 30 },
+      });
       await a.deliver();
       expect(mailTo('wf-bo@example.com')[0]).toMatchObject({ subject: 'Reset it, Bo' });
       expect(mailTo('wf-bo@example.com')[0]!.body).toContain(resetUrl);
@@ -263,7 +302,11 @@ for (const factory of STORES) {
 
     it('previews a step with sample data, the given payload, or control values not yet saved', async () => {
       await novu.workflows.create({ ...welcome('Welcome, {{ subscriber.firstName }}'), workflowId: 'api-preview', active: true });
-      const { result: sample } = await novu.workflows.steps.generatePreview({ workflowId: 'api-preview', stepId: 'welcome-mail', generatePreviewRequestDto: {} });
+      const { result: sample } = await novu.workflows.steps.generatePreview({
+        workflowId: 'api-preview',
+        stepId: 'welcome-mail',
+        generatePreviewRequestDto: {},
+      });
       expect(sample.result).toMatchObject({ type: 'email', preview: { subject: 'Welcome, Ada' } });
       expect(sample.previewPayloadExample.payload).toEqual({ plan: '{{payload.plan}}' });
       expect((sample.result as { preview: { body: string } }).preview.body).toContain('your plan is {{payload.plan}}');
@@ -283,7 +326,11 @@ for (const factory of STORES) {
       });
       expect(tried.result).toMatchObject({ preview: { subject: 'Draft for Lovelace' } });
       const bad = await failure(
-        novu.workflows.steps.generatePreview({ workflowId: 'api-preview', stepId: 'welcome-mail', generatePreviewRequestDto: { controlValues: { subject: '{{ unclosed' } } }),
+        novu.workflows.steps.generatePreview({
+          workflowId: 'api-preview',
+          stepId: 'welcome-mail',
+          generatePreviewRequestDto: { controlValues: { subject: '{{ unclosed' } },
+        }),
       );
       expect(bad).toMatchObject({ status: 422, code: 'workflow_template_invalid' });
       expect(bad.message).toContain('Workflow "api-preview", step "welcome-mail"');

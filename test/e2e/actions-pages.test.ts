@@ -102,7 +102,11 @@ for (const factory of STORES) {
       expect({ status: again.statusCode, code: again.body.match(/data-code="(\w+)"/)?.[1] }).toEqual({ status: 400, code: 'flow_not_found' });
       expect(again.body).toContain('started in another browser');
       // A verifier's cross-site POST without the cookie gets the form that carries its fields on.
-      const posted = await stranger.postOnly('/reset/continue', { state, verdict: 'ok' }, { origin: 'https://my-app.example.com', 'sec-fetch-site': 'cross-site' });
+      const posted = await stranger.postOnly(
+        '/reset/continue',
+        { state, verdict: 'ok' },
+        { origin: 'https://my-app.example.com', 'sec-fetch-site': 'cross-site' },
+      );
       expect(posted.statusCode).toBe(200);
       expect(posted.body).toContain(`<input type="hidden" name="state" value="${state}">`);
       expect(posted.body).toContain('<input type="hidden" name="verdict" value="ok">');

@@ -53,7 +53,12 @@ export interface WorkflowCatalogDeps {
  */
 export function createWorkflowCatalog(deps: WorkflowCatalogDeps): WorkflowCatalog {
   const { registry, store, builtins, clock } = deps;
-  const fromConfig = new Set(registry.list().filter((w) => w.origin === 'config').map((w) => w.workflowId));
+  const fromConfig = new Set(
+    registry
+      .list()
+      .filter((w) => w.origin === 'config')
+      .map((w) => w.workflowId),
+  );
   let applied = -1;
   let checkedAt = Number.NEGATIVE_INFINITY;
   let checking: Promise<void> | undefined;

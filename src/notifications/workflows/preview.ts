@@ -82,7 +82,11 @@ export async function previewStep(
   const tried = body.controlValues ? contentOf(body.controlValues) : undefined;
   const variants = tried ? parseVariants(workflow.workflowId, stepId, step.type, tried as Record<string, StepContent>) : workflow.variants.get(stepId);
   if (!variants || variants.size === 0) {
-    throw new RekeyError('workflow_template_invalid', { workflowId: workflow.workflowId, stepId }, `Workflow "${workflow.workflowId}", step "${stepId}" has no content.`);
+    throw new RekeyError(
+      'workflow_template_invalid',
+      { workflowId: workflow.workflowId, stepId },
+      `Workflow "${workflow.workflowId}", step "${stepId}" has no content.`,
+    );
   }
   const payload = over(samplePayload(variants), given?.payload);
   const { mailFrom: _from, ...app } = deps.branding;

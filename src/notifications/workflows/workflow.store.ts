@@ -69,7 +69,8 @@ export function createWorkflowStore(db: Executor): WorkflowStore {
           })
           .onConflict((oc) => oc.column('workflow_id').doNothing())
           .executeTakeFirst();
-        if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) throw new RekeyError('workflow_already_exists', { workflowId: workflow.definition.workflowId });
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0)
+          throw new RekeyError('workflow_already_exists', { workflowId: workflow.definition.workflowId });
         await bump(trx);
       });
     },

@@ -161,7 +161,20 @@ export const workflowResponse = z
   .meta({ id: 'NovuWorkflow' });
 export type WorkflowResponse = z.infer<typeof workflowResponse>;
 export const workflowListItem = workflowResponse
-  .pick({ _id: true, workflowId: true, slug: true, name: true, tags: true, status: true, origin: true, createdAt: true, updatedAt: true, isTranslationEnabled: true, critical: true, editable: true })
+  .pick({
+    _id: true,
+    workflowId: true,
+    slug: true,
+    name: true,
+    tags: true,
+    status: true,
+    origin: true,
+    createdAt: true,
+    updatedAt: true,
+    isTranslationEnabled: true,
+    critical: true,
+    editable: true,
+  })
   .extend({ stepTypeOverviews: z.array(z.string()), steps: z.array(z.object({ slug: z.string(), type: z.string() })) });
 
 /** Novu's `_id` of a workflow not saved over the API (a built-in, or one of `rekey.config.json`): stable across nodes. */
