@@ -47,10 +47,12 @@ interface Child {
   process: ChildProcess;
   ready: Promise<void>;
   busy: boolean;
-  /** The run in flight: how to end it when the process dies or is killed. */
-  fail?: (reason: string) => void;
+  /** The message in flight: its answer settles it; its process dying or being killed fails it. */
+  pending?: { id: number; resolve: (answer: Answer) => void; fail: (reason: string) => void };
   killedFor?: string;
 }
+
+type Answer = { id?: number; ok: boolean; error?: string; [key: string]: unknown };
 
 /**
  * Warm child processes for one action, each started with Node's permission model: it reads only its runner and
@@ -63,9 +65,20 @@ export class ActionSandbox {
   private readonly waiting: Array<(child: Child) => void> = [];
   private closed = false;
   private readonly readable: string;
+  private sequence = 0;
+  /**
+   * One watch for all this action's processes, rather than a timer per run (each costs the run a few tens of µs):
+   * the heap limit ends a run that fills V8's heap, but buffers live outside it, so the resident set of each process
+   * with a run in flight is read every MEMORY_POLL_MS.
+   */
+  private readonly memoryWatch: NodeJS.Timeout;
 
   constructor(private readonly options: SandboxOptions) {
     this.readable = dirname(options.path);
+    const limit = options.memoryMb * 1024 * 1024 + NODE_BASELINE_BYTES;
+    this.memoryWatch = setInterval(() => {
+      for (const child of this.children) if (child.pending && residentBytes(child.process.pid) > limit) this.kill(child, 'ran out of memory');
+    }, MEMORY_POLL_MS).unref();
   }
 
   /** Starts the first child and loads the module in it: which handlers it exports (throws if it cannot load). */
@@ -93,6 +106,7 @@ export class ActionSandbox {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.memoryWatch);
     for (const child of this.children) this.kill(child, 'closing');
     this.children.clear();
   }
@@ -131,40 +145,34 @@ export class ActionSandbox {
       stream?.on('data', (chunk: Buffer) => logger[level]({ action: name, output: chunk.toString('utf8').slice(0, 2000) }, 'action output'));
     forward(proc.stdout, 'info');
     forward(proc.stderr, 'warn');
+    // One listener for the child's life: answers to anything but the message in flight (one that came too late) are dropped.
+    proc.on('message', (answer: Answer) => {
+      if (child.pending !== undefined && answer.id === child.pending.id) child.pending.resolve(answer);
+    });
     proc.on('exit', (code, signal) => {
       this.children.delete(child);
       const why = child.killedFor ?? (signal === 'SIGABRT' || code === 134 ? 'ran out of memory' : `its process exited (${signal ?? code})`);
-      child.fail?.(why);
+      child.pending?.fail(why);
     });
     this.children.add(child);
     return child;
   }
 
-  private send(child: Child, message: object, timeoutMs: number): Promise<{ ok: boolean; error?: string; [key: string]: unknown }> {
-    const id = Math.random().toString(36).slice(2);
+  private send(child: Child, message: object, timeoutMs: number): Promise<Answer> {
+    const id = ++this.sequence;
     return new Promise((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        clearInterval(memoryTimer);
-        child.process.off('message', onMessage);
-        child.fail = undefined;
-      };
-      const onMessage = (answer: { id?: string; ok: boolean }) => {
-        if (answer.id !== id) return;
-        done();
-        resolve(answer);
-      };
-      child.fail = (reason) => {
-        done();
-        reject(new ActionFailure(reason));
-      };
       const timer = setTimeout(() => this.kill(child, `timed out after ${timeoutMs} ms`), timeoutMs);
-      // The heap limit ends a run that fills V8's heap; buffers live outside it, so the resident set is watched too.
-      const memoryTimer = setInterval(() => {
-        if (residentBytes(child.process.pid) > this.options.memoryMb * 1024 * 1024 + NODE_BASELINE_BYTES) this.kill(child, 'ran out of memory');
-      }, MEMORY_POLL_MS);
-      child.process.on('message', onMessage);
-      child.process.send({ ...message, id }, (error) => error && child.fail?.(`could not reach its process: ${error.message}`));
+      const settle = () => {
+        clearTimeout(timer);
+        child.pending = undefined;
+      };
+      const pending: NonNullable<Child['pending']> = {
+        id,
+        resolve: (answer) => (settle(), resolve(answer)),
+        fail: (reason) => (settle(), reject(new ActionFailure(reason))),
+      };
+      child.pending = pending;
+      child.process.send({ ...message, id }, (error) => error && child.pending === pending && pending.fail(`could not reach its process: ${error.message}`));
     });
   }
 
