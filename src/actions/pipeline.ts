@@ -118,7 +118,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   function shared(run: Run, fromIndex: number): Promise<Shared> {
     run.shared ??= (async () => {
       const { flow, p, context } = run;
-      const cached = actions.slice(fromIndex).filter((a) => a.usesCache).map((a) => a.name);
+      const cached = actions
+        .slice(fromIndex)
+        .filter((a) => a.usesCache)
+        .map((a) => a.name);
       const [user, application, enrolled, caches] = await Promise.all([
         deps.users.getOrThrow(flow.user_id),
         deps.apps.get(flow.application_id).then(async (a) => a ?? (await deps.apps.getDefault())),

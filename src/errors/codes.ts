@@ -78,7 +78,7 @@ export const ERROR_CODES = {
   workflow_builtin_steps: { status: 422, message: 'The steps of a built-in workflow cannot change; only their content can.' },
   workflow_step_not_found: { status: 404, message: 'The workflow has no step with this id.' },
   workflow_read_only: { status: 403, message: 'This workflow is defined in rekey.config.json: change it there, not over the API.' },
-  workflow_builtin_not_deletable: { status: 403, message: "A built-in workflow cannot be deleted; its content can be changed with an update." },
+  workflow_builtin_not_deletable: { status: 403, message: 'A built-in workflow cannot be deleted; its content can be changed with an update.' },
   trigger_recipients_invalid: { status: 422, message: 'The recipients of the trigger are invalid.' },
   trigger_too_many_recipients: { status: 422, message: 'A trigger has at most 100 recipients.' },
   trigger_too_many_events: { status: 422, message: 'A bulk trigger has at most 100 events.' },

@@ -85,7 +85,9 @@ export const triggerRoutes: FastifyPluginAsync<TriggerRouteOptions> = async (app
       list.map(async (item): Promise<Recipient> => {
         if (typeof item !== 'string' && !('subscriberId' in item)) throw new RekeyError('topics_not_supported', { field: 'to' });
         const given = (
-          typeof item === 'string' ? { subscriberId: item } : Object.fromEntries(Object.entries(item).filter(([, value]) => value !== undefined && value !== null))
+          typeof item === 'string'
+            ? { subscriberId: item }
+            : Object.fromEntries(Object.entries(item).filter(([, value]) => value !== undefined && value !== null))
         ) as Recipient;
         if (address === undefined || typeof given[address] === 'string') return given;
         const stored = await subscribers.get(given.subscriberId).catch(() => undefined);
