@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createApplicationService } from '../apps/app.service.ts';
+import { createApplicationService } from '../apps/testing.ts';
 import type { PlatformDeps } from '../deps.ts';
 import type { FactorType } from '../factors/index.ts';
 import { factorTestDeps, insertUser } from '../factors/testing.ts';
