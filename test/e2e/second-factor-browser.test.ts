@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { STORES, type StoreFactory } from '../../src/store/testing.ts';
 import { managementApi } from '../support/api.ts';
 import { browserApi, totpAt } from '../support/browser-api.ts';
-import { createHarness, freshAccounts, type Harness } from '../support/harness.ts';
+import { fixture } from '../support/actions.ts';
+import { createHarness, freshAccounts, type Harness, type HarnessOptions } from '../support/harness.ts';
 import { axeViolations } from './chromium.ts';
 
 /**
@@ -55,11 +56,11 @@ async function freePort(): Promise<number> {
 }
 
 /** A server whose base URL is its own listening address, by the name `localhost` (WebAuthn's RP ID). */
-async function listeningHarness(factory: StoreFactory): Promise<Harness> {
+async function listeningHarness(factory: StoreFactory, extra: HarnessOptions['config'] = {}): Promise<Harness> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     try {
-      const config = { port, baseUrl: `http://localhost:${port}`, rateLimitIpRequests: 10_000, rateLimitIpVerifications: 10_000 };
+      const config = { ...extra, port, baseUrl: `http://localhost:${port}`, rateLimitIpRequests: 10_000, rateLimitIpVerifications: 10_000 };
       return await createHarness(factory, { listen: true, config });
     } catch (error) {
       if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt >= 5) throw error;
@@ -223,6 +224,75 @@ for (const factory of STORES) {
 
       expect(await signsIn(who, chosen, async () => totpAt(secret, h.clock.now()))).toBe(200);
       expect(await h.rekey.factors.enrolledTypes(who.user.id)).toEqual(['totp', 'sms']);
+    });
+  });
+}
+
+for (const factory of STORES) {
+  describe(`${factory.name}: an action that demands a security key, in Chromium`, () => {
+    let h: Harness;
+    const contexts: BrowserContext[] = [];
+    const { email, password } = freshAccounts();
+
+    beforeAll(async () => {
+      h = await listeningHarness(factory, {
+        actions: { requireEnrolledSecondFactor: false, postChallenge: [{ name: 'webauthn', path: fixture('auth0-challenge-webauthn/action.js') }] },
+      });
+    });
+    afterAll(() => h?.close());
+    afterEach(async () => {
+      await Promise.all(contexts.splice(0).map((c) => c.close()));
+    });
+
+    it("Auth0's WebAuthn sample, verbatim, asks for the key enrolled through the link; the new password is accepted and the key stays", async () => {
+      const api = managementApi(h);
+      const web = browserApi(h);
+      const context = await browser.newContext();
+      contexts.push(context);
+      const page = await context.newPage();
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('WebAuthn.enable');
+      const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: {
+          protocol: 'ctap2',
+          transport: 'usb',
+          hasResidentKey: true,
+          hasUserVerification: true,
+          isUserVerified: true,
+          automaticPresenceSimulation: true,
+        },
+      });
+      const address = email('key');
+      const original = password();
+      const user = await api.createUser(address, original, { email_verified: true });
+      const link = (await api.call('POST', `/user_management/users/${user.id}/factor_enrollment_links`)).json();
+      await page.goto(link.url);
+      await page.waitForURL(`${h.config.baseUrl}/factors/enroll`);
+      await page.getByRole('button', { name: 'Add a security key' }).click();
+      await page.waitForURL(/\/factors\/enroll\?added=1$/);
+
+      await page.goto(`${h.config.baseUrl}/reset`);
+      await page.fill('#email', address);
+      await page.check('#method-code');
+      await Promise.all([page.waitForURL('**/reset/code'), page.click('form[action="/reset"] button[type=submit]')]);
+      await page.fill('#code', await web.codeFor(address));
+      await page.click('form[action="/reset/code"] button[type=submit]');
+      // The action names the key itself: no choice is offered first.
+      await page.waitForURL('**/reset/second-factor**');
+      await page.getByRole('heading', { name: 'Confirm with your security key' }).waitFor();
+      await page.locator('form[data-webauthn="get"]:not([hidden])').waitFor();
+      await page.getByRole('button', { name: 'Use my security key' }).click();
+      await page.waitForURL('**/reset/new');
+      const chosen = password(' new');
+      await page.fill('#password', chosen);
+      await page.fill('#confirm', chosen);
+      await Promise.all([page.waitForURL(/\/reset\/done/), page.click('form[action="/reset/new"] button[type=submit]')]);
+
+      expect((await api.login(address, original)).statusCode).toBe(400);
+      // The new password is right: the sign-in goes on to the account's second factor.
+      expect((await api.login(address, chosen)).json().code).toBe('mfa_challenge');
+      expect(await h.rekey.factors.enrolledTypes(user.id)).toEqual(['webauthn_roaming']);
+      expect((await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials[0]?.signCount).toBe(2);
     });
   });
 }
