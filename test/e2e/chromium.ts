@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { StoreFactory } from '../../src/store/testing.ts';
 import type { managementApi } from '../support/api.ts';
-import { createHarness, GOOD_PASSWORD, type Harness } from '../support/harness.ts';
+import { createHarness, GOOD_PASSWORD, type Harness, type HarnessOptions } from '../support/harness.ts';
 
 /**
  * What the hosted pages' Chromium suites share: the browser (Debian's Chromium through playwright-core, one per test
@@ -41,15 +41,21 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** A server whose `config.baseUrl` is its own listening URL (the pages compare POST Origins with it). */
-export async function listeningHarness(factory: StoreFactory): Promise<Harness & { url: string }> {
+/**
+ * A server whose `config.baseUrl` is its own listening URL (the pages compare POST Origins with it); by the name
+ * `localhost` where WebAuthn needs a domain for its RP ID.
+ */
+export async function listeningHarness(
+  factory: StoreFactory,
+  { host = '127.0.0.1', config = {} }: { host?: '127.0.0.1' | 'localhost'; config?: HarnessOptions['config'] } = {},
+): Promise<Harness & { url: string }> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     try {
       const h = await createHarness(factory, {
         listen: true,
         // Every request here comes from 127.0.0.1: the per-IP limits would otherwise be what the tests measure.
-        config: { port, baseUrl: `http://127.0.0.1:${port}`, rateLimitIpRequests: 10_000, rateLimitIpVerifications: 10_000 },
+        config: { ...config, port, baseUrl: `http://${host}:${port}`, rateLimitIpRequests: 10_000, rateLimitIpVerifications: 10_000 },
       });
       return h as Harness & { url: string };
     } catch (error) {

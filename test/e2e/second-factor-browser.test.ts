@@ -1,14 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createServer as createNetServer } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { STORES, type StoreFactory } from '../../src/store/testing.ts';
+import { STORES } from '../../src/store/testing.ts';
 import { managementApi } from '../support/api.ts';
 import { browserApi, totpAt } from '../support/browser-api.ts';
 import { fixture } from '../support/actions.ts';
-import { createHarness, freshAccounts, type Harness, type HarnessOptions } from '../support/harness.ts';
-import { axeViolations } from './chromium.ts';
+import { freshAccounts, type Harness } from '../support/harness.ts';
+import { axeViolations, listeningHarness } from './chromium.ts';
 
 /**
  * Resets in a real Chromium whose second factor is demanded by the built-in rule: a security key enrolled through
@@ -47,27 +46,6 @@ afterAll(async () => {
   await new Promise((resolve) => appSite.server?.close(resolve));
 });
 
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
-/** A server whose base URL is its own listening address, by the name `localhost` (WebAuthn's RP ID). */
-async function listeningHarness(factory: StoreFactory, extra: HarnessOptions['config'] = {}): Promise<Harness> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    try {
-      const config = { ...extra, port, baseUrl: `http://localhost:${port}`, rateLimitIpRequests: 10_000, rateLimitIpVerifications: 10_000 };
-      return await createHarness(factory, { listen: true, config });
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt >= 5) throw error;
-    }
-  }
-}
-
 for (const factory of STORES) {
   describe(`${factory.name}: every second factor on the reset pages, in Chromium`, () => {
     let h: Harness;
@@ -77,7 +55,7 @@ for (const factory of STORES) {
     const { email, password } = freshAccounts();
 
     beforeAll(async () => {
-      h = await listeningHarness(factory);
+      h = await listeningHarness(factory, { host: 'localhost' });
       api = managementApi(h);
       web = browserApi(h);
     });
@@ -236,7 +214,10 @@ for (const factory of STORES) {
 
     beforeAll(async () => {
       h = await listeningHarness(factory, {
-        actions: { requireEnrolledSecondFactor: false, postChallenge: [{ name: 'webauthn', path: fixture('auth0-challenge-webauthn/action.js') }] },
+        host: 'localhost',
+        config: {
+          actions: { requireEnrolledSecondFactor: false, postChallenge: [{ name: 'webauthn', path: fixture('auth0-challenge-webauthn/action.js') }] },
+        },
       });
     });
     afterAll(() => h?.close());
