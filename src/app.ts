@@ -7,7 +7,7 @@ import { registerOpenApi } from './http/openapi.ts';
 import { requireSecretKey } from './http/secret-key.ts';
 import { hostedPages } from './pages/index.ts';
 import { clientIp, parseTrustedProxies } from './platform/client-ip.ts';
-import { createAccessLog, stripQuery } from './platform/logger.ts';
+import { createAccessLog, lazyChildLogger, stripQuery } from './platform/logger.ts';
 
 /** Request bodies are small JSON documents; anything larger is refused before it is parsed. */
 const BODY_LIMIT = 64 * 1024;
@@ -28,6 +28,7 @@ export async function buildApp(rekey: Rekey): Promise<FastifyInstance> {
     trustProxy: false,
     // One line per request, written when it completes (below), instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLogger,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
-import { createAccessLog, createLogger, stripQuery } from './logger.ts';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import { describe, expect, it, vi } from 'vitest';
+import { createAccessLog, createLogger, lazyChildLogger, stripQuery } from './logger.ts';
 
 const capture = () => {
   const lines: string[] = [];
@@ -64,5 +65,42 @@ describe('logs', () => {
       expect.stringMatching(/^\[\d\d:\d\d:\d\d\] WARN: delivery\.retry_scheduled \{.*"id":"msg_1".*\}$/),
     ]);
     expect(text).not.toMatch(/abc|tok-789|\x1b\[/);
+  });
+});
+
+describe("a request's logger", () => {
+  const server = async () => {
+    const { lines, logger } = capture();
+    const app = Fastify({
+      loggerInstance: logger as FastifyBaseLogger,
+      childLoggerFactory: lazyChildLogger,
+      genReqId: () => 'req_1',
+      logController: new LogController({ disableRequestLogging: true }),
+    });
+    app.get('/quiet', async () => 'ok');
+    app.get('/loud', async (request) => {
+      request.log.warn({ password: 'pw-789' }, 'something to see');
+      return 'ok';
+    });
+    return { lines, app };
+  };
+
+  it('carries the request id and keeps redacting', async () => {
+    const { lines, app } = await server();
+    const response = await app.inject({ method: 'GET', url: '/loud' });
+    expect(response.statusCode).toBe(200);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain('pw-789');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 40, msg: 'something to see', reqId: 'req_1', password: '[redacted]' });
+  });
+
+  it('is made only when the request logs', async () => {
+    const { lines, app } = await server();
+    const made = vi.spyOn(app.log, 'child');
+    await app.inject({ method: 'GET', url: '/quiet' });
+    expect(made).not.toHaveBeenCalled();
+    await app.inject({ method: 'GET', url: '/loud' });
+    expect(made).toHaveBeenCalledTimes(1);
+    expect(lines).toHaveLength(1);
   });
 });

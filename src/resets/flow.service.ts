@@ -150,10 +150,15 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
 
   const identifierHash = (identifier: string) => tokens.hash(normalizeEmail(identifier), 'identifier');
 
-  // Both request paths run the same limits, whether or not the address has an account (SEC-03).
-  const admitRequest = async (input: Omit<StartFlowInput, 'strategy'>) => {
+  /**
+   * Both request paths run the same limits, whether or not the address has an account (SEC-03). Returns the
+   * identifier's hash, which the request's writes key on too.
+   */
+  const admitRequest = async (input: Omit<StartFlowInput, 'strategy'>): Promise<string> => {
     await enforce(limits.ipRequests, input.ipAddress, 'ip_requests');
-    await enforce(limits.identifierRequests, identifierHash(input.identifier), 'identifier_requests');
+    const hash = identifierHash(input.identifier);
+    await enforce(limits.identifierRequests, hash, 'identifier_requests');
+    return hash;
   };
 
   const loadOpenFlow = async (flowId: string, expected: FlowStatus): Promise<ResetFlow> => {
@@ -256,14 +261,14 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
 
   const service: FlowService & ManagementFlows & FlowViews = {
     async start(input) {
-      await admitRequest(input);
+      const identifier = await admitRequest(input);
       const now = clock.now();
       const flow = openFlow(
         {
           id: ids.opaque('flow'),
           application_id: input.application.id,
           strategy: input.strategy,
-          identifier_hash: identifierHash(input.identifier),
+          identifier_hash: identifier,
           user_id: null,
           redirect_url: safeRedirect(input.redirectUrl, allowedRedirects(input.application)),
           expires_at: now + strategies[input.strategy].ttlMs,
@@ -281,10 +286,10 @@ export function createFlowService(deps: FlowServiceDeps): FlowService & Manageme
     },
 
     async requestLink(input) {
-      await admitRequest(input);
+      const identifier = await admitRequest(input);
       const now = clock.now();
       await writeTogether(store.db, [
-        flows.expireOpenForIdentifier(identifierHash(input.identifier), now),
+        flows.expireOpenForIdentifier(identifier, now),
         outboxWrite(deps, { kind: RESET_REQUESTED, payload: requestJob(input, 'email_link', null) }),
       ]);
     },
