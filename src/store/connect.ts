@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type LogConfig } from 'kysely';
+import { Kysely, SqliteDialect, type LogConfig } from 'kysely';
 import type pg from 'pg';
 import { ensurePrivateDir, ensurePrivateFile, restrictToOwner } from '../platform/private-files.ts';
 import type { Database } from './database.ts';
+import { SchemaPostgresDialect } from './introspect.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -48,7 +49,7 @@ export function connect(url: string, options: ConnectOptions = {}): Store {
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     });
     pool.on('connect', prepareOnce);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: options.log });
+    const db = new Kysely<Database>({ dialect: new SchemaPostgresDialect({ pool }, schema), log: options.log });
     return { db, dialect: 'postgres', schema, close: () => db.destroy() };
   }
   const path = url.replace(/^sqlite:(\/\/)?/, '');
