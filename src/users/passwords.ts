@@ -88,6 +88,9 @@ function canonicalPhc(hash: string): string {
   return `$argon2${phc.type}$${version}${params}$${phc.salt}$${phc.digest}`;
 }
 
+/** RFC 9106's recommended salt length, and the `argon2` package's default. */
+const SALT_BYTES = 16;
+
 export function createPasswordHasher({ memoryKib, timeCost }: PasswordHasherOptions): PasswordHasher {
   const options = { type: argon2id, memoryCost: memoryKib, timeCost, parallelism: PARALLELISM } as const;
   const limits = verifyLimits(memoryKib);
@@ -113,7 +116,9 @@ export function createPasswordHasher({ memoryKib, timeCost }: PasswordHasherOpti
   }
 
   return {
-    hash: async (normalized) => canonicalPhc(await argon2Hash(normalized, options)),
+    // The salt is drawn here, synchronously: left to the binding, it is an asynchronous randomBytes, a job
+    // of its own on the thread pool that waits behind the hashes already queued there.
+    hash: async (normalized) => canonicalPhc(await argon2Hash(normalized, { ...options, salt: randomBytes(SALT_BYTES) })),
     verify,
     accepts,
     needsRehash(hash) {
