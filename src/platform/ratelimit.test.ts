@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, connect as connectTcp, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createRateLimits, windowed, type RateLimits } from './ratelimit.ts';
@@ -196,6 +197,48 @@ describe('redis outage', () => {
       expect(await limiter.peek('k')).toBe(0);
     } finally {
       await limits.close();
+    }
+  });
+});
+
+describe.skipIf(!REDIS_URL)('redis: a process just started', () => {
+  it('counts in Redis an attempt made while the first connection is still opening, not in memory', async () => {
+    // A loopback relay that holds the connection until told: the window a busy machine opens at every start.
+    const redis = new URL(REDIS_URL!);
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    let arrived!: () => void;
+    const connecting = new Promise<void>((resolve) => (arrived = resolve));
+    const sockets: Socket[] = [];
+    const relay = createServer((client) => {
+      sockets.push(client);
+      client.pause();
+      arrived();
+      void opened.then(() => {
+        const upstream = connectTcp(Number(redis.port || 6379), redis.hostname);
+        sockets.push(upstream);
+        client.pipe(upstream).pipe(client);
+        client.resume();
+      });
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const port = (relay.address() as { port: number }).port;
+    const keyPrefix = `rekey-test-${randomBytes(6).toString('hex')}`;
+    const limits = createRateLimits({ redisUrl: `redis://127.0.0.1:${port}`, keyPrefix });
+    const admin = new Redis(REDIS_URL!);
+    try {
+      const limiter = limits.limiter('first', { points: 5, durationSeconds: 60 });
+      const attempt = limiter.consume('k');
+      await connecting;
+      open();
+      expect(await attempt).toMatchObject({ allowed: true, remaining: 4 });
+      expect(await admin.get(`${keyPrefix}:first:k`)).toBe('1');
+    } finally {
+      await limits.close();
+      await admin.del(`${keyPrefix}:first:k`);
+      await admin.quit();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => relay.close(resolve));
     }
   });
 });

@@ -69,6 +69,11 @@ export function createRateLimits(options: RateLimitsOptions = {}): RateLimits {
   // Without a listener ioredis prints every reconnect failure to stderr.
   redis?.on('error', (error: Error) => options.onError?.(error));
   const made = new Map<string, { rule: string; limiter: RateLimiter }>();
+  // While the first connection is being opened, Redis refuses commands as not ready, and the attempt would be
+  // counted in this process's memory only, never in the shared count: each start of a node (or the first
+  // request of a test) let one attempt more through than the limit. So a command waits for that first contact,
+  // however it ends; an outage after it still falls back to memory at once.
+  const firstContact = redis ? whenReady(redis, options.redisUrl!).catch(() => undefined) : undefined;
 
   return {
     backend: redis ? 'redis' : 'memory',
@@ -86,24 +91,11 @@ export function createRateLimits(options: RateLimitsOptions = {}): RateLimits {
       const store: RateLimiterAbstract = redis
         ? new RateLimiterRedis({ ...base, blockDuration, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: new RateLimiterMemory(base) })
         : new RateLimiterMemory({ ...base, blockDuration });
-      const limiter = wrap(store);
+      const limiter = wrap(store, firstContact);
       made.set(name, { rule: signature, limiter });
       return limiter;
     },
-    async ready() {
-      if (!redis || redis.status === 'ready') return;
-      if (redis.status === 'end') throw new Error('rate limits are closed');
-      const where = `Redis at ${redactUrl(options.redisUrl!)}`;
-      await new Promise<void>((resolve, reject) => {
-        const done = (error?: Error): void => {
-          redis.off('ready', done).off('error', done).off('end', done);
-          if (error) reject(new Error(`${where} is not reachable: ${error.message}`));
-          else if (redis.status === 'ready') resolve();
-          else reject(new Error(`${where} closed the connection`));
-        };
-        redis.on('ready', done).on('error', done).on('end', done);
-      });
-    },
+    ready: () => (redis ? whenReady(redis, options.redisUrl!) : Promise.resolve()),
     async close() {
       if (!redis || redis.status === 'end') return;
       if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
@@ -115,10 +107,14 @@ export function createRateLimits(options: RateLimitsOptions = {}): RateLimits {
 /** The store behind each limiter, so `windowed` can read how long an exhausted window has left. */
 const STORES = new WeakMap<RateLimiter, RateLimiterAbstract>();
 
-function wrap(store: RateLimiterAbstract): RateLimiter {
-  const peek = async (key: string): Promise<number> => Math.max(0, (await store.get(key))?.consumedPoints ?? 0);
+function wrap(store: RateLimiterAbstract, firstContact: Promise<void> | undefined): RateLimiter {
+  const peek = async (key: string): Promise<number> => {
+    await firstContact;
+    return Math.max(0, (await store.get(key))?.consumedPoints ?? 0);
+  };
   const limiter: RateLimiter = {
     async consume(key, points = 1) {
+      await firstContact;
       try {
         const res = await store.consume(key, points);
         return { allowed: true, remaining: res.remainingPoints, retryAfterSeconds: 0 };
@@ -136,6 +132,7 @@ function wrap(store: RateLimiterAbstract): RateLimiter {
       if (give > 0) await store.reward(key, give);
     },
     async delete(key) {
+      await firstContact;
       await store.delete(key);
     },
   };
@@ -197,6 +194,22 @@ function checkRule(name: string, rule: RateRule): void {
   if (!positive(rule.points) || !positive(rule.durationSeconds) || !(rule.blockSeconds === undefined || rule.blockSeconds >= 0)) {
     throw new Error(`rate limiter "${name}": points and durationSeconds must be positive integers, blockSeconds ≥ 0`);
   }
+}
+
+/** Resolves once Redis answers; rejects (without the URL's password) if it cannot be reached or was closed. */
+async function whenReady(redis: import('ioredis').Redis, url: string): Promise<void> {
+  if (redis.status === 'ready') return;
+  if (redis.status === 'end') throw new Error('rate limits are closed');
+  const where = `Redis at ${redactUrl(url)}`;
+  await new Promise<void>((resolve, reject) => {
+    const done = (error?: Error): void => {
+      redis.off('ready', done).off('error', done).off('end', done);
+      if (error) reject(new Error(`${where} is not reachable: ${error.message}`));
+      else if (redis.status === 'ready') resolve();
+      else reject(new Error(`${where} closed the connection`));
+    };
+    redis.on('ready', done).on('error', done).on('end', done);
+  });
 }
 
 function redactUrl(url: string): string {
