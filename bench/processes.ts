@@ -19,10 +19,13 @@ function compiledServerScript(): Promise<string> {
   return serverScript;
 }
 
-async function spawnServer(spec: ServerSpec): Promise<ChildProcess> {
+/** Whose memory settings a process runs with: those `rekey serve` sets (bin/serve-tuning.js) or plain Node's. */
+export type Allocator = 'rekey' | 'default';
+
+async function spawnServer(spec: ServerSpec, allocator: Allocator = spec.role === 'rekey' ? 'rekey' : 'default'): Promise<ChildProcess> {
   // Plain `node` on compiled code, as `npm start` runs it, plus an IPC channel. Rekey gets the memory
-  // settings `rekey serve` runs with; the ceiling and the raw Argon2id loops run as plain Node does.
-  const tuning = spec.role === 'rekey' ? serveTuning({ ...process.env, REKEY_SERVE_TUNED: undefined }, []) : undefined;
+  // settings `rekey serve` runs with; the ceiling runs as plain Node does.
+  const tuning = allocator === 'rekey' ? serveTuning({ ...process.env, REKEY_SERVE_TUNED: undefined }, []) : undefined;
   return fork(await compiledServerScript(), [], {
     execArgv: tuning?.execArgv ?? [],
     env: { ...(tuning?.env ?? process.env), BENCH_SPEC: JSON.stringify(spec) },
@@ -119,9 +122,12 @@ export interface HashResult {
   cpu?: CpuShare;
 }
 
-/** Raw Argon2id throughput in a fresh process: `loops` concurrent `hasher.hash()` loops. */
-export async function measureHashes(loops: number, seconds: number): Promise<HashResult> {
-  const child = await spawnServer({ role: 'hash', loops, seconds });
+/**
+ * Raw Argon2id throughput in a fresh process: `loops` concurrent `hasher.hash()` loops, with the memory
+ * settings the server runs with (what a hash costs as deployed) or with glibc's defaults.
+ */
+export async function measureHashes(loops: number, seconds: number, allocator: Allocator): Promise<HashResult> {
+  const child = await spawnServer({ role: 'hash', loops, seconds }, allocator);
   // Includes the child's start-up and warm-up, which are short next to the run.
   const meter = cpuMeter([process.pid, child.pid!]);
   const result = await firstMessage<Extract<ReadyMessage, { type: 'hashed' }>>(child, 'hashed');

@@ -25,7 +25,7 @@ import { fire, rotatingPost, type LoadOptions, type LoadSummary } from './load.t
 import { cpuMeter, postgresPids, waitForQuiet, type CpuShare } from './machine.ts';
 import { paced } from './paced.ts';
 import { probesFor, type Probe } from './probes.ts';
-import { measureHashes, startServer, type HashResult, type ServerProcess } from './processes.ts';
+import { measureHashes, startServer, type Allocator, type HashResult, type ServerProcess } from './processes.ts';
 import { emailOf, passwordOf } from './protocol.ts';
 import { renderReport, type Row } from './report.ts';
 import { adminQuery, benchStores, POSTGRES_URL, type StoreTarget } from './stores.ts';
@@ -295,12 +295,12 @@ async function confirmResets(
   });
 }
 
-async function rawHashes(label: string): Promise<HashResult> {
+async function rawHashes(label: string, allocator: Allocator = 'rekey'): Promise<HashResult> {
   let best: HashResult | undefined;
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     await waitForQuiet(0.85, QUIET_WAIT_SECONDS);
     log(`raw Argon2id (${label}): ${THREADPOOL} concurrent hash loops for ${SECONDS} s`);
-    const raw = await measureHashes(THREADPOOL, SECONDS);
+    const raw = await measureHashes(THREADPOOL, SECONDS, allocator);
     log(`  ${raw.rate.toFixed(1)} hashes/s (${raw.hashes} in ${raw.seconds.toFixed(2)} s), ${ms(raw.cpuPerHash)} CPU per hash`);
     if (!best || (raw.cpu?.others ?? 0) < (best.cpu?.others ?? 0)) best = raw;
     const others = raw.cpu?.others ?? 0;
@@ -390,8 +390,11 @@ async function main(): Promise<void> {
     // Confirms are compared with raw measurements taken just before and just after them: a shared VM's
     // speed drifts by several per cent within minutes, and the mean of the two brackets the confirm run.
     // Three such rounds alternate (raw, confirm, raw, confirm, raw, confirm, raw) and the median round
-    // decides, so one disturbed minute cannot.
+    // decides, so one disturbed minute cannot. The raw loops run with the server's memory settings, as a
+    // hash costs that much in the server: each maps its 19 MiB afresh instead of keeping it per thread
+    // (bin/serve-tuning.js). One more raw run with glibc's defaults shows what that trade costs.
     for (const store of want('confirm') ? stores : []) {
+      const plain = await attempt(`raw Argon2id, glibc defaults, ${store.label}`, () => rawHashes(`glibc's default allocator, ${store.label}`, 'default'));
       const rawRow = (raw: HashResult, i: number) =>
         rows.push({
           scenario: `raw Argon2id \`hasher.hash()\`, ${THREADPOOL} concurrent loops, run ${i + 1} of ${CONFIRM_ROUNDS + 1}`,
@@ -438,11 +441,23 @@ async function main(): Promise<void> {
         met: median.ratio >= 0.85,
         detail: pct(median.ratio),
       });
+      if (plain) {
+        rows.push({
+          scenario: `raw Argon2id \`hasher.hash()\`, ${THREADPOOL} concurrent loops, glibc's default allocator (for reference)`,
+          store: `(${store.label} run)`,
+          rps: plain.rate,
+          target: '—',
+          detail: `confirms ${pct(median.rps / plain.rate)} of it`,
+        });
+      }
       const rawCpuPerHash = median.brackets.reduce((sum, r) => sum + r.cpuPerHash, 0) / median.brackets.length;
       ratios.push(
         `confirms / raw hashes, ${store.label}: **${pct(median.ratio)}**, the median of ${rounds.map((r) => pct(r.ratio)).join(', ')} ` +
           `(${median.rps.toFixed(1)} confirms/s / ${median.rawRate.toFixed(1)} hashes/s, the mean of ${median.brackets.map((r) => r.rate.toFixed(1)).join(' and ')}); ` +
-          `CPU per confirm ${ms(median.cpuPerConfirm)} against ${ms(rawCpuPerHash)} per raw hash, i.e. ${pct(rawCpuPerHash / median.cpuPerConfirm)} of the server's CPU goes to hashing`,
+          `CPU per confirm ${ms(median.cpuPerConfirm)} against ${ms(rawCpuPerHash)} per raw hash, i.e. ${pct(rawCpuPerHash / median.cpuPerConfirm)} of the server's CPU goes to hashing` +
+          (plain
+            ? `; with glibc's default allocator a raw hash takes ${ms(plain.cpuPerHash)} CPU and ${plain.rate.toFixed(1)} hashes/s, and the confirms are ${pct(median.rps / plain.rate)} of that`
+            : ''),
       );
     }
 
