@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxTable } from '../delivery/index.ts';
 import { compiled, writeAllIf, writeTogether, writeTogetherIf } from './compiled.ts';
+import { checkWriteGroups } from './write-groups.ts';
 import { STORES, type TestStore } from './testing.ts';
 
 type Row = OutboxTable;
@@ -35,13 +36,18 @@ const claimPending = compiled<{ id: string }, { id: string; status: string }>((d
   db.updateTable('outbox').set({ status: 'dead' }).where('id', '=', p.id).where('status', '=', 'pending').returning(['id', 'status']),
 );
 
-for (const factory of STORES) {
-  describe(`${factory.name}: compiled statements`, () => {
+// Unchecked (as in production), SQLite's group commit runs on the driver itself rather than through Kysely.
+for (const [factory, checked] of STORES.flatMap((f) => (f.name === 'sqlite' ? [[f, true] as const, [f, false] as const] : [[f, true] as const]))) {
+  describe(`${factory.name}: compiled statements${checked ? '' : ', write groups unchecked'}`, () => {
     let store: TestStore;
     beforeAll(async () => {
+      checkWriteGroups(checked);
       store = await factory.open();
     });
-    afterAll(() => store.close());
+    afterAll(async () => {
+      checkWriteGroups(true);
+      await store.close();
+    });
 
     it('run again and again with new values, constants kept as written', async () => {
       await insert.execute(store.db, row('a', { created_at: 10 }));
@@ -114,6 +120,26 @@ for (const factory of STORES) {
       expect(await writeAllIf(store.db, [group('all-c'), { guard: claimPending.bind({ id: 'all-a' }), writes: [] }])).toBe(false);
       expect(await byId.first(store.db, { id: 'all-c-mail' })).toBeUndefined();
       expect(await byId.first(store.db, { id: 'all-c' })).toMatchObject({ status: 'pending' });
+    });
+
+    it('writeTogether waits for a transaction in flight and stays out of it', async () => {
+      let release!: () => void;
+      let entered!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const inside = new Promise<void>((resolve) => (entered = resolve));
+      const transaction = store.db.transaction().execute(async (trx) => {
+        await insert.execute(trx, row('in-flight'));
+        entered();
+        await held;
+        throw new Error('roll back');
+      });
+      await inside;
+      const outside = writeTogether(store.db, [insert.bind(row('outside'))]);
+      release();
+      await expect(transaction).rejects.toThrow('roll back');
+      await outside;
+      expect(await byId.first(store.db, { id: 'outside' })).toBeDefined();
+      expect(await byId.first(store.db, { id: 'in-flight' })).toBeUndefined();
     });
 
     it('writeTogether joins the transaction it is given', async () => {

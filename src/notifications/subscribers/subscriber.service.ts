@@ -104,14 +104,31 @@ const insertRow = (db: Kysely<Database>, p: UpsertRow) =>
     updated_at: p.now,
   });
 
-// A null input keeps what the row holds; the user link is taken once.
+/**
+ * A null input keeps what the row holds; the user link is taken once. A subscriber that would not change is
+ * not written at all (nor its `updated_at`): most triggers name a known subscriber with the fields it already
+ * has, and rewriting its row cost each of them a page of SQLite's commit, a row version on PostgreSQL.
+ */
 const upsert = compiled<UpsertRow>((db, p) =>
   insertRow(db, p).onConflict((oc) =>
-    oc.column('subscriber_id').doUpdateSet({
-      ...Object.fromEntries(MERGED.map((column) => [column, sql`coalesce(excluded.${sql.ref(column)}, subscribers.${sql.ref(column)})`])),
-      user_id: sql`coalesce(subscribers.user_id, excluded.user_id)`,
-      updated_at: sql`excluded.updated_at`,
-    }),
+    oc
+      .column('subscriber_id')
+      .doUpdateSet({
+        ...Object.fromEntries(MERGED.map((column) => [column, sql`coalesce(excluded.${sql.ref(column)}, subscribers.${sql.ref(column)})`])),
+        user_id: sql`coalesce(subscribers.user_id, excluded.user_id)`,
+        updated_at: sql`excluded.updated_at`,
+      })
+      .where(
+        sql<boolean>`${sql.join(
+          [
+            ...MERGED.map(
+              (column) => sql`coalesce(excluded.${sql.ref(column)}, subscribers.${sql.ref(column)}) is distinct from subscribers.${sql.ref(column)}`,
+            ),
+            sql`(subscribers.user_id is null and excluded.user_id is not null)`,
+          ],
+          sql` or `,
+        )}`,
+      ),
   ),
 );
 const bySubscriberId = compiled<{ subscriber_id: string }, SubscribersTable>((db, p) =>

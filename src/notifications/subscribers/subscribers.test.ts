@@ -57,6 +57,17 @@ for (const factory of STORES) {
       expect(merged!.updatedAt).toBe(created!.createdAt + 60_000);
     });
 
+    it('upsertWrite leaves a subscriber it would not change as it is, updatedAt included', async () => {
+      await writeTogether(store.db, [service().upsertWrite({ subscriberId: 'ada', firstName: 'Ada', email: 'ada@example.com' })]);
+      const created = await service().get('ada');
+      clock.advance(60_000);
+      await writeTogether(store.db, [service().upsertWrite({ subscriberId: 'ada', firstName: 'Ada', email: null })]);
+      expect(await service().get('ada')).toEqual(created);
+      clock.advance(60_000);
+      await writeTogether(store.db, [service().upsertWrite({ subscriberId: 'ada', firstName: 'Ada', email: 'ada@example.org' })]);
+      expect(await service().get('ada')).toMatchObject({ firstName: 'Ada', email: 'ada@example.org', updatedAt: created!.createdAt + 120_000 });
+    });
+
     it('upsertWrites merges inputs for one subscriber so they go in one statement', async () => {
       const writes = service().upsertWrites([
         { subscriberId: 'bob', firstName: 'Bob' },
