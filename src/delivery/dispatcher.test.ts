@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { manualClock, type ManualClock } from '../platform/clock.ts';
 import { createIds } from '../platform/ids.ts';
@@ -140,6 +140,22 @@ for (const factory of STORES) {
       await d.drain();
       expect(calls).toBe(1);
       expect(await d.stats()).toEqual({ pending: 0, sent: 1, dead: 0 });
+    });
+
+    it('drains however slow the machine is; only a drain given a timeout reads the wall clock', async () => {
+      vi.useFakeTimers({ toFake: ['performance'] });
+      try {
+        // A send that takes a minute of wall time, one row a round: three minutes for the queue.
+        const d = dispatcher({ test: async () => void vi.advanceTimersByTime(60_000) }, { batchSize: 1 });
+        for (let i = 0; i < 3; i++) await put({ n: i });
+        await d.drain();
+        expect(await d.stats()).toEqual({ pending: 0, sent: 3, dead: 0 });
+
+        for (let i = 0; i < 3; i++) await put({ n: i });
+        await expect(d.drain(90_000)).rejects.toThrow('delivery drain did not finish within 90000 ms');
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     it('never sends a row twice when two dispatchers run at once', async () => {
