@@ -90,6 +90,7 @@ for (const factory of STORES) {
         'PATCH /v2/subscribers/{subscriberId}/preferences',
         'POST /v2/workflows',
         'PUT /v2/workflows/{workflowId}',
+        'GET /v2/workflows/{workflowId}/steps/{stepId}',
         'POST /v2/workflows/{workflowId}/step/{stepId}/preview',
         'POST /v1/reset_flows',
         'POST /v1/reset_flows/{id}/challenge',

@@ -79,6 +79,10 @@ export const ERROR_CODES = {
   workflow_step_not_found: { status: 404, message: 'The workflow has no step with this id.' },
   workflow_read_only: { status: 403, message: 'This workflow is defined in rekey.config.json: change it there, not over the API.' },
   workflow_builtin_not_deletable: { status: 403, message: 'A built-in workflow cannot be deleted; its content can be changed with an update.' },
+  workflow_sync_not_supported: {
+    status: 422,
+    message: 'Rekey has no environments to copy a workflow to: every application of a deployment runs the same workflows.',
+  },
   trigger_recipients_invalid: { status: 422, message: 'The recipients of the trigger are invalid.' },
   trigger_too_many_recipients: { status: 422, message: 'A trigger has at most 100 recipients.' },
   trigger_too_many_events: { status: 422, message: 'A bulk trigger has at most 100 events.' },

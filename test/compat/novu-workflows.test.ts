@@ -347,6 +347,54 @@ for (const factory of STORES) {
       expect((builtin.result as { preview: { body: string } }).preview.body).toContain('123456');
     });
 
+    it('retrieves one step by its id or its `_id`, as the workflow shows it', async () => {
+      const { result: created } = await novu.workflows.create({
+        ...welcome('Step, {{ subscriber.firstName }}'),
+        workflowId: 'api-steps',
+        steps: [
+          { name: 'Wait', type: 'delay', controlValues: { type: 'regular', amount: 5, unit: 'minutes' } },
+          { name: 'Welcome mail', type: 'email', controlValues: { subject: 'Step, {{ subscriber.firstName }}', body: '<p>Hi</p>' } },
+        ],
+      });
+      const { result: mail } = await novu.workflows.steps.retrieve('api-steps', 'welcome-mail');
+      expect(mail).toMatchObject({
+        stepId: 'welcome-mail',
+        slug: 'welcome-mail',
+        name: 'Welcome mail',
+        type: 'email',
+        origin: 'novu-cloud',
+        workflowId: 'api-steps',
+        workflowDatabaseId: created.id,
+        controlValues: { subject: 'Step, {{ subscriber.firstName }}', body: '<p>Hi</p>' },
+      });
+      expect(mail.id).toBe(created.steps[1]!.id);
+      expect((await novu.workflows.steps.retrieve(created.id, mail.id)).result).toEqual(mail);
+      expect((await novu.workflows.steps.retrieve('api-steps', 'wait')).result).toMatchObject({
+        type: 'delay',
+        controlValues: { type: 'regular', amount: 5, unit: 'minutes' },
+      });
+
+      // A built-in's step, with the languages the SDK's workflow answer can only show under `additionalProperties`.
+      const { result: builtin } = await novu.workflows.steps.retrieve('password-reset-code', 'email');
+      expect(builtin).toMatchObject({ type: 'email', origin: 'external', controlValues: { locales: { fr: expect.any(Object) } } });
+
+      const noStep = await failure(novu.workflows.steps.retrieve('api-steps', 'nope'));
+      expect(noStep.error).toBeInstanceOf(ErrorDto);
+      expect(noStep).toMatchObject({ status: 404, code: 'workflow_step_not_found' });
+      expect(await failure(novu.workflows.steps.retrieve('no-such-workflow', 'email'))).toMatchObject({ status: 404, code: 'workflow_not_found' });
+    });
+
+    it('refuses to sync a workflow to another environment, which Rekey does not have', async () => {
+      const refused = await failure(novu.workflows.sync({ targetEnvironmentId: 'env_production' }, 'password-reset'));
+      expect(refused.error).toBeInstanceOf(ValidationErrorDto);
+      expect(refused).toMatchObject({ status: 422, code: 'workflow_sync_not_supported' });
+      expect(refused.message).toContain('no environments');
+      expect(await failure(novu.workflows.sync({ targetEnvironmentId: 'env_production' }, 'no-such-workflow'))).toMatchObject({
+        status: 404,
+        code: 'workflow_not_found',
+      });
+    });
+
     it('a workflow saved on one node runs on the other: created at once, changed within the freshness window', async () => {
       await novu.workflows.create({ ...welcome('First, {{ subscriber.firstName }}'), workflowId: 'api-shared', active: true });
       // Node B has never heard of it: its trigger checks the revision on the miss.

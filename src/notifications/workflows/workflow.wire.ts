@@ -118,19 +118,23 @@ export function definitionOf(workflowId: string, body: WorkflowBody): WorkflowDe
 }
 
 // What the SDK validates (`WorkflowResponseDto`, `WorkflowListResponseDto`), plus Rekey's `critical` and `editable`.
-const stepResponse = z.object({
-  _id: z.string(),
-  stepId: z.string(),
-  slug: z.string(),
-  name: z.string(),
-  type: z.string(),
-  origin: z.enum(['novu-cloud', 'external']),
-  workflowId: z.string(),
-  workflowDatabaseId: z.string(),
-  controls: z.object({ values: controlValues }),
-  controlValues,
-  variables: z.record(z.string(), z.unknown()),
-});
+/** Novu's `StepResponseDto`: a step of a workflow's answer, and the whole answer of `workflows.steps.retrieve`. */
+export const stepResponse = z
+  .object({
+    _id: z.string(),
+    stepId: z.string(),
+    slug: z.string(),
+    name: z.string(),
+    type: z.string(),
+    origin: z.enum(['novu-cloud', 'external']),
+    workflowId: z.string(),
+    workflowDatabaseId: z.string(),
+    controls: z.object({ values: controlValues }),
+    controlValues,
+    variables: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'NovuWorkflowStep' });
+export type StepResponse = z.infer<typeof stepResponse>;
 const channelPreference = z.object({ enabled: z.boolean() });
 export const workflowResponse = z
   .object({
@@ -201,9 +205,32 @@ export function controlValuesOf(step: StepDefinition): Record<string, unknown> {
   return values;
 }
 
+/** Novu's `origin`: `novu-cloud` for a workflow saved over the API, `external` for a built-in or one of the file's. */
+const originOf = (workflow: Workflow, editable: Editable) => (workflow.origin === 'api' && editable === 'yes' ? 'novu-cloud' : 'external');
+
+/** Novu's `_id` of a step: its workflow's `_id` and its own id. */
+export const stepDatabaseIdOf = (workflow: Workflow, stepId: string): string => `${databaseIdOf(workflow)}_${stepId}`;
+
+export function toNovuStep(workflow: Workflow, step: StepDefinition, editable: Editable): StepResponse {
+  const values = controlValuesOf(step);
+  return {
+    _id: stepDatabaseIdOf(workflow, step.stepId),
+    stepId: step.stepId,
+    slug: step.stepId,
+    name: step.name ?? step.stepId,
+    type: step.type,
+    origin: originOf(workflow, editable),
+    workflowId: workflow.workflowId,
+    workflowDatabaseId: databaseIdOf(workflow),
+    controls: { values },
+    controlValues: values,
+    variables: {},
+  };
+}
+
 export function toNovuWorkflow(workflow: Workflow, editable: Editable, startedAt: number): WorkflowResponse {
   const databaseId = databaseIdOf(workflow);
-  const origin = workflow.origin === 'api' && editable === 'yes' ? 'novu-cloud' : 'external';
+  const origin = originOf(workflow, editable);
   const channels = [...new Set(workflow.steps.map((step) => step.type).filter(isChannel))];
   return {
     _id: databaseId,
@@ -220,22 +247,7 @@ export function toNovuWorkflow(workflow: Workflow, editable: Editable, startedAt
     severity: 'none',
     createdAt: new Date(workflow.createdAt ?? startedAt).toISOString(),
     updatedAt: new Date(workflow.updatedAt ?? startedAt).toISOString(),
-    steps: workflow.steps.map((step) => {
-      const values = controlValuesOf(step);
-      return {
-        _id: `${databaseId}_${step.stepId}`,
-        stepId: step.stepId,
-        slug: step.stepId,
-        name: step.name ?? step.stepId,
-        type: step.type,
-        origin,
-        workflowId: workflow.workflowId,
-        workflowDatabaseId: databaseId,
-        controls: { values },
-        controlValues: values,
-        variables: {},
-      };
-    }),
+    steps: workflow.steps.map((step) => toNovuStep(workflow, step, editable)),
     preferences: {
       user: null,
       default: {

@@ -13,7 +13,10 @@ import {
   databaseIdOf,
   definitionOf,
   patchWorkflowBody,
+  stepDatabaseIdOf,
+  stepResponse,
   toNovuListItem,
+  toNovuStep,
   toNovuWorkflow,
   updateWorkflowBody,
   workflowListItem,
@@ -33,6 +36,7 @@ const tags = ['workflows'];
 const routeConfig = { surface: 'novu' as const };
 const saving = ['workflow_invalid', 'workflow_template_invalid'] as const satisfies readonly ErrorCode[];
 const workflowParams = z.object({ workflowId: z.string().min(1).max(200) });
+const stepParams = workflowParams.extend({ stepId: z.string().min(1).max(200) });
 const many = <T extends z.ZodType>(item: T) => z.union([item, z.array(item)]).transform((v) => (Array.isArray(v) ? v : [v]));
 const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(10),
@@ -49,8 +53,9 @@ const wrapped = <T extends z.ZodType>(schema: T) => z.object({ data: schema });
 const WORKFLOW_BODY_LIMIT = 1024 * 1024;
 
 /**
- * `/v2/workflows` as `@novu/api`'s `workflows.create/list/get/update/delete` and `workflows.steps.generatePreview`
- * call it, in Novu's `{ data }` envelope. Saved workflows reach every node (see `WORKFLOW_FRESHNESS_MS`).
+ * `/v2/workflows` as `@novu/api`'s `workflows.create/list/get/update/patch/delete`, `workflows.steps.retrieve` and
+ * `workflows.steps.generatePreview` call it, in Novu's `{ data }` envelope. Saved workflows reach every node (see
+ * `WORKFLOW_FRESHNESS_MS`). `workflows.sync` is refused: Rekey has no environments to copy a workflow to.
  */
 export const workflowRoutes: FastifyPluginAsync<WorkflowRouteOptions> = async (app, opts) => {
   const { registry, catalog, startedAt } = opts;
@@ -67,6 +72,13 @@ export const workflowRoutes: FastifyPluginAsync<WorkflowRouteOptions> = async (a
     }
     if (!workflow) throw new RekeyError('workflow_not_found', { workflowId: idOrSlug });
     return workflow;
+  }
+
+  /** A step by its id, or by the `_id` Novu's answers gave it. */
+  function stepOf(workflow: CompiledWorkflow, idOrDatabaseId: string) {
+    const step = workflow.steps.find((s) => s.stepId === idOrDatabaseId || stepDatabaseIdOf(workflow, s.stepId) === idOrDatabaseId);
+    if (!step) throw new RekeyError('workflow_step_not_found', { workflowId: workflow.workflowId, stepId: idOrDatabaseId });
+    return step;
   }
 
   r.post(
@@ -208,6 +220,47 @@ export const workflowRoutes: FastifyPluginAsync<WorkflowRouteOptions> = async (a
     },
   );
 
+  r.get(
+    '/v2/workflows/:workflowId/steps/:stepId',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Get a step of a workflow (Novu)',
+        operationId: 'getWorkflowStep',
+        errors: ['workflow_not_found', 'workflow_step_not_found'],
+        params: stepParams,
+        querystring: z.strictObject({}),
+        response: { 200: wrapped(stepResponse) },
+      },
+    },
+    async (request) => {
+      const workflow = await find(request.params.workflowId);
+      return { data: toNovuStep(workflow, stepOf(workflow, request.params.stepId), catalog.editable(workflow.workflowId)) };
+    },
+  );
+
+  r.put(
+    '/v2/workflows/:workflowId/sync',
+    {
+      config: routeConfig,
+      schema: {
+        tags,
+        summary: 'Copy a workflow to another environment (Novu): refused, Rekey has no environments',
+        operationId: 'syncWorkflow',
+        errors: ['workflow_not_found', 'workflow_sync_not_supported'],
+        params: workflowParams,
+        body: z.looseObject({ targetEnvironmentId: z.string().max(200) }),
+      },
+    },
+    async (request) => {
+      const { workflowId } = await find(request.params.workflowId);
+      // Every application of a deployment already runs the same workflows; another deployment is reached with
+      // its own key (workflows.get here, workflows.create there).
+      throw new RekeyError('workflow_sync_not_supported', { workflowId });
+    },
+  );
+
   r.post(
     '/v2/workflows/:workflowId/step/:stepId/preview',
     {
@@ -218,19 +271,16 @@ export const workflowRoutes: FastifyPluginAsync<WorkflowRouteOptions> = async (a
         summary: 'Preview a step with sample data (Novu)',
         operationId: 'previewWorkflowStep',
         errors: ['workflow_not_found', 'workflow_step_not_found', 'workflow_template_invalid'],
-        params: workflowParams.extend({ stepId: z.string().min(1).max(200) }),
+        params: stepParams,
         body: previewBody,
         response: { 201: wrapped(previewResponse) },
       },
     },
     async (request, reply) => {
       const workflow = await find(request.params.workflowId);
+      const { stepId } = stepOf(workflow, request.params.stepId);
       const branding = await opts.branding(request.application!.id);
-      // The step by its id, or by the `_id` Novu's answers gave it.
-      const prefix = `${databaseIdOf(workflow)}_`;
-      const { stepId } = request.params;
-      const own = stepId.startsWith(prefix) && !workflow.steps.some((s) => s.stepId === stepId) ? stepId.slice(prefix.length) : stepId;
-      const data = await previewStep({ renderer: opts.renderer, branding }, workflow, own, request.body);
+      const data = await previewStep({ renderer: opts.renderer, branding }, workflow, stepId, request.body);
       return reply.code(201).send({ data });
     },
   );
