@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createServer as createNetServer } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { STORES, type StoreFactory } from '../../src/store/testing.ts';
+import { STORES } from '../../src/store/testing.ts';
 import { managementApi } from '../support/api.ts';
-import { createHarness, freshAccounts, type Harness } from '../support/harness.ts';
+import { freshAccounts, type Harness } from '../support/harness.ts';
+import { listeningHarness } from './chromium.ts';
 
 /**
  * Enrollment through the one-time link in a real Chromium with CDP virtual authenticators (a USB security key and
@@ -53,26 +53,6 @@ afterAll(async () => {
   await new Promise((resolve) => appSite.server?.close(resolve));
 });
 
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
-async function listeningHarness(factory: StoreFactory): Promise<Harness & { url: string }> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    try {
-      const h = await createHarness(factory, { listen: true, config: { port, baseUrl: `http://localhost:${port}` } });
-      return h as Harness & { url: string };
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt >= 5) throw error;
-    }
-  }
-}
-
 for (const factory of STORES) {
   describe(`${factory.name}: factor enrollment in Chromium`, () => {
     let h: Harness & { url: string };
@@ -82,7 +62,7 @@ for (const factory of STORES) {
     const { email, password } = freshAccounts();
 
     beforeAll(async () => {
-      h = await listeningHarness(factory);
+      h = await listeningHarness(factory, { host: 'localhost' });
       api = managementApi(h);
     });
     afterAll(() => h.close());
