@@ -70,21 +70,21 @@ export interface SubscriberService {
   search(query: SubscriberSearch): Promise<SubscriberPage>;
 }
 
-interface UpsertRow {
-  id: string;
-  subscriber_id: string;
-  first_name: string | null;
-  last_name: string | null;
-  email: string | null;
-  phone: string | null;
-  avatar: string | null;
-  locale: string | null;
-  timezone: string | null;
-  data: string | null;
-  now: number;
-}
-
-const MERGED = ['first_name', 'last_name', 'email', 'phone', 'avatar', 'locale', 'timezone', 'data'] as const;
+/** The column of each field a trigger, a create or a patch may set. */
+const COLUMNS = {
+  firstName: 'first_name',
+  lastName: 'last_name',
+  email: 'email',
+  phone: 'phone',
+  avatar: 'avatar',
+  locale: 'locale',
+  timezone: 'timezone',
+  data: 'data',
+} as const satisfies Record<keyof SubscriberPatch, keyof SubscribersTable>;
+type Column = (typeof COLUMNS)[keyof typeof COLUMNS];
+const MERGED = Object.values(COLUMNS) as Column[];
+/** A subscriber as a trigger or a create writes it, and when. */
+type UpsertRow = Pick<SubscribersTable, 'id' | 'subscriber_id' | Column> & { now: number };
 
 /** The new row as a trigger or a create gives it; the user link is taken from the users table as it is then. */
 const insertRow = (db: Kysely<Database>, p: UpsertRow) =>
@@ -157,17 +157,6 @@ export function toSubscriber(row: SubscribersTable): Subscriber {
     updatedAt: Number(row.updated_at),
   };
 }
-
-const COLUMNS = {
-  firstName: 'first_name',
-  lastName: 'last_name',
-  email: 'email',
-  phone: 'phone',
-  avatar: 'avatar',
-  locale: 'locale',
-  timezone: 'timezone',
-  data: 'data',
-} as const satisfies Record<keyof SubscriberPatch, keyof SubscribersTable>;
 
 const columnValue = (key: keyof SubscriberPatch, value: unknown): string | null =>
   value === null || value === undefined ? null : key === 'data' ? JSON.stringify(value) : (value as string);
