@@ -51,6 +51,14 @@ describe('access tokens', () => {
     await refused(accessToken);
   });
 
+  it("refuses a token whose subject is not its session's user", async () => {
+    const [mine, theirs] = [await issue(), await issue()];
+    const key = createTokens(SECRET).deriveKey('access-token-hs256');
+    await refused(await forge({ sid: mine.session.id, sub: theirs.session.user_id }, key));
+    await refused(await forge({ sid: mine.session.id }, key));
+    expect((await sessions.verifyAccessToken(await forge({ sid: mine.session.id, sub: mine.session.user_id }, key))).id).toBe(mine.session.id);
+  });
+
   it('refuses a token signed with another key, another algorithm, another issuer, or tampered with', async () => {
     const { accessToken, session } = await issue();
     await refused(await forge({ sid: session.id }, createTokens('another-secret-that-is-long-enough-000').deriveKey('access-token-hs256')));

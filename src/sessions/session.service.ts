@@ -51,7 +51,17 @@ export interface SessionService {
   revokeAllForUser(userId: string, now: number, keepSessionId?: string | null): BoundWrite;
   /** An access token's session, if that session is still active. */
   verifyAccessToken(accessToken: string): Promise<Session>;
+  /** What an access token names, once its signature, issuer and expiry are checked (no read); else `session_invalid`. */
+  accessTokenClaims(accessToken: string): AccessTokenClaims;
+  /** The session of checked claims, if it is still active; else `session_invalid`. */
+  activeSession(claims: AccessTokenClaims): Promise<Session>;
   statusOf(session: Session): SessionStatus;
+}
+
+/** The session and the user an access token names (`sid`, `sub`). */
+export interface AccessTokenClaims {
+  sessionId: string;
+  userId: string;
 }
 
 const revokeAll = compiled<{ userId: string; now: number; keep: string }>((db, p) =>
@@ -216,17 +226,20 @@ export function createSessionService(deps: NewSignInDeps): SessionService {
     },
     // No session id is empty, so `''` keeps none and one statement serves both cases.
     revokeAllForUser: (userId, now, keepSessionId) => revokeAll.bind({ userId, now, keep: keepSessionId ?? '' }),
-    async verifyAccessToken(accessToken) {
-      let sessionId: string;
+    verifyAccessToken: async (accessToken) => service.activeSession(service.accessTokenClaims(accessToken)),
+    accessTokenClaims(accessToken) {
       try {
-        const payload = verifyJwt(accessToken) as { sid?: unknown; exp?: unknown };
-        if (typeof payload.exp !== 'number' || payload.exp * 1000 <= clock.now() || typeof payload.sid !== 'string') throw new Error('expired');
-        sessionId = payload.sid;
+        const payload = verifyJwt(accessToken) as { sid?: unknown; sub?: unknown; exp?: unknown };
+        if (typeof payload.exp !== 'number' || payload.exp * 1000 <= clock.now()) throw new Error('expired');
+        if (typeof payload.sid !== 'string' || typeof payload.sub !== 'string') throw new Error('malformed');
+        return { sessionId: payload.sid, userId: payload.sub };
       } catch {
         throw new RekeyError('session_invalid');
       }
+    },
+    async activeSession({ sessionId, userId }) {
       const session = await db.selectFrom('sessions').selectAll().where('id', '=', sessionId).executeTakeFirst();
-      if (!session || service.statusOf(session) !== 'active') throw new RekeyError('session_invalid');
+      if (!session || session.user_id !== userId || service.statusOf(session) !== 'active') throw new RekeyError('session_invalid');
       return session;
     },
     statusOf: (session) => (session.ended_at !== null ? 'revoked' : session.expires_at <= clock.now() ? 'expired' : 'active'),
