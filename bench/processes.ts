@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveTuning } from '../bin/serve-tuning.js';
+import { SERVE_V8_FLAGS, serveTuning } from '../bin/serve-tuning.js';
 import { benchCopy, bundleAgainstDist } from './compiled.ts';
 import { cpuMeter, type CpuShare } from './machine.ts';
 import type { Command, ReadyMessage, Reply, ServerSpec, WindowUsage } from './protocol.ts';
@@ -24,10 +24,11 @@ export type Allocator = 'rekey' | 'default';
 
 async function spawnServer(spec: ServerSpec, allocator: Allocator = spec.role === 'rekey' ? 'rekey' : 'default'): Promise<ChildProcess> {
   // Plain `node` on compiled code, as `npm start` runs it, plus an IPC channel. Rekey gets the memory
-  // settings `rekey serve` runs with; the ceiling runs as plain Node does.
+  // settings `rekey serve` runs with (its V8 flags on the command line: bin/rekey.js sets them once running);
+  // the ceiling runs as plain Node does.
   const tuning = allocator === 'rekey' ? serveTuning({ ...process.env, REKEY_SERVE_TUNED: undefined }, []) : undefined;
   return fork(await compiledServerScript(), [], {
-    execArgv: tuning?.execArgv ?? [],
+    execArgv: allocator === 'rekey' ? [...(tuning?.execArgv ?? []), ...SERVE_V8_FLAGS] : [],
     env: { ...(tuning?.env ?? process.env), BENCH_SPEC: JSON.stringify(spec) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

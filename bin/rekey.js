@@ -5,7 +5,8 @@
 // must not quietly run the old code.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { serveTuning, serving } from './serve-tuning.js';
+import { setFlagsFromString } from 'node:v8';
+import { SERVE_V8_FLAGS, serveTuning, serving } from './serve-tuning.js';
 
 const SRC = new URL('../src/', import.meta.url);
 const DIST_ENTRY = new URL('../dist/cli/index.js', import.meta.url);
@@ -102,10 +103,13 @@ function endWithLauncher() {
   process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
 }
 
-const tuning = serving(process.argv.slice(2)) ? serveTuning() : undefined;
+const serve = serving(process.argv.slice(2));
+const tuning = serve ? serveTuning() : undefined;
 if (tuning) respawn(tuning);
 else {
   endWithLauncher();
+  // Before the modules load: loading them is the heap's first growth.
+  if (serve) for (const flag of SERVE_V8_FLAGS) setFlagsFromString(flag);
   const { runCli } = await loadCli();
   await runCli(process.argv);
 }

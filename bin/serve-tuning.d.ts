@@ -9,3 +9,6 @@ export function serveTuning(env?: NodeJS.ProcessEnv, execArgv?: string[]): Serve
 
 /** Whether these command-line arguments run the server. */
 export function serving(args: string[]): boolean;
+
+/** V8 flags the serving process sets on itself at start (`v8.setFlagsFromString`). */
+export const SERVE_V8_FLAGS: readonly string[];

@@ -19,6 +19,18 @@
 const SERVE_TUNABLES = ['glibc.malloc.hugetlb=1', 'glibc.malloc.mmap_threshold=4194304'];
 const SERVE_NODE_FLAGS = ['--max-semi-space-size=4'];
 
+/**
+ * V8 settings that hold from the moment they are set (`v8.setFlagsFromString`), so the serving process sets
+ * them itself however it was started, and no operator has to (Node refuses them in NODE_OPTIONS anyway).
+ *
+ * - `--heap-growing-percent=50`: the old generation may grow half past what the last full collection kept
+ *   before the next one, instead of V8's own factor (about 2× for a heap this small). Under load much of what
+ *   reaches the old generation is request garbage that lived a little too long; with V8's factor it piled up
+ *   to about twice the live heap, ~30 MiB more RSS at the peak. The price: a mark-compact (~150 ms of CPU,
+ *   mostly on a helper thread) every ~10 s of forgot load instead of every ~20 s.
+ */
+export const SERVE_V8_FLAGS = ['--heap-growing-percent=50'];
+
 /** `rekey serve`, or `rekey` with no command (serve is the default), but not `--help` or `--version`. */
 export function serving(args) {
   const command = args.find((arg) => !arg.startsWith('-'));

@@ -5,6 +5,12 @@ import type { Config } from './config/schema.ts';
 import { planProviders } from './delivery/index.ts';
 import { createPasswordHasher, lowerHashingPriority } from './users/index.ts';
 
+/**
+ * Memory of each start-up hash that finds the hashing threads (KiB): at glibc's mmap threshold as
+ * bin/serve-tuning.js sets it (4 MiB), so each buffer is unmapped when its hash is done.
+ */
+const WARM_UP_MEMORY_KIB = 4096;
+
 export interface RunningServer {
   app: FastifyInstance;
   rekey: Rekey;
@@ -18,7 +24,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
   if (config.hashThreadNice > 0 || config.hashThreadIdle) {
     // One hash per pool thread, at once, so every thread of the pool shows itself by burning CPU. Not
     // through the users' hashing gate: it admits fewer than the pool size and would leave a thread out.
-    const hasher = createPasswordHasher({ memoryKib: config.argon2MemoryKib, timeCost: config.argon2TimeCost });
+    // These hashes only need to burn CPU, not to be strong: with 4 MiB and as many more passes, each thread
+    // burns as long as with the configured cost but holds 4 MiB instead of 19 (the start-up peak held them all).
+    const memoryKib = Math.min(config.argon2MemoryKib, WARM_UP_MEMORY_KIB);
+    const timeCost = Math.ceil((config.argon2MemoryKib * config.argon2TimeCost) / memoryKib);
+    const hasher = createPasswordHasher({ memoryKib, timeCost });
     const warm = () => Promise.all(Array.from({ length: config.threadPoolSize }, (_, i) => hasher.hash(`warm-up ${i}`)));
     await lowerHashingPriority(warm, { nice: config.hashThreadNice, idle: config.hashThreadIdle });
   }
