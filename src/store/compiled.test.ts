@@ -153,3 +153,20 @@ for (const [factory, checked] of STORES.flatMap((f) => (f.name === 'sqlite' ? [[
     });
   });
 }
+
+describe('a group commit when the store closes first', () => {
+  for (const checked of [true, false]) {
+    it(`fails its callers instead of the process (write groups ${checked ? 'checked' : 'unchecked'})`, async () => {
+      checkWriteGroups(checked);
+      const store = await STORES.find((f) => f.name === 'sqlite')!.open();
+      try {
+        // Queued for the group that commits on the next turn of the event loop, after the store is gone.
+        const pending = writeTogether(store.db, [insert.bind(row('late'))]);
+        await store.close();
+        await expect(pending).rejects.toThrow('destroyed');
+      } finally {
+        checkWriteGroups(true);
+      }
+    });
+  }
+});

@@ -224,7 +224,14 @@ function joinGroupCommit(db: Kysely<Database>, work: Work): Promise<unknown> {
 
 async function commitGroup(db: Kysely<Database>, group: Waiting[]): Promise<void> {
   const sqlite = writeGroupsChecked() ? undefined : sqliteHandleOf(db);
-  if (sqlite) return db.connection().execute(async () => commitDirect(db, sqlite, group));
+  if (sqlite) {
+    // No connection to be had (the store closed while the group waited): every caller hears of it, and
+    // nothing is left to reject unhandled.
+    return db
+      .connection()
+      .execute(async () => commitDirect(db, sqlite, group))
+      .catch((error: unknown) => group.forEach((waiting) => waiting.reject(error)));
+  }
   try {
     const results = await db.transaction().execute(async (trx) => {
       const rows: unknown[] = [];
