@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { compiled, writeTogether, type BoundWrite } from '../store/compiled.ts';
 import type { Database } from '../store/database.ts';
 import type { Recipient } from './engine.ts';
+import { SUBSCRIBER_FIELD_COLUMNS } from './subscribers/index.ts';
 import type { ExecutionStatus, NotificationExecutionsTable, NotificationStepsTable, SkipReason, StepStatus } from './execution.table.ts';
 
 export type Execution = NotificationExecutionsTable;
@@ -151,17 +152,7 @@ type Loaded = { execution: Execution; subscriber: Recipient | null };
 type Batch = Map<string, Array<{ resolve(loaded: Loaded | undefined): void; reject(error: unknown): void }>>;
 
 /** The subscriber's columns beside the execution's, renamed so that none shadows another. */
-const SUBSCRIBER_COLUMNS = {
-  subscriberId: 'subscriber_id',
-  firstName: 'first_name',
-  lastName: 'last_name',
-  email: 'email',
-  phone: 'phone',
-  avatar: 'avatar',
-  locale: 'locale',
-  timezone: 'timezone',
-  data: 'data',
-} as const;
+const SUBSCRIBER_COLUMNS = { subscriberId: 'subscriber_id', ...SUBSCRIBER_FIELD_COLUMNS } as const;
 type JoinedRow = Execution & { [K in keyof typeof SUBSCRIBER_COLUMNS as `s_${K}`]: string | null };
 
 function loaded(row: JoinedRow): Loaded {

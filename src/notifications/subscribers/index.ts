@@ -18,7 +18,7 @@ export {
   type WorkflowSummary,
 } from './preference.service.ts';
 export { E164, SUBSCRIBER_ID, subscriberIdField, phoneField, type SubscriberInput, type SubscriberPatch } from './subscriber.schemas.ts';
-export { type Subscriber, type SubscriberService } from './subscriber.service.ts';
+export { SUBSCRIBER_FIELD_COLUMNS, type Subscriber, type SubscriberService } from './subscriber.service.ts';
 export type { SubscriberPreferencesTable, SubscribersTable, SubscriberTables } from './subscriber.table.ts';
 export { tenantOf, toNovuSubscriber, type NovuTenant } from './subscriber.wire.ts';
 

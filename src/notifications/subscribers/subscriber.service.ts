@@ -71,7 +71,7 @@ export interface SubscriberService {
 }
 
 /** The column of each field a trigger, a create or a patch may set. */
-const COLUMNS = {
+export const SUBSCRIBER_FIELD_COLUMNS = {
   firstName: 'first_name',
   lastName: 'last_name',
   email: 'email',
@@ -81,8 +81,8 @@ const COLUMNS = {
   timezone: 'timezone',
   data: 'data',
 } as const satisfies Record<keyof SubscriberPatch, keyof SubscribersTable>;
-type Column = (typeof COLUMNS)[keyof typeof COLUMNS];
-const MERGED = Object.values(COLUMNS) as Column[];
+type Column = (typeof SUBSCRIBER_FIELD_COLUMNS)[keyof typeof SUBSCRIBER_FIELD_COLUMNS];
+const MERGED = Object.values(SUBSCRIBER_FIELD_COLUMNS) as Column[];
 /** A subscriber as a trigger or a create writes it, and when. */
 type UpsertRow = Pick<SubscribersTable, 'id' | 'subscriber_id' | Column> & { now: number };
 
@@ -171,7 +171,7 @@ export function createSubscriberService(deps: Pick<PlatformDeps, 'store' | 'cloc
   const rowOf = (input: SubscriberInput): UpsertRow => {
     const parsed = parseOrThrow(subscriberInput, input);
     const row: UpsertRow = { id: ids.next('sub'), subscriber_id: parsed.subscriberId, now: clock.now() } as UpsertRow;
-    for (const key of Object.keys(COLUMNS) as Array<keyof SubscriberPatch>) row[COLUMNS[key]] = columnValue(key, parsed[key]);
+    for (const key of Object.keys(SUBSCRIBER_FIELD_COLUMNS) as Array<keyof SubscriberPatch>) row[SUBSCRIBER_FIELD_COLUMNS[key]] = columnValue(key, parsed[key]);
     return row;
   };
 
@@ -212,9 +212,9 @@ export function createSubscriberService(deps: Pick<PlatformDeps, 'store' | 'cloc
     async patch(subscriberId, patch) {
       checkSubscriberId(subscriberId);
       const parsed = parseOrThrow(subscriberPatch, patch);
-      const set: { [C in (typeof COLUMNS)[keyof SubscriberPatch]]?: string | null } & { updated_at: number } = { updated_at: clock.now() };
-      for (const key of Object.keys(COLUMNS) as Array<keyof SubscriberPatch>) {
-        if (parsed[key] !== undefined) set[COLUMNS[key]] = columnValue(key, parsed[key]);
+      const set: { [C in (typeof SUBSCRIBER_FIELD_COLUMNS)[keyof SubscriberPatch]]?: string | null } & { updated_at: number } = { updated_at: clock.now() };
+      for (const key of Object.keys(SUBSCRIBER_FIELD_COLUMNS) as Array<keyof SubscriberPatch>) {
+        if (parsed[key] !== undefined) set[SUBSCRIBER_FIELD_COLUMNS[key]] = columnValue(key, parsed[key]);
       }
       const row = await db.updateTable('subscribers').set(set).where('subscriber_id', '=', subscriberId).returningAll().executeTakeFirst();
       if (!row) throw new RekeyError('subscriber_not_found', { subscriberId });
