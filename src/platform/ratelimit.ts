@@ -108,13 +108,16 @@ export function createRateLimits(options: RateLimitsOptions = {}): RateLimits {
 const STORES = new WeakMap<RateLimiter, RateLimiterAbstract>();
 
 function wrap(store: RateLimiterAbstract, firstContact: Promise<void> | undefined): RateLimiter {
+  // Awaited only until it settles: afterwards (and without Redis) a count takes no extra turn of the microtask queue.
+  let pending = firstContact;
+  void firstContact?.then(() => (pending = undefined));
   const peek = async (key: string): Promise<number> => {
-    await firstContact;
+    if (pending) await pending;
     return Math.max(0, (await store.get(key))?.consumedPoints ?? 0);
   };
   const limiter: RateLimiter = {
     async consume(key, points = 1) {
-      await firstContact;
+      if (pending) await pending;
       try {
         const res = await store.consume(key, points);
         return { allowed: true, remaining: res.remainingPoints, retryAfterSeconds: 0 };
@@ -132,7 +135,7 @@ function wrap(store: RateLimiterAbstract, firstContact: Promise<void> | undefine
       if (give > 0) await store.reward(key, give);
     },
     async delete(key) {
-      await firstContact;
+      if (pending) await pending;
       await store.delete(key);
     },
   };
