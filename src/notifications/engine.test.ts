@@ -68,6 +68,19 @@ for (const factory of STORES) {
       expect(await executionsOf(`txn-${n}`)).toHaveLength(1);
     });
 
+    it('executions of transactions Rekey names sort by time; such a transaction id given back sends nothing more', async () => {
+      const email = `order${++n}@example.com`;
+      const input = { workflowId: BUILTIN.passwordResetCode, to: [{ subscriberId: `sub_${n}`, email }], payload: { code: '123456', expiresInMinutes: 10 } };
+      const first = await h.rekey.notifications.trigger(input);
+      const second = await h.rekey.notifications.trigger(input);
+      // Led by their transaction's time (a ULID's first ten characters), so they go in at the end of their indexes.
+      for (const { transactionId, executionIds } of [first, second]) expect(executionIds[0]!.slice(4, 14)).toBe(transactionId.slice(4, 14));
+      expect(first.executionIds[0]!.slice(4, 14) <= second.executionIds[0]!.slice(4, 14)).toBe(true);
+      expect(await h.rekey.notifications.trigger({ ...input, transactionId: first.transactionId })).toMatchObject({ executionIds: first.executionIds });
+      await h.deliver();
+      expect(await h.mailbox(email)).toHaveLength(2);
+    });
+
     it('a step whose condition is false is skipped with the reason', async () => {
       const email = `cond${++n}@example.com`;
       const { transactionId } = await h.rekey.notifications.trigger({

@@ -206,18 +206,34 @@ interface Waiting extends Work {
   reject(error: unknown): void;
 }
 
-/** The group being collected for each database, committed once the current I/O callbacks have run. */
+/** The group being collected for each database. */
 const collecting = new WeakMap<Kysely<Database>, Waiting[]>();
+
+/**
+ * Turns of the event loop a group may wait for more callers. A commit's cost is mostly the pages it writes, and
+ * the callers of one moment share most of them (the last leaf of each index), so a bigger group writes fewer pages
+ * per caller: under a load of ten connections, waiting while each turn brought someone new grew groups from about
+ * five callers to about eight and triggers/s by 15–25 %. A lone caller waits one turn more than it did.
+ */
+const MAX_WAIT_TURNS = 5;
 
 function joinGroupCommit(db: Kysely<Database>, work: Work): Promise<unknown> {
   let group = collecting.get(db);
   if (!group) {
     const started: Waiting[] = (group = []);
     collecting.set(db, started);
-    setImmediate(() => {
+    let seen = 0;
+    let turns = 0;
+    const commitOnceQuiet = () => {
+      if (started.length > seen && ++turns < MAX_WAIT_TURNS) {
+        seen = started.length;
+        setImmediate(commitOnceQuiet);
+        return;
+      }
       collecting.delete(db);
       void commitGroup(db, started);
-    });
+    };
+    setImmediate(commitOnceQuiet);
   }
   return new Promise((resolve, reject) => group.push({ ...work, resolve, reject }));
 }
