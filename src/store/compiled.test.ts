@@ -28,6 +28,14 @@ const insert = compiled<Row>((db, p) =>
     .values(p)
     .onConflict((oc) => oc.column('idempotency_key').doNothing()),
 );
+/** Counts a second insert of one key in `attempts`. */
+const upsert = compiled<Row>((db, p) =>
+  db
+    .insertInto('outbox')
+    .values(p)
+    .onConflict((oc) => oc.column('idempotency_key').doUpdateSet((eb) => ({ attempts: eb('outbox.attempts', '+', 1) }))),
+);
+const byKey = compiled<{ key: string }, Row>((db, p) => db.selectFrom('outbox').selectAll().where('idempotency_key', '=', p.key));
 const byId = compiled<{ id: string }, Row>((db, p) => db.selectFrom('outbox').selectAll().where('id', '=', p.id));
 const markSent = compiled<{ id: string; at: number }>((db, p) =>
   db.updateTable('outbox').set({ status: 'sent', sent_at: p.at }).where('id', '=', p.id).where('status', '=', 'pending'),
@@ -87,6 +95,24 @@ for (const [factory, checked] of STORES.flatMap((f) => (f.name === 'sqlite' ? [[
       ]);
       expect(results.map((r) => r.status)).toEqual([...ids.map(() => 'fulfilled'), 'rejected']);
       for (const id of ids.flatMap((id) => [id, `${id}-b`])) expect(await byId.first(store.db, { id })).toBeDefined();
+    });
+
+    it('writeTogether callers of one moment inserting one key: the first row stays, the second does nothing', async () => {
+      const results = await Promise.allSettled(['same-1', 'same-2'].map((id) => writeTogether(store.db, [insert.bind(row(id, { idempotency_key: 'same' }))])));
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+      expect(await byKey.rows(store.db, { key: 'same' })).toHaveLength(1);
+    });
+
+    it('writeTogether callers of one moment upserting one row: each change counts, as one after the other', async () => {
+      // On PostgreSQL one statement may not change a row twice: their shared statement fails and each runs alone.
+      const results = await Promise.allSettled(
+        ['counted-1', 'counted-2', 'counted-3'].map((id) =>
+          writeTogether(store.db, [upsert.bind(row(id, { idempotency_key: 'counted' })), insert.bind(row(`${id}-x`))]),
+        ),
+      );
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+      expect(await byKey.rows(store.db, { key: 'counted' })).toEqual([expect.objectContaining({ attempts: 2 })]);
+      for (const id of ['counted-1-x', 'counted-2-x', 'counted-3-x']) expect(await byId.first(store.db, { id })).toBeDefined();
     });
 
     it('writeTogetherIf writes only when its guard changes a row, and returns that row', async () => {

@@ -1,6 +1,8 @@
 import { CompiledQuery, PostgresAdapter, type Compilable, type Kysely, type QueryResult } from 'kysely';
 import { sqliteHandleOf, type SqliteHandle } from './connect.ts';
 import type { Database } from './database.ts';
+import { combined, groupsWith, joinPostgresGroup, rawOf } from './postgres-writes.ts';
+import { afterQuietTurns } from './quiet-turns.ts';
 import { checkedRun, writeGroupsChecked, type Run } from './write-groups.ts';
 
 /**
@@ -104,7 +106,9 @@ export function compiled<Input extends object, Row = unknown>(build: (db: Kysely
  *
  * On PostgreSQL they go as one statement (each but the last in a data-modifying `WITH`): one round trip
  * and one commit instead of one per write plus `BEGIN`/`COMMIT`. Every write of that statement sees the
- * rows as they were before it, and of two changes to one row PostgreSQL silently keeps one.
+ * rows as they were before it, and of two changes to one row PostgreSQL silently keeps one. Outside a
+ * transaction, writes that only insert share that statement with other such callers of the same moment
+ * (postgres-writes.ts).
  *
  * On SQLite they run in order in one transaction: the caller's if it is in one, otherwise one shared with
  * the other callers of the same moment (a group commit). Each commit writes every page it touched to the
@@ -115,7 +119,9 @@ export function compiled<Input extends object, Row = unknown>(build: (db: Kysely
 export async function writeTogether(executor: Kysely<Database>, writes: BoundWrite[]): Promise<void> {
   if (writes.length === 0) return;
   if (executor.getExecutor().adapter instanceof PostgresAdapter) {
-    await executor.executeQuery(writes.length === 1 ? rawOf(writes[0]!.compile(executor)) : combined(executor, writes));
+    const parts = writes.map((write) => write.compile(executor));
+    if (!executor.isTransaction && groupsWith(parts)) await joinPostgresGroup(executor, writes, parts);
+    else await executor.executeQuery(writes.length === 1 ? rawOf(parts[0]!) : combined(executor, writes, undefined, parts));
   } else if (executor.isTransaction) {
     await runGuarded(executor, { writes });
   } else {
@@ -209,31 +215,18 @@ interface Waiting extends Work {
 /** The group being collected for each database. */
 const collecting = new WeakMap<Kysely<Database>, Waiting[]>();
 
-/**
- * Turns of the event loop a group may wait for more callers. A commit's cost is mostly the pages it writes, and
- * the callers of one moment share most of them (the last leaf of each index), so a bigger group writes fewer pages
- * per caller: under a load of ten connections, waiting while each turn brought someone new grew groups from about
- * five callers to about eight and triggers/s by 15–25 %. A lone caller waits one turn more than it did.
- */
-const MAX_WAIT_TURNS = 5;
-
 function joinGroupCommit(db: Kysely<Database>, work: Work): Promise<unknown> {
   let group = collecting.get(db);
   if (!group) {
     const started: Waiting[] = (group = []);
     collecting.set(db, started);
-    let seen = 0;
-    let turns = 0;
-    const commitOnceQuiet = () => {
-      if (started.length > seen && ++turns < MAX_WAIT_TURNS) {
-        seen = started.length;
-        setImmediate(commitOnceQuiet);
-        return;
-      }
-      collecting.delete(db);
-      void commitGroup(db, started);
-    };
-    setImmediate(commitOnceQuiet);
+    afterQuietTurns(
+      () => started.length,
+      () => {
+        collecting.delete(db);
+        void commitGroup(db, started);
+      },
+    );
   }
   return new Promise((resolve, reject) => group.push({ ...work, resolve, reject }));
 }
@@ -334,37 +327,6 @@ async function watched<T>(executor: Kysely<Database>, works: Work[], body: (run:
   const plain: Run = async (write) => (await executor.executeQuery(rawOf(write.compile(executor)))).rows;
   const writes = works.flatMap((work) => (work.guard ? [work.guard, ...work.writes] : work.writes));
   return !writeGroupsChecked() || writes.length < 2 ? body(plain) : checkedRun(executor, writes, plain, body);
-}
-
-const rawOf = ({ sql, parameters }: { sql: string; parameters: unknown[] }): CompiledQuery => CompiledQuery.raw(sql, parameters);
-
-/** Combined SQL by the statements it is made of (their keys in order), per Kysely instance. */
-const combinations = new WeakMap<object, Map<string, string>>();
-
-/** One statement of `writes`: each but the last in a `WITH`, or every one when a `main` query ends it. */
-function combined(executor: Kysely<Database>, writes: BoundWrite[], main?: string): CompiledQuery {
-  const adapter = executor.getExecutor().adapter;
-  const byKeys = combinations.get(adapter) ?? new Map<string, string>();
-  combinations.set(adapter, byKeys);
-  const parts = writes.map((write) => write.compile(executor));
-  const id = `${main ?? ''}|${writes.map((write) => write.key).join(',')}`;
-  let sql = byKeys.get(id);
-  if (!sql) {
-    let offset = 0;
-    // Kysely numbers each statement's parameters from $1; in one statement they follow one another.
-    const renumbered = parts.map((part) => {
-      const text = part.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
-      offset += part.parameters.length;
-      return text;
-    });
-    const last = main ?? renumbered.pop()!;
-    sql = `with ${renumbered.map((text, i) => `"write_${i}" as (${text})`).join(', ')} ${last}`;
-    byKeys.set(id, sql);
-  }
-  return CompiledQuery.raw(
-    sql,
-    parts.flatMap((part) => part.parameters),
-  );
 }
 
 function compileTemplate<Input extends object>(

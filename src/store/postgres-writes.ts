@@ -1,0 +1,121 @@
+import { CompiledQuery, type Kysely } from 'kysely';
+import type { BoundWrite } from './compiled.ts';
+import type { Database } from './database.ts';
+import { afterQuietTurns } from './quiet-turns.ts';
+
+/** A write compiled for one executor: its SQL and parameters. */
+export interface CompiledWrite {
+  sql: string;
+  parameters: unknown[];
+}
+
+export const rawOf = ({ sql, parameters }: CompiledWrite): CompiledQuery => CompiledQuery.raw(sql, parameters);
+
+/** Combined SQL by the statements it is made of (their keys in order), per Kysely instance. */
+const combinations = new WeakMap<object, Map<string, string>>();
+
+/** One statement of `writes`: each but the last in a `WITH`, or every one when a `main` query ends it. */
+export function combined(
+  executor: Kysely<Database>,
+  writes: BoundWrite[],
+  main?: string,
+  parts = writes.map((write) => write.compile(executor)),
+): CompiledQuery {
+  const adapter = executor.getExecutor().adapter;
+  const byKeys = combinations.get(adapter) ?? new Map<string, string>();
+  combinations.set(adapter, byKeys);
+  const id = `${main ?? ''}|${writes.map((write) => write.key).join(',')}`;
+  let sql = byKeys.get(id);
+  if (!sql) {
+    let offset = 0;
+    // Kysely numbers each statement's parameters from $1; in one statement they follow one another.
+    const renumbered = parts.map((part) => {
+      const text = part.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
+      offset += part.parameters.length;
+      return text;
+    });
+    const last = main ?? renumbered.pop()!;
+    sql = `with ${renumbered.map((text, i) => `"write_${i}" as (${text})`).join(', ')} ${last}`;
+    byKeys.set(id, sql);
+  }
+  return CompiledQuery.raw(
+    sql,
+    parts.flatMap((part) => part.parameters),
+  );
+}
+
+/**
+ * Callers whose writes only insert may share one statement with the other such callers of the same moment: one
+ * round trip, one plan and one commit for several triggers cost PostgreSQL about half as much per caller as a
+ * statement each, and less than one bare insert alone. Only inserts, because of two changes to one row in one
+ * statement PostgreSQL keeps one and drops the other without a word; of two inserts of one key, the second either
+ * does nothing (`on conflict do nothing`, as it would after the first) or fails the statement (a key taken, an
+ * upsert touching the row twice), and then each caller's writes run alone, so only the one at fault hears of it.
+ */
+export const groupsWith = (parts: CompiledWrite[]): boolean => parts.every((part) => INSERT.test(part.sql));
+
+const INSERT = /^\s*insert\b/i;
+
+/** Up to this many callers a statement: the combined SQL is prepared once per connection and per shape of group. */
+const MAX_CALLERS = 16;
+/** PostgreSQL takes at most 65,535 parameters a statement; a group stays well under it. */
+const MAX_PARAMETERS = 16_000;
+
+interface Waiting {
+  writes: BoundWrite[];
+  parts: CompiledWrite[];
+  /** The statements' keys: callers of one shape make one combined text. */
+  shape: string;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+interface Group {
+  waiting: Waiting[];
+  parameters: number;
+}
+
+const collecting = new WeakMap<Kysely<Database>, Group>();
+
+/** Resolves once `writes` (inserts only: see `groupsWith`) committed, alone or with other callers'. */
+export function joinPostgresGroup(db: Kysely<Database>, writes: BoundWrite[], parts: CompiledWrite[]): Promise<void> {
+  const parameters = parts.reduce((sum, part) => sum + part.parameters.length, 0);
+  let group = collecting.get(db);
+  if (group && (group.waiting.length >= MAX_CALLERS || group.parameters + parameters > MAX_PARAMETERS)) {
+    // Full: it commits on its own schedule; this caller starts the next one.
+    collecting.delete(db);
+    group = undefined;
+  }
+  if (!group) {
+    const started: Group = (group = { waiting: [], parameters: 0 });
+    collecting.set(db, started);
+    afterQuietTurns(
+      () => started.waiting.length,
+      () => {
+        if (collecting.get(db) === started) collecting.delete(db);
+        void commitGroup(db, started.waiting);
+      },
+    );
+  }
+  group.parameters += parameters;
+  const joined = group;
+  const shape = writes.map((write) => write.key).join(',');
+  return new Promise((resolve, reject) => joined.waiting.push({ writes, parts, shape, resolve, reject }));
+}
+
+const statementOf = (db: Kysely<Database>, { writes, parts }: Pick<Waiting, 'writes' | 'parts'>): CompiledQuery =>
+  writes.length === 1 ? rawOf(parts[0]!) : combined(db, writes, undefined, parts);
+
+async function commitGroup(db: Kysely<Database>, group: Waiting[]): Promise<void> {
+  if (group.length > 1) {
+    // Callers of one shape side by side, so a few combined texts serve every mix of them.
+    group.sort((a, b) => (a.shape < b.shape ? -1 : a.shape > b.shape ? 1 : 0));
+    const all = { writes: group.flatMap((waiting) => waiting.writes), parts: group.flatMap((waiting) => waiting.parts) };
+    const committed = await db.executeQuery(statementOf(db, all)).then(
+      () => true,
+      () => false,
+    );
+    if (committed) return group.forEach((waiting) => waiting.resolve());
+  }
+  await Promise.all(group.map((waiting) => db.executeQuery(statementOf(db, waiting)).then(() => waiting.resolve(), waiting.reject)));
+}
