@@ -90,11 +90,12 @@ for (const [factory, checked] of STORES.flatMap((f) => (f.name === 'sqlite' ? [[
       const ids = Array.from({ length: 10 }, (_, i) => `group-${i}`);
       const results = await Promise.allSettled([
         ...ids.map((id) => writeTogether(store.db, [insert.bind(row(id)), insert.bind(row(`${id}-b`))])),
-        // Collides with row c's primary key.
-        writeTogether(store.db, [insert.bind(row('c', { idempotency_key: 'collides' }))]),
+        // The same statements as the others (so on PostgreSQL it shares their statement), but it collides with row c's primary key.
+        writeTogether(store.db, [insert.bind(row('c', { idempotency_key: 'collides' })), insert.bind(row('c-fails'))]),
       ]);
       expect(results.map((r) => r.status)).toEqual([...ids.map(() => 'fulfilled'), 'rejected']);
       for (const id of ids.flatMap((id) => [id, `${id}-b`])) expect(await byId.first(store.db, { id })).toBeDefined();
+      expect(await byId.first(store.db, { id: 'c-fails' })).toBeUndefined();
     });
 
     it('writeTogether callers of one moment inserting one key: the first row stays, the second does nothing', async () => {

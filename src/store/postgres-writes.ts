@@ -51,56 +51,49 @@ export function combined(
  * statement PostgreSQL keeps one and drops the other without a word; of two inserts of one key, the second either
  * does nothing (`on conflict do nothing`, as it would after the first) or fails the statement (a key taken, an
  * upsert touching the row twice), and then each caller's writes run alone, so only the one at fault hears of it.
+ * Only small callers, and only with callers of the same statements: each combined text is prepared on every
+ * connection, so the texts stay few (at most `MAX_CALLERS` per shape of caller).
  */
-export const groupsWith = (parts: CompiledWrite[]): boolean => parts.every((part) => INSERT.test(part.sql));
+export const groupsWith = (parts: CompiledWrite[]): boolean => parts.length <= MAX_WRITES && parts.every((part) => INSERT.test(part.sql));
 
 const INSERT = /^\s*insert\b/i;
 
-/** Up to this many callers a statement: the combined SQL is prepared once per connection and per shape of group. */
+/** A trigger for one recipient is four or five writes; a larger caller (a bulk trigger) is its own statement. */
+const MAX_WRITES = 8;
+/** Up to this many callers a statement. */
 const MAX_CALLERS = 16;
-/** PostgreSQL takes at most 65,535 parameters a statement; a group stays well under it. */
-const MAX_PARAMETERS = 16_000;
 
 interface Waiting {
   writes: BoundWrite[];
   parts: CompiledWrite[];
-  /** The statements' keys: callers of one shape make one combined text. */
-  shape: string;
   resolve(): void;
   reject(error: unknown): void;
 }
 
-interface Group {
-  waiting: Waiting[];
-  parameters: number;
-}
+/** The group being collected, per database and per shape of caller (its statements' keys). */
+const collecting = new WeakMap<Kysely<Database>, Map<string, Waiting[]>>();
 
-const collecting = new WeakMap<Kysely<Database>, Group>();
-
-/** Resolves once `writes` (inserts only: see `groupsWith`) committed, alone or with other callers'. */
+/** Resolves once `writes` (see `groupsWith`) committed, alone or with other callers' of the same statements. */
 export function joinPostgresGroup(db: Kysely<Database>, writes: BoundWrite[], parts: CompiledWrite[]): Promise<void> {
-  const parameters = parts.reduce((sum, part) => sum + part.parameters.length, 0);
-  let group = collecting.get(db);
-  if (group && (group.waiting.length >= MAX_CALLERS || group.parameters + parameters > MAX_PARAMETERS)) {
-    // Full: it commits on its own schedule; this caller starts the next one.
-    collecting.delete(db);
-    group = undefined;
-  }
-  if (!group) {
-    const started: Group = (group = { waiting: [], parameters: 0 });
-    collecting.set(db, started);
+  const shape = writes.map((write) => write.key).join(',');
+  let byShape = collecting.get(db);
+  if (!byShape) collecting.set(db, (byShape = new Map()));
+  let group = byShape.get(shape);
+  if (!group || group.length >= MAX_CALLERS) {
+    // A full group commits on its own schedule; this caller starts the next one.
+    const started: Waiting[] = (group = []);
+    const groups = byShape;
+    groups.set(shape, started);
     afterQuietTurns(
-      () => started.waiting.length,
+      () => started.length,
       () => {
-        if (collecting.get(db) === started) collecting.delete(db);
-        void commitGroup(db, started.waiting);
+        if (groups.get(shape) === started) groups.delete(shape);
+        void commitGroup(db, started);
       },
     );
   }
-  group.parameters += parameters;
   const joined = group;
-  const shape = writes.map((write) => write.key).join(',');
-  return new Promise((resolve, reject) => joined.waiting.push({ writes, parts, shape, resolve, reject }));
+  return new Promise((resolve, reject) => joined.push({ writes, parts, resolve, reject }));
 }
 
 const statementOf = (db: Kysely<Database>, { writes, parts }: Pick<Waiting, 'writes' | 'parts'>): CompiledQuery =>
@@ -108,8 +101,6 @@ const statementOf = (db: Kysely<Database>, { writes, parts }: Pick<Waiting, 'wri
 
 async function commitGroup(db: Kysely<Database>, group: Waiting[]): Promise<void> {
   if (group.length > 1) {
-    // Callers of one shape side by side, so a few combined texts serve every mix of them.
-    group.sort((a, b) => (a.shape < b.shape ? -1 : a.shape > b.shape ? 1 : 0));
     const all = { writes: group.flatMap((waiting) => waiting.writes), parts: group.flatMap((waiting) => waiting.parts) };
     const committed = await db.executeQuery(statementOf(db, all)).then(
       () => true,
