@@ -1,7 +1,7 @@
 import { CompiledQuery, PostgresAdapter, type Compilable, type Kysely, type QueryResult } from 'kysely';
 import { sqliteHandleOf, type SqliteHandle } from './connect.ts';
 import type { Database } from './database.ts';
-import { combined, groupsWith, joinPostgresGroup, rawOf } from './postgres-writes.ts';
+import { combined, groupsWith, joinPostgresGroup, rawOf, statementOf, type CompiledWrite } from './postgres-writes.ts';
 import { afterQuietTurns } from './quiet-turns.ts';
 import { checkedRun, writeGroupsChecked, type Run } from './write-groups.ts';
 
@@ -26,7 +26,7 @@ export interface CompiledStatement<Input, Row = unknown> {
 /** A write ready to run: see `writeTogether`. */
 export interface BoundWrite {
   /** SQL and parameters for the executor's dialect. */
-  compile(executor: Kysely<Database>): { sql: string; parameters: unknown[] };
+  compile(executor: Kysely<Database>): CompiledWrite;
   /** Names the statement, whatever its input. */
   readonly key: number;
 }
@@ -52,7 +52,7 @@ class Statement<Input extends object, Row> implements CompiledStatement<Input, R
     this.#build = build;
   }
 
-  compile(executor: Kysely<Database>, input: Input): { sql: string; parameters: unknown[] } {
+  compile(executor: Kysely<Database>, input: Input): CompiledWrite {
     const adapter = executor.getExecutor().adapter;
     let template = this.#templates.get(adapter);
     if (!template) {
@@ -90,7 +90,7 @@ class Bound<Input extends object> implements BoundWrite {
     return this.statement.key;
   }
 
-  compile(executor: Kysely<Database>): { sql: string; parameters: unknown[] } {
+  compile(executor: Kysely<Database>): CompiledWrite {
     return this.statement.compile(executor, this.input);
   }
 }
@@ -121,7 +121,7 @@ export async function writeTogether(executor: Kysely<Database>, writes: BoundWri
   if (executor.getExecutor().adapter instanceof PostgresAdapter) {
     const parts = writes.map((write) => write.compile(executor));
     if (!executor.isTransaction && groupsWith(parts)) await joinPostgresGroup(executor, writes, parts);
-    else await executor.executeQuery(writes.length === 1 ? rawOf(parts[0]!) : combined(executor, writes, undefined, parts));
+    else await executor.executeQuery(statementOf(executor, { writes, parts }));
   } else if (executor.isTransaction) {
     await runGuarded(executor, { writes });
   } else {

@@ -76,27 +76,29 @@ const collecting = new WeakMap<Kysely<Database>, Map<string, Waiting[]>>();
 /** Resolves once `writes` (see `groupsWith`) committed, alone or with other callers' of the same statements. */
 export function joinPostgresGroup(db: Kysely<Database>, writes: BoundWrite[], parts: CompiledWrite[]): Promise<void> {
   const shape = writes.map((write) => write.key).join(',');
-  let byShape = collecting.get(db);
-  if (!byShape) collecting.set(db, (byShape = new Map()));
-  let group = byShape.get(shape);
-  if (!group || group.length >= MAX_CALLERS) {
-    // A full group commits on its own schedule; this caller starts the next one.
-    const started: Waiting[] = (group = []);
-    const groups = byShape;
-    groups.set(shape, started);
-    afterQuietTurns(
-      () => started.length,
-      () => {
-        if (groups.get(shape) === started) groups.delete(shape);
-        void commitGroup(db, started);
-      },
-    );
-  }
-  const joined = group;
-  return new Promise((resolve, reject) => joined.push({ writes, parts, resolve, reject }));
+  const groups = collecting.get(db) ?? new Map<string, Waiting[]>();
+  collecting.set(db, groups);
+  const open = groups.get(shape);
+  // A full group commits on its own schedule; this caller starts the next one.
+  const group = open && open.length < MAX_CALLERS ? open : startGroup(db, groups, shape);
+  return new Promise((resolve, reject) => group.push({ writes, parts, resolve, reject }));
 }
 
-const statementOf = (db: Kysely<Database>, { writes, parts }: Pick<Waiting, 'writes' | 'parts'>): CompiledQuery =>
+function startGroup(db: Kysely<Database>, groups: Map<string, Waiting[]>, shape: string): Waiting[] {
+  const group: Waiting[] = [];
+  groups.set(shape, group);
+  afterQuietTurns(
+    () => group.length,
+    () => {
+      if (groups.get(shape) === group) groups.delete(shape);
+      void commitGroup(db, group);
+    },
+  );
+  return group;
+}
+
+/** One caller's writes (or a group's, laid end to end) as one statement. */
+export const statementOf = (db: Kysely<Database>, { writes, parts }: Pick<Waiting, 'writes' | 'parts'>): CompiledQuery =>
   writes.length === 1 ? rawOf(parts[0]!) : combined(db, writes, undefined, parts);
 
 async function commitGroup(db: Kysely<Database>, group: Waiting[]): Promise<void> {
