@@ -12,7 +12,8 @@
  *   4. latency     median time from a trigger's request to its mail at the sink, triggers paced at 100/s (one node)
  *
  * The sink runs in its own process (bench/notifications-sink.ts); every server is a separate process on the
- * compiled code (bench/processes.ts). A run other than `--quick` writes bench/notifications-results.md.
+ * compiled code (bench/processes.ts). `--only=delivery` runs 3 alone and prints it; a whole run other than
+ * `--quick` writes bench/notifications-results.md.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -245,7 +246,8 @@ async function latency(store: StoreTarget, sink: Sink): Promise<{ median: number
 }
 
 async function main(): Promise<void> {
-  if (only && !only.includes('notifications')) return;
+  const whole = !only || only.includes('notifications');
+  if (!whole && !only?.includes('delivery')) return;
   const started = new Date();
   const tmp = mkdtempSync(join(os.tmpdir(), 'rekey-bench-notifications-'));
   const { sqlite, postgres, dropSchemas } = benchStores(tmp);
@@ -253,7 +255,7 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   const rows: string[] = [];
   try {
-    for (const store of [sqlite, postgres]) {
+    for (const store of whole ? [sqlite, postgres] : []) {
       log(`${store.label}: ${ROUNDS + 1} ceilings with ${ROUNDS} triggers runs between them (${SECONDS} s each, ${CONNECTIONS} connections)`);
       const ceilings = [await ceiling(store, 'ceiling_0')];
       const ratios: number[] = [];
@@ -287,11 +289,13 @@ async function main(): Promise<void> {
     }
     rows.push(`| delivered by one node, PostgreSQL, the median round | | **${pct(median(ofRaw))}** of raw (target ≥ 60 %) |`);
     rows.push(`| delivered by two nodes, PostgreSQL, the median round | | **${median(twoOverOne).toFixed(2)} ×** one node (target ≥ 1.3 ×) |`);
-    log(`latency: triggers at ${LATENCY_RATE}/s for ${SECONDS} s, one node (PostgreSQL)`);
-    const lat = await latency(postgres, sink);
-    rows.push(
-      `| trigger → SMTP sink at ${LATENCY_RATE} triggers/s, one node, PostgreSQL | median **${lat.median} ms**, p90 ${lat.p90} ms (${lat.count} mails) | |`,
-    );
+    if (whole) {
+      log(`latency: triggers at ${LATENCY_RATE}/s for ${SECONDS} s, one node (PostgreSQL)`);
+      const lat = await latency(postgres, sink);
+      rows.push(
+        `| trigger → SMTP sink at ${LATENCY_RATE} triggers/s, one node, PostgreSQL | median **${lat.median} ms**, p90 ${lat.p90} ms (${lat.count} mails) | |`,
+      );
+    }
 
     lines.push(
       `# Notification benchmark`,
@@ -307,7 +311,7 @@ async function main(): Promise<void> {
       '- On a shared machine these figures are indicative: other processes compete for the same cores.',
     );
     const markdown = lines.join('\n') + '\n';
-    if (!quick) writeFileSync(RESULTS, markdown);
+    if (whole && !quick) writeFileSync(RESULTS, markdown);
     process.stdout.write(`\n${markdown}\n`);
   } finally {
     child.send({ cmd: 'stop' } satisfies SinkCommand);
