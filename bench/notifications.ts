@@ -306,7 +306,7 @@ async function main(): Promise<void> {
       '| --- | --- | --- |',
       ...rows,
       '',
-      '- Each server is its own process on the compiled code, with default settings (dispatcher woken by each trigger on its node and polling every 250 ms, 10 messages a round with two rounds in flight, SMTP pool of 5).',
+      '- Each server is its own process on the compiled code, with default settings (dispatcher woken by each trigger on its node and polling every 250 ms, 20 messages a round with two rounds in flight, SMTP pool of 5).',
       '- Delivery rate: messages at the sink from the first to the last arrival; the sink is a separate process.',
       '- On a shared machine these figures are indicative: other processes compete for the same cores.',
     );

@@ -182,8 +182,12 @@ export const configSchema = z.strictObject({
     'REKEY_DELIVERY_LEASE_MS',
     "How long a dispatcher's claim on a message holds. Past it another node retakes the message (a crashed node's work resumes then), so it must outlast the slowest send.",
   ),
-  /** @default 10 */
-  dispatcherBatchSize: setting(positiveInt().max(500).default(10), 'REKEY_DISPATCHER_BATCH_SIZE', 'Messages a dispatcher claims and sends at once in a round.'),
+  /** @default 20 */
+  dispatcherBatchSize: setting(
+    positiveInt().max(500).default(20),
+    'REKEY_DISPATCHER_BATCH_SIZE',
+    'Messages a dispatcher claims and sends at once in a round. With two rounds in flight, 20 keeps a pool of 5 SMTP connections busy between rounds.',
+  ),
   /** @default 50 */
   dispatcherWakeGapMs: setting(
     z.coerce.number().int().min(0).max(1000).default(50),

@@ -32,7 +32,7 @@ export interface DispatcherOptions {
   backoffMs: number;
   /** @default 250 (config `dispatcherIntervalMs`) */
   intervalMs: number;
-  /** Rows claimed per round. @default 10 */
+  /** Rows claimed per round. @default 10 (config `dispatcherBatchSize`: 20) */
   batchSize?: number;
   /**
    * A wake within this long of the last claim waits for the rest of it, so that a stream of commits (a storm of
