@@ -188,12 +188,6 @@ export const configSchema = z.strictObject({
     'REKEY_DISPATCHER_BATCH_SIZE',
     'Messages a dispatcher claims and sends at once in a round. With two rounds in flight, 20 keeps a pool of 5 SMTP connections busy between rounds.',
   ),
-  /** @default 50 */
-  dispatcherWakeGapMs: setting(
-    z.coerce.number().int().min(0).max(1000).default(50),
-    'REKEY_DISPATCHER_WAKE_GAP_MS',
-    'A commit that queues a message wakes the dispatcher at once, or, within this many milliseconds of its last claim, at the end of them: under a stream of commits several share one claim. 0 claims at every commit.',
-  ),
   /** @default 250 */
   dispatcherIntervalMs: setting(positiveInt().default(250), 'REKEY_DISPATCHER_INTERVAL_MS', 'How often the dispatcher looks for due messages.'),
   /** @default true */

@@ -30,7 +30,6 @@ export async function createDeliveryModule(deps: ModuleDeps & { /** Replaces the
     intervalMs: config.dispatcherIntervalMs,
     leaseMs: config.deliveryLeaseMs,
     batchSize: config.dispatcherBatchSize,
-    wakeGapMs: config.dispatcherWakeGapMs,
     sweep: {
       retentionMs: config.outboxRetentionDays * 86_400_000,
       // A sealed link or code is useless once its token or code has expired (see sweeper.ts).

@@ -265,54 +265,6 @@ for (const factory of STORES) {
       expect(await d.stats()).toMatchObject({ pending: 0, sent: 1 });
     });
 
-    it('lets the commits within the wake gap of its last claim share one claim, and claims at once after a quiet spell', async () => {
-      const GAP = 300;
-      const arrivals: Array<{ n: unknown; at: number }> = [];
-      let bothRunning!: () => void;
-      const together = new Promise<void>((resolve) => (bothRunning = resolve));
-      const d = dispatcher(
-        {
-          test: async (payload) => {
-            arrivals.push({ n: (payload as { n: unknown }).n, at: performance.now() });
-            // One round at a time: the second and third rows can only run side by side if one claim took both.
-            if (arrivals.length === 3) bothRunning();
-            if (arrivals.length >= 2) await Promise.race([together, new Promise((r) => setTimeout(r, 2_000))]);
-          },
-        },
-        { intervalMs: 3_600_000, wakeGapMs: GAP, concurrency: 1 },
-      );
-      d.start();
-      try {
-        await d.runOnce(); // the start's claim found nothing; the next poll is an hour away
-        await new Promise((r) => setTimeout(r, GAP)); // a quiet spell
-        const quiet = performance.now();
-        await put({ n: 'alone' });
-        d.wake();
-        while (arrivals.length < 1) await new Promise((r) => setTimeout(r, 5));
-        const claimed = performance.now();
-        await put({ n: 'second' });
-        d.wake();
-        await put({ n: 'third' });
-        d.wake();
-        await together;
-        // The shared claim takes its rows in either order (both came due in the same millisecond).
-        expect([
-          arrivals[0]!.n,
-          ...arrivals
-            .slice(1)
-            .map((a) => a.n)
-            .sort(),
-        ]).toEqual(['alone', 'second', 'third']);
-        // After the quiet spell the wake claimed at once; the next two waited out the gap and shared a claim.
-        expect(arrivals[0]!.at - quiet).toBeLessThan(GAP);
-        expect(arrivals[1]!.at - claimed).toBeGreaterThanOrEqual(GAP - 50);
-        expect(arrivals[2]!.at - arrivals[1]!.at).toBeLessThan(GAP);
-      } finally {
-        await d.stop();
-      }
-      expect(await d.stats()).toMatchObject({ pending: 0, sent: 3 });
-    });
-
     it('keeps several rounds in flight while rows keep coming due, and sends each row once', async () => {
       let release!: () => void;
       const held = new Promise<void>((resolve) => (release = resolve));

@@ -35,12 +35,6 @@ export interface DispatcherOptions {
   /** Rows claimed per round. @default 10 (config `dispatcherBatchSize`: 20) */
   batchSize?: number;
   /**
-   * A wake within this long of the last claim waits for the rest of it, so that a stream of commits (a storm of
-   * confirms, each queuing a mail) shares claims instead of taking a round — a claim, a read and a settle — each.
-   * A wake after a quiet spell claims at once. @default 0 (config `dispatcherWakeGapMs`: 50)
-   */
-  wakeGapMs?: number;
-  /**
    * Rounds in flight at once while rows keep coming due: a round's sends overlap the next round's claim and
    * the last round's commit, so the channels (an SMTP pool) never wait for the database. @default 2
    */
@@ -106,7 +100,6 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   let timer: NodeJS.Timeout | undefined;
   let running = false;
   const concurrency = opts.concurrency ?? 2;
-  const wakeGapMs = opts.wakeGapMs ?? 0;
 
   // Built once per dispatcher: the claim differs by dialect, and both run on every round.
   const claimDue = compiled<{ now: number; leaseUntil: number; owner: string }, OutboxRow>((qc, p) =>
@@ -266,32 +259,27 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   let claiming = false;
   /** A wake came while a claim was running: that claim may have missed the new rows, so claim again. */
   let woken = false;
-  let waking: NodeJS.Timeout | undefined;
-  /** When the last claim began (wall time, as the timers run on it). */
-  let lastClaimAt = Number.NEGATIVE_INFINITY;
+  let waking: NodeJS.Immediate | undefined;
 
   function pump(): void {
     if (!running || claiming || active >= concurrency) return;
     if (timer) clearTimeout(timer);
     timer = undefined;
     claiming = true;
-    lastClaimAt = performance.now();
     woken = false;
     active++;
     let full = false;
-    // A wake that is still waiting out its gap claims when it is over.
-    const again = () => full || (woken && !waking);
     const afterClaim = (count: number) => {
       claiming = false;
       full = count >= batchSize;
-      if (again()) pump();
+      if (full || woken) pump();
       else idle();
     };
     track(round(afterClaim))
       .catch((error: unknown) => log.error({ err: error }, 'delivery.round_failed'))
       .finally(() => {
         active--;
-        if (again()) pump();
+        if (full || woken) pump();
         idle();
       });
   }
@@ -310,14 +298,11 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   function wake(): void {
     if (!running) return;
     woken = true;
-    // Coalesced: every commit of this moment (a burst of triggers), or of the gap, is seen by one claim.
-    waking ??= setTimeout(
-      () => {
-        waking = undefined;
-        pump();
-      },
-      Math.max(0, lastClaimAt + wakeGapMs - performance.now()),
-    );
+    // Coalesced: every commit of this moment (a burst of triggers) is seen by one claim.
+    waking ??= setImmediate(() => {
+      waking = undefined;
+      pump();
+    });
   }
 
   return {
@@ -333,7 +318,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       running = false;
       if (timer) clearTimeout(timer);
       timer = undefined;
-      if (waking) clearTimeout(waking);
+      if (waking) clearImmediate(waking);
       waking = undefined;
       await sweeper?.stop();
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
