@@ -39,6 +39,8 @@ export type Command =
    * and writes the profile of the window to that path.
    */
   | { cmd: 'window'; action: 'start' | 'stop'; profile?: string }
+  /** Starts the dispatcher of a server started without it: several nodes start delivering at one moment. */
+  | { cmd: 'dispatch' }
   | { cmd: 'stop' };
 
 export interface WindowUsage {

@@ -183,6 +183,9 @@ async function startRekey(databaseUrl: string): Promise<Running> {
         if (command.deliver !== false) await rekey.dispatcher.drain(300_000);
         return tokens;
       }
+      case 'dispatch':
+        rekey.dispatcher.start();
+        return undefined;
       default:
         return undefined;
     }
