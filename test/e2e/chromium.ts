@@ -27,9 +27,14 @@ const CHROMIUM_ARGS = [
 ];
 export const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts');
 
-export async function launchChromium(): Promise<Browser> {
+/**
+ * With `localhost`, the name resolves to 127.0.0.1 only: WebAuthn needs a domain as RP ID, and the servers listen on
+ * 127.0.0.1, so the name must not try ::1 first.
+ */
+export async function launchChromium({ localhost = false }: { localhost?: boolean } = {}): Promise<Browser> {
   mkdirSync(ARTIFACTS, { recursive: true });
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const args = localhost ? [...CHROMIUM_ARGS, '--host-resolver-rules=MAP localhost 127.0.0.1'] : CHROMIUM_ARGS;
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args });
 }
 
 /** A port nobody listens on right now, so `baseUrl` can name it before the server starts. */
@@ -66,10 +71,14 @@ export async function listeningHarness(
 }
 
 /**
- * A tiny server on another site serving one HTML page at every path: 127.0.0.2 is loopback too, but another host;
- * `localhost` is another site that the redirect allow-list accepts over plain http.
+ * A tiny server on another site serving one HTML page at every path (or the page `body` makes of the request's URL):
+ * 127.0.0.2 is loopback too, but another host; `localhost` is another site that the redirect allow-list accepts over
+ * plain http; 127.0.0.1 is another site than a server reached as `localhost`.
  */
-export async function otherOrigin(body: string, host: '127.0.0.2' | 'localhost' = '127.0.0.2'): Promise<{ url: string; close(): Promise<void> }> {
+export async function otherOrigin(
+  body: string | ((url: URL) => string),
+  host: '127.0.0.2' | '127.0.0.1' | 'localhost' = '127.0.0.2',
+): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((request, response) => {
     if (request.url === '/favicon.ico') {
       response.writeHead(204);
@@ -77,7 +86,7 @@ export async function otherOrigin(body: string, host: '127.0.0.2' | 'localhost' 
       return;
     }
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    response.end(body);
+    response.end(typeof body === 'string' ? body : body(new URL(request.url ?? '/', `http://${host}`)));
   });
   await new Promise<void>((resolve) => server.listen(0, host === 'localhost' ? '127.0.0.1' : host, resolve));
   const { port } = server.address() as AddressInfo;
@@ -90,6 +99,16 @@ export async function otherOrigin(body: string, host: '127.0.0.2' | 'localhost' 
       }),
   };
 }
+
+/**
+ * The application's own site, at 127.0.0.1 (another site than Rekey's `localhost`): at every path a page whose one link,
+ * named `label`, goes where its `?to=` says.
+ */
+export const linkingSite = (label: string) =>
+  otherOrigin((url) => {
+    const to = (url.searchParams.get('to') ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    return `<!doctype html><a href="${to}">${label}</a>`;
+  }, '127.0.0.1');
 
 /** A cookie jar for Node's fetch: what a non-browser client (a scanner, a forged request) holds. */
 export class Jar {

@@ -1,13 +1,11 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { STORES } from '../../src/store/testing.ts';
 import { managementApi } from '../support/api.ts';
 import { browserApi, totpAt } from '../support/browser-api.ts';
 import { fixture } from '../support/actions.ts';
 import { freshAccounts, type Harness } from '../support/harness.ts';
-import { axeViolations, listeningHarness } from './chromium.ts';
+import { axeViolations, launchChromium, linkingSite, listeningHarness } from './chromium.ts';
 
 /**
  * Resets in a real Chromium whose second factor is demanded by the built-in rule: a security key enrolled through
@@ -16,34 +14,16 @@ import { axeViolations, listeningHarness } from './chromium.ts';
  * factors still enrolled. WebAuthn needs a secure context and a domain as RP ID: the base URL is `http://localhost`.
  */
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-  // The server listens on 127.0.0.1 only; the name must not try ::1 first.
-  '--host-resolver-rules=MAP localhost 127.0.0.1',
-];
-
 let browser: Browser;
-/** The application's own site (127.0.0.1, another site than Rekey's localhost): a page linking to where `?to=` says. */
-const appSite = { server: undefined as Server | undefined, url: '' };
+/** The application's own site, with a link to where `?to=` says. */
+let appSite: Awaited<ReturnType<typeof linkingSite>>;
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  appSite.server = createServer((request, response) => {
-    const to = new URL(request.url ?? '/', 'http://127.0.0.1').searchParams.get('to') ?? '';
-    const safe = to.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(`<!doctype html><a href="${safe}">Manage your sign-in protection</a>`);
-  });
-  await new Promise<void>((resolve) => appSite.server!.listen(0, '127.0.0.1', resolve));
-  appSite.url = `http://127.0.0.1:${(appSite.server.address() as AddressInfo).port}`;
+  browser = await launchChromium({ localhost: true });
+  appSite = await linkingSite('Manage your sign-in protection');
 });
 afterAll(async () => {
   await browser?.close();
-  await new Promise((resolve) => appSite.server?.close(resolve));
+  await appSite?.close();
 });
 
 for (const factory of STORES) {
@@ -121,7 +101,7 @@ for (const factory of STORES) {
       });
       const who = await newUser('key');
       const link = (await api.call('POST', `/user_management/users/${who.user.id}/factor_enrollment_links`)).json();
-      await page.goto(`${appSite.url}/?to=${encodeURIComponent(link.url)}`);
+      await page.goto(`${appSite.url}?to=${encodeURIComponent(link.url)}`);
       await page.getByRole('link', { name: 'Manage your sign-in protection' }).click();
       await page.waitForURL(`${h.config.baseUrl}/factors/enroll`);
       await page.getByRole('button', { name: 'Add a security key' }).click();
