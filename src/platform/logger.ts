@@ -116,7 +116,8 @@ export function createAccessLog(logger: Logger): (entry: AccessEntry) => void {
   return ({ reqId, method, path, ip, statusCode, ms }) => access.info({ reqId, req: { id: reqId, method, path, ip }, res: { statusCode }, ms }, 'request');
 }
 
-type LogMethod = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+const LOG_METHODS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+type LogFn = (...args: Parameters<Logger[(typeof LOG_METHODS)[number]]>) => void;
 
 /**
  * Fastify's per-request logger, made only when a request first logs. Fastify makes a pino child for every
@@ -151,28 +152,19 @@ export class LazyChildLogger {
     return this.#logger.child(...args);
   }
 
-  fatal(...args: Parameters<Logger[LogMethod]>): void {
-    this.#logger.fatal(...args);
-  }
+  declare fatal: LogFn;
+  declare error: LogFn;
+  declare warn: LogFn;
+  declare info: LogFn;
+  declare debug: LogFn;
+  declare trace: LogFn;
 
-  error(...args: Parameters<Logger[LogMethod]>): void {
-    this.#logger.error(...args);
-  }
-
-  warn(...args: Parameters<Logger[LogMethod]>): void {
-    this.#logger.warn(...args);
-  }
-
-  info(...args: Parameters<Logger[LogMethod]>): void {
-    this.#logger.info(...args);
-  }
-
-  debug(...args: Parameters<Logger[LogMethod]>): void {
-    this.#logger.debug(...args);
-  }
-
-  trace(...args: Parameters<Logger[LogMethod]>): void {
-    this.#logger.trace(...args);
+  static {
+    for (const level of LOG_METHODS) {
+      LazyChildLogger.prototype[level] = function (this: LazyChildLogger, ...args: Parameters<LogFn>) {
+        this.#logger[level](...args);
+      };
+    }
   }
 
   silent(): void {}
