@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { createTransport as CreateTransport } from 'nodemailer';
 import type { Channel } from '../channel.ts';
 import { ProviderError } from './http.ts';
+import { composeMime } from './mime.ts';
 
 export interface SmtpChannelOptions {
   /** Keep connections open between messages. @default true */
@@ -50,20 +51,17 @@ export function createSmtpChannel(url: string, opts: SmtpChannelOptions = {}): C
   return {
     id,
     async send(mail) {
-      const info = await transporter
-        .sendMail({
-          from: mail.from,
-          to: mail.to,
-          subject: mail.subject,
-          text: mail.text,
-          html: mail.html,
-          // A stable Message-ID per outbox row lets receiving servers drop the rare duplicate a lost reply causes.
-          ...(mail.outboxId ? { messageId: `<${mail.outboxId}@${domainOf(mail.from)}>` } : {}),
-        })
-        .catch((error: unknown) => {
-          throw classify(id, error);
-        });
-      return { provider: id, ...(info.messageId ? { providerMessageId: info.messageId } : {}) };
+      // A stable Message-ID per outbox row lets receiving servers drop the rare duplicate a lost reply causes.
+      const messageId = mail.outboxId ? `<${mail.outboxId}@${domainOf(mail.from)}>` : undefined;
+      const composed = composeMime(mail, { messageId });
+      const message = composed
+        ? { envelope: composed.envelope, raw: composed.raw }
+        : { from: mail.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, ...(messageId ? { messageId } : {}) };
+      const info = await transporter.sendMail(message).catch((error: unknown) => {
+        throw classify(id, error);
+      });
+      const providerMessageId = composed?.messageId ?? info.messageId;
+      return { provider: id, ...(providerMessageId ? { providerMessageId } : {}) };
     },
     async check() {
       await transporter.verify();

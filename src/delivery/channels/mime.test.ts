@@ -1,0 +1,137 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import { SMTPServer } from 'smtp-server';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Channel, RenderedMail } from '../channel.ts';
+import { composeMime } from './mime.ts';
+import { createSmtpChannel } from './smtp.ts';
+
+const mail = (overrides: Partial<RenderedMail> = {}): RenderedMail => ({
+  to: 'ada@example.com',
+  from: 'Rekey <no-reply@rekey.test>',
+  subject: 'Reset your Rekey password',
+  text: 'Hi Ada,\n\nOpen https://rekey.test/reset/verify?token=abc_DEF-123 to choose a new password.\n',
+  html: '<p>Open <a href="https://rekey.test/reset/verify?token=abc_DEF-123&amp;x=1">this link</a></p>',
+  ...overrides,
+});
+
+/** What a mail client shows of a message: who, what, and both parts. */
+async function seen(source: string | Buffer) {
+  const parsed: ParsedMail = await simpleParser(source);
+  const addresses = (field: AddressObject | AddressObject[] | undefined) =>
+    [field ?? []].flat().flatMap((group) => group.value.map(({ name, address }) => ({ name, address })));
+  return { from: addresses(parsed.from), to: addresses(parsed.to), subject: parsed.subject, text: parsed.text, html: parsed.html, messageId: parsed.messageId };
+}
+
+const byNodemailer = (message: RenderedMail, messageId: string) =>
+  new MailComposer({ from: message.from, to: message.to, subject: message.subject, text: message.text, html: message.html, messageId }).compile().build();
+
+const cases: Record<string, Partial<RenderedMail>> = {
+  'plain ASCII': {},
+  'French text, typographic spaces and quotes': {
+    subject: 'Réinitialisez votre mot de passe Société\u00a0Générale',
+    text: 'Bonjour Zoë,\n\nQuelqu’un a demandé à réinitialiser votre mot de passe\u202f: ouvrez ce lien.\n',
+    html: '<p>Quelqu’un a demandé… «\u00a0ouvrez ce lien\u00a0»</p>',
+  },
+  'a sender name with accents': { from: 'Équipe Rekey <no-reply@rekey.test>' },
+  'a sender name that must be quoted': { from: '"Rekey, Inc. (support)" <no-reply@rekey.test>' },
+  'a bare sender address': { from: 'no-reply@rekey.test' },
+  'long subjects': { subject: `${'Your password was changed on a new device, '.repeat(4)}ünd so weiter ${'é'.repeat(40)}` },
+  'a subject in another script': { subject: 'パスワードをリセットしてください 🔑' },
+  'lines that a transport could rewrite': {
+    text: 'trailing spaces   \n.\n..leading dots\nFrom the start\n\ttab\r\nwindows line end\n=3D is not an escape\n',
+    html: `<p>${'x'.repeat(2_000)}</p>\n<p>=\u00a0</p>`,
+  },
+};
+
+describe('MIME composition', () => {
+  for (const [name, overrides] of Object.entries(cases)) {
+    it(`reads the same as nodemailer's own composition: ${name}`, async () => {
+      const message = mail(overrides);
+      const composed = composeMime(message, { messageId: '<msg_01TEST@rekey.test>' })!;
+      expect(composed).toBeDefined();
+      expect(await seen(composed.raw)).toEqual(await seen(await byNodemailer(message, '<msg_01TEST@rekey.test>')));
+      // Header lines stay within the 78 characters RFC 5322 asks for, and every line ends in CRLF.
+      const head = composed.raw.slice(0, composed.raw.indexOf('\r\n\r\n'));
+      for (const line of head.split('\r\n')) expect(line.length).toBeLessThanOrEqual(78);
+      expect(composed.raw.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
+      for (const line of composed.raw.split('\r\n')) expect(line.length).toBeLessThanOrEqual(78);
+    });
+  }
+
+  it('names the envelope, and makes a Message-ID at the sender domain when none is given', () => {
+    const composed = composeMime(mail({ from: 'Équipe <no-reply@rekey.test>' }))!;
+    expect(composed.envelope).toEqual({ from: 'no-reply@rekey.test', to: ['ada@example.com'] });
+    expect(composed.messageId).toMatch(/^<[0-9a-f-]{36}@rekey\.test>$/);
+    expect(composed.raw).toContain(`\r\nMessage-ID: ${composed.messageId}\r\n`);
+  });
+
+  it('gives each message its own boundary', () => {
+    const boundary = (raw: string) => /boundary="([^"]+)"/.exec(raw)![1];
+    expect(boundary(composeMime(mail())!.raw)).not.toBe(boundary(composeMime(mail())!.raw));
+  });
+
+  it('leaves to nodemailer the addresses it does not write itself', () => {
+    for (const to of ['"quoted local"@example.com', 'jürgen@example.com', 'ada@bücher.example', 'ada@example.com, grace@example.com', 'not an address']) {
+      expect(composeMime(mail({ to }))).toBeUndefined();
+    }
+    for (const from of ['a@rekey.test, b@rekey.test', 'Rekey <no-reply@bücher.example>', 'Rekey']) expect(composeMime(mail({ from }))).toBeUndefined();
+    expect(composeMime(mail({ text: '' }))).toBeUndefined();
+    expect(composeMime(mail({ html: '' }))).toBeUndefined();
+  });
+});
+
+describe('smtp channel, composed messages', () => {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step();
+  });
+
+  async function inbox() {
+    const received: Array<{ envelopeTo: string[]; raw: Buffer }> = [];
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onData(stream, session, callback) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', () => {
+          received.push({ envelopeTo: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks) });
+          callback();
+        });
+      },
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server.server, 'listening');
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return { port: (server.server.address() as AddressInfo).port, received };
+  }
+
+  const channelTo = (port: number): Channel => {
+    const channel = createSmtpChannel(`smtp://127.0.0.1:${port}`);
+    cleanup.push(() => channel.close!());
+    return channel;
+  };
+
+  it('arrives as written, dots and all, under the Message-ID it reports', async () => {
+    const { port, received } = await inbox();
+    const message = mail({ ...cases['French text, typographic spaces and quotes'], ...cases['lines that a transport could rewrite'], outboxId: 'msg_01DOTS' });
+    const result = await channelTo(port).send(message);
+    expect(result).toMatchObject({ provider: 'smtp', providerMessageId: '<msg_01DOTS@rekey.test>' });
+    expect(received.map((r) => r.envelopeTo)).toEqual([['ada@example.com']]);
+    const got = await seen(received[0]!.raw);
+    expect(got).toMatchObject({ subject: message.subject, messageId: '<msg_01DOTS@rekey.test>', html: message.html });
+    expect(got.text).toBe(message.text.replace(/\r\n?/g, '\n'));
+  });
+
+  it('still sends what nodemailer composes (an international domain)', async () => {
+    const { port, received } = await inbox();
+    const result = await channelTo(port).send(mail({ to: 'ada@bücher.example', outboxId: 'msg_01IDN' }));
+    expect(result).toMatchObject({ providerMessageId: '<msg_01IDN@rekey.test>' });
+    expect(received.map((r) => r.envelopeTo)).toEqual([['ada@bücher.example']]);
+    expect((await seen(received[0]!.raw)).subject).toBe('Reset your Rekey password');
+  });
+});
