@@ -1,6 +1,7 @@
 import type { AppsModule } from '../apps/index.ts';
 import type { FactorsModule } from '../factors/index.ts';
 import type { ModuleDeps } from '../platform/module.ts';
+import type { BoundWrite } from '../store/compiled.ts';
 import type { UsersModule } from '../users/index.ts';
 import { loadActions } from './loader.ts';
 import { actionsMigrations } from './migrations.ts';
@@ -34,6 +35,14 @@ export async function createActionsModule(deps: ModuleDeps & { apps: AppsModule;
       if (operatorActions > 0) return true;
       return deps.config.actions.requireEnrolledSecondFactor && (await factors.hasSecondFactor(userId));
     },
+    /**
+     * `requiresFlow` for the statement that sets the password: `'flow'` when it is true of every account, else the
+     * condition under which it is false of this one (a read that finds a row), or none when it is false of all.
+     */
+    flowGate(userId: string): FlowGate {
+      if (operatorActions > 0) return 'flow';
+      return deps.config.actions.requireEnrolledSecondFactor ? factors.noSecondFactorGuard(userId) : undefined;
+    },
   };
   return {
     service,
@@ -44,6 +53,9 @@ export async function createActionsModule(deps: ModuleDeps & { apps: AppsModule;
     close: async () => void (await Promise.all(sandboxes.map((s) => s.close()))),
   };
 }
+
+/** See `flowGate`. */
+export type FlowGate = 'flow' | BoundWrite | undefined;
 
 export type ActionsModule = Awaited<ReturnType<typeof createActionsModule>>;
 export type ActionsService = ActionsModule['service'];

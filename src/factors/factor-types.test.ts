@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STORES, type TestStore } from '../store/testing.ts';
 import { createFactorService, type FactorService } from './factor.service.ts';
@@ -73,6 +73,35 @@ for (const factory of STORES) {
       expect(await factors.enrolledTypes(user.id)).toEqual([]);
       expect(await factors.hasSecondFactor(user.id)).toBe(false);
       await expect(factors.challenge(user.id, 'recovery_code')).rejects.toMatchObject({ code: 'factor_not_enrolled' });
+    });
+
+    it('the no-second-factor condition finds a row exactly when hasSecondFactor says false', async () => {
+      const holds = async () => {
+        const { sql: text, parameters } = factors.noSecondFactorGuard(user.id).compile(store.db);
+        return (await store.db.executeQuery(CompiledQuery.raw(text, [...parameters]))).rows.length > 0;
+      };
+      const agree = async (hasFactor: boolean) => {
+        expect(await factors.hasSecondFactor(user.id)).toBe(hasFactor);
+        expect(await holds()).toBe(!hasFactor);
+      };
+      await agree(false);
+      const { codes } = await factors.regenerateRecoveryCodes(user);
+      await agree(true);
+      for (const code of codes.slice(1)) await factors.verifyResponse(user.id, 'recovery_code', code);
+      await agree(true);
+      await factors.verifyResponse(user.id, 'recovery_code', codes[0]!);
+      // A spent set is no factor.
+      await agree(false);
+      const { factor } = await factors.enroll('sms', user, { phoneNumber: '+33612345678' });
+      await agree(true);
+      await factors.delete(factor.id);
+      await agree(false);
+      await factors.enrollTotp(user);
+      await agree(true);
+      // Another account's factors are not this one's.
+      const other = await insertUser(deps, 'other@example.com');
+      const { sql: text, parameters } = factors.noSecondFactorGuard(other.id).compile(store.db);
+      expect((await store.db.executeQuery(CompiledQuery.raw(text, [...parameters]))).rows).toHaveLength(1);
     });
 
     it('SMS: a code to the enrolled number, masked in the answer, once, for ten minutes; a new one voids the last', async () => {

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { PlatformDeps } from '../deps.ts';
 import { RekeyError } from '../errors/index.ts';
 import type { RateLimits } from '../platform/ratelimit.ts';
@@ -81,6 +82,11 @@ export interface FactorService extends MfaLogins {
   get(id: string): Promise<AuthFactor | undefined>;
   delete(id: string): Promise<boolean>;
   hasSecondFactor(userId: string): Promise<boolean>;
+  /**
+   * `!hasSecondFactor(userId)` as a guard for `writeAllIf` (a row while the account has no second factor): the
+   * check made in the statement that commits a change, rather than a read before it.
+   */
+  noSecondFactorGuard(userId: string): BoundWrite;
   /** Runs with every enrollment and removal, in its commit: what was earned before the change must not outlive it. */
   onFactorChange(hook: FactorChangeHook): void;
   /**
@@ -106,6 +112,31 @@ export type FactorChangeHook = (userId: string, now: number) => BoundWrite[];
 const insertFactor = compiled<AuthFactorsTable>((db, p) => db.insertInto('auth_factors').values(p));
 const deleteFactor = compiled<{ id: string }>((db, p) => db.deleteFrom('auth_factors').where('id', '=', p.id));
 const deleteFactorCodes = compiled<{ factor_id: string }>((db, p) => db.deleteFrom('recovery_codes').where('factor_id', '=', p.factor_id));
+
+/** A row only while `hasSecondFactor` would say false: no enrollable factor, recovery codes only with one unused. */
+const noSecondFactor = compiled<{ userId: string }>((db, p) =>
+  db.selectNoFrom(sql<number>`1`.as('one')).where(({ not, exists, selectFrom }) =>
+    not(
+      exists(
+        selectFrom('auth_factors as f')
+          .select(sql<number>`1`.as('one'))
+          .where('f.user_id', '=', p.userId)
+          .where('f.type', 'in', ENROLLABLE_FACTOR_TYPES)
+          .where(({ or, eb, exists: codes, selectFrom: from }) =>
+            or([
+              eb('f.type', '!=', 'recovery_code'),
+              codes(
+                from('recovery_codes as r')
+                  .select(sql<number>`1`.as('one'))
+                  .where('r.user_id', '=', p.userId)
+                  .where('r.used_at', 'is', null),
+              ),
+            ]),
+          ),
+      ),
+    ),
+  ),
+);
 
 const FACTOR_COLUMNS = ['id', 'user_id', 'type', 'totp_issuer', 'totp_user', 'phone_number', 'created_at', 'updated_at'] as const;
 /** What a code typed without naming its type may be. */
@@ -237,6 +268,8 @@ export function createFactorService(deps: FactorServiceDeps): FactorService {
     async hasSecondFactor(userId) {
       return (await service.enrolledTypes(userId)).length > 0;
     },
+
+    noSecondFactorGuard: (userId) => noSecondFactor.bind({ userId }),
 
     async challenge(userId, type, context = {}) {
       const user = await findUser(userId);

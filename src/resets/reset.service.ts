@@ -15,12 +15,17 @@ export interface ResetServiceDeps extends PlatformDeps {
   flows: FlowStore;
   users: UserService;
   sessions: SessionService;
-  factors: Pick<FactorService, 'hasSecondFactor' | 'onFactorChange'>;
+  factors: Pick<FactorService, 'hasSecondFactor' | 'noSecondFactorGuard' | 'onFactorChange'>;
   /**
    * Whether a reset of this account must go through the flow, where the post-challenge actions run, instead of ending
    * on the emailed token alone. Defaults to "has a second factor" (SEC-36).
    */
   requiresFlow?: (userId: string) => Promise<boolean>;
+  /**
+   * The same rule for the statement that spends a token: `'flow'` for every account, else a read that finds a row
+   * while this account may do without the flow, or nothing. Defaults to "has no second factor".
+   */
+  flowGate?: (userId: string) => 'flow' | BoundWrite | undefined;
   notifications: Pick<NotificationService, 'triggerWrites'>;
 }
 
@@ -124,6 +129,9 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
   // A grant or link earned before a factor was enrolled (or removed) must not set a password past it (SEC-13).
   deps.factors.onFactorChange((userId, now) => voidOutstanding(userId, now));
 
+  const requiresFlow = deps.requiresFlow ?? deps.factors.hasSecondFactor;
+  const flowGate = deps.flowGate ?? deps.factors.noSecondFactorGuard;
+
   const service: ResetService = {
     voidTokens: (userId, now) => resets.invalidateOpenForUser(userId, now),
 
@@ -194,17 +202,21 @@ export function createResetService(deps: ResetServiceDeps): ResetService {
       if (expectedEmail !== undefined && expectedEmail !== user.email) throw new RekeyError('password_reset_token_invalid');
       // SEC-14: the password is checked before the token is spent.
       const normalized = users.acceptablePassword(newPassword, user);
-      // SEC-36: the emailed token proves the mailbox, not the second factor. Enrolling or removing a factor
-      // voids the token, so a factor added after this check makes the statement below spend nothing.
-      const requiresFlow = deps.requiresFlow ?? deps.factors.hasSecondFactor;
-      if (secondFactor === 'required' && (await requiresFlow(user.id))) throw new RekeyError('mfa_required');
+      // SEC-36: the emailed token proves the mailbox, not the second factor.
+      const gate = secondFactor === 'required' ? flowGate(user.id) : undefined;
+      if (gate === 'flow') throw new RekeyError('mfa_required');
       const passwordHash = await users.hashPassword(normalized);
 
-      // The token is spent in the statement that makes the change, and only if it still can be (SEC-10):
-      // of any number of racing requests, one spends it and the others write nothing.
+      // The token is spent in the statement that makes the change, and only if it still can be (SEC-10): of any
+      // number of racing requests, one spends it and the others write nothing. The same statement checks that the
+      // account has no second factor (a read less per confirm than asking first); enrolling one voids the token.
       const now = clock.now();
       const changes = service.passwordChanged(user, passwordHash, { applicationId: candidate.application_id, context, now, cause: { resetId: candidate.id } });
-      if (!(await writeTogetherIf(store.db, resets.consumeToken(tokenHash, now), changes))) throw new RekeyError('password_reset_token_invalid');
+      if (!(await writeTogetherIf(store.db, resets.consumeToken(tokenHash, now), changes, gate ? [gate] : []))) {
+        // Nothing written: a spent token, or a second factor to go through first.
+        if (gate && (await requiresFlow(user.id))) throw new RekeyError('mfa_required');
+        throw new RekeyError('password_reset_token_invalid');
+      }
       await service.revokeLateSignIns(user.id, now);
       return { ...user, password_hash: passwordHash, password_changed_at: now, email_verified: 1, updated_at: now };
     },

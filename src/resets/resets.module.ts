@@ -46,6 +46,7 @@ export async function createResetsModule(
     factors,
     notifications,
     requiresFlow: (userId) => deps.actions.service.requiresFlow(userId),
+    flowGate: (userId) => deps.actions.service.flowGate(userId),
   });
   const limits = createResetLimits(deps.rateLimits, config);
   const defaultApplicationId = async () => (await apps.getDefault()).id;

@@ -127,6 +127,27 @@ for (const [factory, checked] of STORES.flatMap((f) => (f.name === 'sqlite' ? [[
       expect(await byId.first(store.db, { id: 'guarded-2' })).toBeUndefined();
     });
 
+    it('writeTogetherIf with conditions writes only when each of them finds a row, as the rows were before it', async () => {
+      for (const id of ['conditioned', 'condition-present']) await insert.execute(store.db, row(id));
+      const present = byId.bind({ id: 'condition-present' });
+      const missing = byId.bind({ id: 'condition-missing' });
+      // A condition that finds nothing: no guard change, no write, undefined.
+      expect(
+        await writeTogetherIf(store.db, claimPending.bind({ id: 'conditioned' }), [insert.bind(row('conditioned-1'))], [present, missing]),
+      ).toBeUndefined();
+      expect(await byId.first(store.db, { id: 'conditioned' })).toMatchObject({ status: 'pending' });
+      expect(await byId.first(store.db, { id: 'conditioned-1' })).toBeUndefined();
+      // Every condition finds its row: the guard's row back and the writes made, even with no other write.
+      expect(await writeTogetherIf(store.db, claimPending.bind({ id: 'conditioned' }), [insert.bind(row('conditioned-2'))], [present])).toEqual({
+        id: 'conditioned',
+        status: 'dead',
+      });
+      expect(await byId.first(store.db, { id: 'conditioned-2' })).toBeDefined();
+      await insert.execute(store.db, row('conditioned-alone'));
+      expect(await writeTogetherIf(store.db, claimPending.bind({ id: 'conditioned-alone' }), [], [missing])).toBeUndefined();
+      expect(await writeTogetherIf(store.db, claimPending.bind({ id: 'conditioned-alone' }), [], [present])).toMatchObject({ status: 'dead' });
+    });
+
     it('writeTogetherIf lets one of many racing callers win', async () => {
       await insert.execute(store.db, row('raced'));
       const results = await Promise.all(

@@ -134,15 +134,26 @@ export async function writeTogether(executor: Kysely<Database>, writes: BoundWri
  * row: resolves to the guard's first row, or undefined when it changed none (and nothing was written).
  * The rules of `writeTogether` hold, guard included: no write may touch a row the guard changes.
  *
- * On PostgreSQL this is one statement too: the guard and the writes as data-modifying `WITH`s, and a
- * main query that divides by the guard's row count. No row, and the division fails the statement, so
- * none of it stays. On SQLite the guard runs first and the writes follow it in its transaction.
+ * `conditions` are reads (`SELECT`s) that must each find a row as well, or nothing is written: a check
+ * made in the statement that commits, instead of a round trip before it. Like every write of the call,
+ * they see the rows as they were before it.
+ *
+ * On PostgreSQL this is one statement too: the guard, the conditions and the writes as `WITH`s, and a
+ * main query that divides by the guard's row count and each condition's. No row, and the division fails
+ * the statement, so none of it stays. On SQLite the conditions run first, then the guard, and the
+ * writes follow them in their transaction.
  */
-export async function writeTogetherIf<Row>(executor: Kysely<Database>, guard: BoundWrite, writes: BoundWrite[]): Promise<Row | undefined> {
+export async function writeTogetherIf<Row>(
+  executor: Kysely<Database>,
+  guard: BoundWrite,
+  writes: BoundWrite[],
+  conditions: BoundWrite[] = [],
+): Promise<Row | undefined> {
   if (executor.getExecutor().adapter instanceof PostgresAdapter) {
-    if (writes.length === 0) return (await executor.executeQuery<Row>(rawOf(guard.compile(executor)))).rows[0];
+    if (writes.length === 0 && conditions.length === 0) return (await executor.executeQuery<Row>(rawOf(guard.compile(executor)))).rows[0];
     try {
-      const row = (await executor.executeQuery<Row & { rekey_guard?: unknown }>(combined(executor, [guard, ...writes], GUARDED))).rows[0];
+      const statement = combined(executor, [guard, ...conditions, ...writes], guardedMain(conditions.length));
+      const row = (await executor.executeQuery<Row & { rekey_guard?: unknown }>(statement)).rows[0];
       if (row === undefined) return undefined;
       const { rekey_guard: _checked, ...rest } = row;
       return rest as Row;
@@ -151,8 +162,8 @@ export async function writeTogetherIf<Row>(executor: Kysely<Database>, guard: Bo
       throw error;
     }
   }
-  if (executor.isTransaction) return (await runGuarded(executor, { guard, writes })) as Row | undefined;
-  return (await joinGroupCommit(executor, { guard, writes })) as Row | undefined;
+  if (executor.isTransaction) return (await runGuarded(executor, { guard, writes, conditions })) as Row | undefined;
+  return (await joinGroupCommit(executor, { guard, writes, conditions })) as Row | undefined;
 }
 
 /**
@@ -197,13 +208,19 @@ class GuardMissed extends Error {}
 
 const DIVISION_BY_ZERO = '22012';
 /**
- * The main query of a guarded statement: the guard's rows, or a division by zero if it has none. The
- * division is an output column of every row (and there is at least one), so the planner cannot skip it.
+ * The main query of a guarded statement (the guard `write_0`, then `conditions` reads): the guard's rows, or
+ * a division by zero if it or a condition has none. The division is an output column of every row (and there
+ * is at least one), so the planner cannot skip it.
  */
-const GUARDED = `select (select 1 / count(*) from "write_0") as "rekey_guard", "write_0".* from (values (1)) as "one" left join "write_0" on true`;
+const guardedMain = (conditions: number) => {
+  const divisions = Array.from({ length: conditions + 1 }, (_, i) => `(select 1 / count(*) from "write_${i}")`).join(' + ');
+  return `select ${divisions} as "rekey_guard", "write_0".* from (values (1)) as "one" left join "write_0" on true`;
+};
 
 interface Work {
   guard?: BoundWrite;
+  /** Reads that must each return a row before anything is written (see `writeTogetherIf`). */
+  conditions?: BoundWrite[];
   writes: BoundWrite[];
 }
 
@@ -273,7 +290,8 @@ function commitDirect(db: Kysely<Database>, sqlite: SqliteHandle, group: Waiting
     statement.run(parameters);
     return [];
   };
-  const work = ({ guard, writes }: Work): unknown => {
+  const work = ({ guard, conditions = [], writes }: Work): unknown => {
+    if (conditions.some((condition) => run(condition).length === 0)) return undefined;
     const rows = guard ? run(guard) : [];
     if (guard && rows.length === 0) return undefined;
     for (const write of writes) run(write);
@@ -315,7 +333,8 @@ async function runGuarded(executor: Kysely<Database>, work: Work): Promise<unkno
 }
 
 /** The rows of the guard (if any) once every write of `work` ran; none when the guard changed no row. */
-async function runWork(run: Run, { guard, writes }: Work): Promise<unknown[]> {
+async function runWork(run: Run, { guard, conditions = [], writes }: Work): Promise<unknown[]> {
+  for (const condition of conditions) if ((await run(condition)).length === 0) return [];
   const rows = guard ? await run(guard) : [];
   if (guard && rows.length === 0) return rows;
   for (const write of writes) await run(write);
@@ -325,7 +344,7 @@ async function runWork(run: Run, { guard, writes }: Work): Promise<unknown[]> {
 /** SQLite: runs one call's writes (`works`, what PostgreSQL would send as one statement), checked if enabled. */
 async function watched<T>(executor: Kysely<Database>, works: Work[], body: (run: Run) => Promise<T>): Promise<T> {
   const plain: Run = async (write) => (await executor.executeQuery(rawOf(write.compile(executor)))).rows;
-  const writes = works.flatMap((work) => (work.guard ? [work.guard, ...work.writes] : work.writes));
+  const writes = works.flatMap((work) => [...(work.conditions ?? []), ...(work.guard ? [work.guard] : []), ...work.writes]);
   return !writeGroupsChecked() || writes.length < 2 ? body(plain) : checkedRun(executor, writes, plain, body);
 }
 
