@@ -1,12 +1,8 @@
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { SMTPServer } from 'smtp-server';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Channel, RenderedMail } from '../channel.ts';
+import { describe, expect, it } from 'vitest';
+import type { RenderedMail } from '../channel.ts';
 import { composeMime } from './mime.ts';
-import { createSmtpChannel } from './smtp.ts';
 
 const mail = (overrides: Partial<RenderedMail> = {}): RenderedMail => ({
   to: 'ada@example.com',
@@ -80,58 +76,5 @@ describe('MIME composition', () => {
     for (const from of ['a@rekey.test, b@rekey.test', 'Rekey <no-reply@bücher.example>', 'Rekey']) expect(composeMime(mail({ from }))).toBeUndefined();
     expect(composeMime(mail({ text: '' }))).toBeUndefined();
     expect(composeMime(mail({ html: '' }))).toBeUndefined();
-  });
-});
-
-describe('smtp channel, composed messages', () => {
-  const cleanup: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    for (const step of cleanup.splice(0).reverse()) await step();
-  });
-
-  async function inbox() {
-    const received: Array<{ envelopeTo: string[]; raw: Buffer }> = [];
-    const server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onData(stream, session, callback) {
-        const chunks: Buffer[] = [];
-        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-        stream.on('end', () => {
-          received.push({ envelopeTo: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks) });
-          callback();
-        });
-      },
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server.server, 'listening');
-    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    return { port: (server.server.address() as AddressInfo).port, received };
-  }
-
-  const channelTo = (port: number): Channel => {
-    const channel = createSmtpChannel(`smtp://127.0.0.1:${port}`);
-    cleanup.push(() => channel.close!());
-    return channel;
-  };
-
-  it('arrives as written, dots and all, under the Message-ID it reports', async () => {
-    const { port, received } = await inbox();
-    const message = mail({ ...cases['French text, typographic spaces and quotes'], ...cases['lines that a transport could rewrite'], outboxId: 'msg_01DOTS' });
-    const result = await channelTo(port).send(message);
-    expect(result).toMatchObject({ provider: 'smtp', providerMessageId: '<msg_01DOTS@rekey.test>' });
-    expect(received.map((r) => r.envelopeTo)).toEqual([['ada@example.com']]);
-    const got = await seen(received[0]!.raw);
-    expect(got).toMatchObject({ subject: message.subject, messageId: '<msg_01DOTS@rekey.test>', html: message.html });
-    expect(got.text).toBe(message.text.replace(/\r\n?/g, '\n'));
-  });
-
-  it('still sends what nodemailer composes (an international domain)', async () => {
-    const { port, received } = await inbox();
-    const result = await channelTo(port).send(mail({ to: 'ada@bücher.example', outboxId: 'msg_01IDN' }));
-    expect(result).toMatchObject({ providerMessageId: '<msg_01IDN@rekey.test>' });
-    expect(received.map((r) => r.envelopeTo)).toEqual([['ada@bücher.example']]);
-    expect((await seen(received[0]!.raw)).subject).toBe('Reset your Rekey password');
   });
 });

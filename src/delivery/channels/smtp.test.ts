@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Channel, RenderedMail } from '../channel.ts';
@@ -77,6 +78,31 @@ describe('smtp channel', () => {
     expect(header(received!.raw, 'Subject')).toBe('Reset your Rekey password');
     expect(header(received!.raw, 'To')).toBe('ada@example.com');
     expect(header(received!.raw, 'Message-ID')).toBe('<msg_01TEST@rekey.test>');
+  });
+
+  it('composes what the reader sees: encoded subject, both parts, leading dots and line ends intact', async () => {
+    const { server, port, inbox } = await startServer();
+    servers.push(server);
+    const channel = track(createSmtpChannel(`smtp://127.0.0.1:${port}`));
+    const message = mail({
+      subject: 'Réinitialisez votre mot de passe\u00a0: Société Générale',
+      text: 'Bonjour Zoë,\n.\n..leading dots\ntrailing spaces   \r\nfin\n',
+      html: '<p>Quelqu’un a demandé… «\u00a0ouvrez ce lien\u00a0»</p>',
+      outboxId: 'msg_01DOTS',
+    });
+    expect(await channel.send(message)).toEqual({ provider: 'smtp', providerMessageId: '<msg_01DOTS@rekey.test>' });
+    const parsed = await simpleParser(inbox[0]!.raw);
+    expect(parsed).toMatchObject({ subject: message.subject, messageId: '<msg_01DOTS@rekey.test>', html: message.html });
+    expect(parsed.text).toBe(message.text.replace(/\r\n/g, '\n'));
+  });
+
+  it('still sends what it leaves nodemailer to compose (an international domain)', async () => {
+    const { server, port, inbox } = await startServer();
+    servers.push(server);
+    const channel = track(createSmtpChannel(`smtp://127.0.0.1:${port}`));
+    expect(await channel.send(mail({ to: 'ada@bücher.example' }))).toEqual({ provider: 'smtp', providerMessageId: '<msg_01TEST@rekey.test>' });
+    expect(inbox.map((m) => m.envelopeTo)).toEqual([['ada@bücher.example']]);
+    expect((await simpleParser(inbox[0]!.raw)).subject).toBe('Reset your Rekey password');
   });
 
   it('fails fast while the server is down, then delivers once it is up', async () => {
