@@ -24,8 +24,6 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.path, { fileMustExist: true });
-// A checkpoint copies frames from the WAL to the file; it needs no page cache of its own (2 MB by default).
-db.pragma('cache_size = -64');
 const checkpoint = () => {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
