@@ -5,7 +5,6 @@ import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, type LogConfig } from 'kysely';
 import type pg from 'pg';
 import { ensurePrivateDir, ensurePrivateFile, restrictToOwner } from '../platform/private-files.ts';
-import { AUTOCHECKPOINT_PAGES, startCheckpointer, type CheckpointerOptions } from './checkpointer.ts';
 import type { Database } from './database.ts';
 import { SchemaPostgresDialect } from './introspect.ts';
 
@@ -54,8 +53,6 @@ export interface ConnectOptions {
   schema?: string;
   poolSize?: number;
   log?: LogConfig;
-  /** SQLite file only: WAL checkpoints on a worker thread rather than the event loop (checkpointer.ts); for a serving process. */
-  backgroundCheckpoints?: CheckpointerOptions;
 }
 
 /** SQLite by default (a file, WAL); PostgreSQL when the URL says `postgres://`. */
@@ -87,9 +84,8 @@ export function connect(url: string, options: ConnectOptions = {}): Store {
   sqlite.pragma('busy_timeout = 5000');
   // A reset touches several B-trees whose hot pages are rewritten commit after commit. Checkpointing
   // every 1,000 pages (SQLite's default) copied them back again and again: it cost more than the
-  // statements. At 10,000 pages (≈ 40 MB of WAL) each hot page is copied once per many commits. A serving
-  // process checkpoints on a worker thread instead (checkpointer.ts), and this is its fallback.
-  sqlite.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+  // statements. At 10,000 pages (≈ 40 MB of WAL) each hot page is copied once per many commits.
+  sqlite.pragma('wal_autocheckpoint = 10000');
   sqlite.pragma('journal_size_limit = 67108864');
   // SQLite's own page cache, on top of the kernel's cache of the same file. At 32 MB it filled under a sustained
   // forgot load and was the largest part of the server's peak RSS after V8's heap. At 8 MB that load (60 MB of
@@ -99,15 +95,7 @@ export function connect(url: string, options: ConnectOptions = {}): Store {
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, prepare) }), log: options.log });
   // Kysely's log sees only what goes through Kysely: a logged store keeps every statement there.
   if (!options.log) sqliteHandles.set(db, { database: sqlite, prepare });
-  const checkpointer = options.backgroundCheckpoints && path !== ':memory:' ? startCheckpointer(sqlite, path, options.backgroundCheckpoints) : undefined;
-  return {
-    db,
-    dialect: 'sqlite',
-    close: async () => {
-      await checkpointer?.stop();
-      await db.destroy();
-    },
-  };
+  return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
 
 /**
