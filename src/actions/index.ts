@@ -3,7 +3,7 @@ import { defineModule } from '../platform/module.ts';
 import { createActionsModule } from './actions.module.ts';
 import { actionsMigrations } from './migrations.ts';
 
-export { createActionsModule, type ActionsModule, type ActionsService } from './actions.module.ts';
+export { createActionsModule, type ActionsModule, type ActionsService, type FlowGate } from './actions.module.ts';
 export const actionsModule = defineModule('actions', actionsMigrations, createActionsModule);
 
 export type { Decision, PostChallengeEvent } from './action.ts';

@@ -83,8 +83,8 @@ export interface FactorService extends MfaLogins {
   delete(id: string): Promise<boolean>;
   hasSecondFactor(userId: string): Promise<boolean>;
   /**
-   * `!hasSecondFactor(userId)` as a guard for `writeAllIf` (a row while the account has no second factor): the
-   * check made in the statement that commits a change, rather than a read before it.
+   * `!hasSecondFactor(userId)` as a condition for `writeTogetherIf` (a row while the account has no second factor):
+   * the check made in the statement that commits a change, rather than a read before it.
    */
   noSecondFactorGuard(userId: string): BoundWrite;
   /** Runs with every enrollment and removal, in its commit: what was earned before the change must not outlive it. */

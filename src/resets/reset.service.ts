@@ -1,3 +1,4 @@
+import type { FlowGate } from '../actions/index.ts';
 import type { Application, ApplicationService } from '../apps/index.ts';
 import type { PlatformDeps } from '../deps.ts';
 import { RekeyError } from '../errors/index.ts';
@@ -25,7 +26,7 @@ export interface ResetServiceDeps extends PlatformDeps {
    * The same rule for the statement that spends a token: `'flow'` for every account, else a read that finds a row
    * while this account may do without the flow, or nothing. Defaults to "has no second factor".
    */
-  flowGate?: (userId: string) => 'flow' | BoundWrite | undefined;
+  flowGate?: (userId: string) => FlowGate;
   notifications: Pick<NotificationService, 'triggerWrites'>;
 }
 

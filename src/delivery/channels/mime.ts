@@ -50,19 +50,15 @@ export function composeMime(mail: RenderedMail, options: { messageId?: string; d
   const to = mail.to.trim();
   // nodemailer leaves an empty part out (and then writes no multipart): its shape, its composer.
   if (!PLAIN_ADDRESS.test(to) || !mail.text || !mail.html) return undefined;
-  const { addressparser, mimeFuncs, qp } = load();
-  const senders = addressparser(mail.from);
-  const sender = senders.length === 1 ? senders[0] : undefined;
-  if (!sender?.address || !PLAIN_ADDRESS.test(sender.address)) return undefined;
-
-  const domain = sender.address.slice(sender.address.lastIndexOf('@') + 1);
-  const messageId = options.messageId ?? `<${randomUUID()}@${domain}>`;
-  const from = sender.name ? `${encodeName(mimeFuncs, sender.name)} <${sender.address}>` : sender.address;
+  const sender = senderOf(mail.from);
+  if (!sender) return undefined;
+  const { mimeFuncs, qp } = load();
+  const messageId = options.messageId ?? `<${randomUUID()}@${sender.domain}>`;
   const boundary = `${BOUNDARY_PREFIX}${++boundaries}`;
   const part = (type: string, content: string) =>
     `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${qp.wrap(qp.encode(content.replace(/\r\n|\r|\n/g, '\r\n')), 76)}`;
   const raw = [
-    mimeFuncs.foldLines(`From: ${from}`, 76),
+    sender.header,
     `To: ${to}`,
     mimeFuncs.foldLines(`Subject: ${encodeText(mimeFuncs, mail.subject)}`, 76),
     `Message-ID: ${messageId}`,
@@ -78,6 +74,35 @@ export function composeMime(mail: RenderedMail, options: { messageId?: string; d
     '',
   ].join('\r\n');
   return { envelope: { from: sender.address, to: [to] }, raw, messageId };
+}
+
+interface Sender {
+  address: string;
+  domain: string;
+  /** The whole `From:` header line, encoded and folded. */
+  header: string;
+}
+/** A channel sends from one address (or a few, with sender names): each is parsed and encoded once. */
+const senders = new Map<string, Sender | undefined>();
+const MAX_SENDERS = 100;
+
+function senderOf(from: string): Sender | undefined {
+  if (senders.has(from)) return senders.get(from);
+  const { addressparser, mimeFuncs } = load();
+  const parsed = addressparser(from);
+  const mailbox = parsed.length === 1 ? parsed[0] : undefined;
+  let sender: Sender | undefined;
+  if (mailbox?.address && PLAIN_ADDRESS.test(mailbox.address)) {
+    const field = mailbox.name ? `${encodeName(mimeFuncs, mailbox.name)} <${mailbox.address}>` : mailbox.address;
+    sender = {
+      address: mailbox.address,
+      domain: mailbox.address.slice(mailbox.address.lastIndexOf('@') + 1),
+      header: mimeFuncs.foldLines(`From: ${field}`, 76),
+    };
+  }
+  if (senders.size >= MAX_SENDERS) senders.clear();
+  senders.set(from, sender);
+  return sender;
 }
 
 /** Q for mostly Latin text, B otherwise: nodemailer's rule, so a header reads as nodemailer would write it. */
