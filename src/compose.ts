@@ -35,6 +35,8 @@ export interface ComposeOptions {
   channel?: SharedDeps['mailChannel'];
   /** Namespaces rate-limit keys (tests sharing one Redis). */
   rateLimitPrefix?: string;
+  /** A serving process: on SQLite a worker thread copies the WAL back as it grows, so the event loop's checkpoints stay short (store/checkpointer.ts). */
+  serving?: boolean;
 }
 
 /** Builds every module from config, in the order of `src/modules.ts`: the composition root shared by the server, the CLI and the tests. */
@@ -43,7 +45,11 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
   // The write-group check (SQLite) costs about 25 µs a write, a fifth of a forgot request: it guards the test
   // suite, where every write list runs on both stores, and stays out of a serving process.
   checkWriteGroups(config.env === 'test');
-  const store = options.store ?? connect(config.databaseUrl, { poolSize: config.databasePoolSize });
+  const logger = options.logger ?? createLogger(config.logLevel, undefined, { pretty: prettyLogs(config) });
+  const backgroundCheckpoints = options.serving
+    ? { onError: (error: Error) => logger.warn({ err: error }, 'SQLite checkpoint worker failed; the writer checkpoints alone again') }
+    : undefined;
+  const store = options.store ?? connect(config.databaseUrl, { poolSize: config.databasePoolSize, backgroundCheckpoints });
   const ownsStore = !options.store;
   const deps: PlatformDeps = {
     config,
@@ -51,7 +57,7 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
     clock: options.clock ?? systemClock,
     ids: options.ids ?? createIds(),
     tokens: createTokens(config.secret),
-    logger: options.logger ?? createLogger(config.logLevel, undefined, { pretty: prettyLogs(config) }),
+    logger,
   };
   if (ownsStore) await migrateToLatest(store.db, store.schema);
 

@@ -20,7 +20,7 @@ export interface RunningServer {
 
 /** Composition root: config → store → services → app → dispatcher → listen. The only place that listens. */
 export async function startServer(config: Config): Promise<RunningServer> {
-  const rekey = await createRekey({ config });
+  const rekey = await createRekey({ config, serving: true });
   if (config.hashThreadNice > 0 || config.hashThreadIdle) {
     // One hash per pool thread, at once, so every thread of the pool shows itself by burning CPU. Not
     // through the users' hashing gate: it admits fewer than the pool size and would leave a thread out.

@@ -5,6 +5,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, type LogConfig } from 'kysely';
 import type pg from 'pg';
 import { ensurePrivateDir, ensurePrivateFile, restrictToOwner } from '../platform/private-files.ts';
+import { startCheckpointer, type CheckpointerOptions } from './checkpointer.ts';
 import type { Database } from './database.ts';
 import { SchemaPostgresDialect } from './introspect.ts';
 
@@ -53,6 +54,8 @@ export interface ConnectOptions {
   schema?: string;
   poolSize?: number;
   log?: LogConfig;
+  /** SQLite file only: a worker thread copies the WAL back as it grows, so the writer's checkpoints stay short (checkpointer.ts); for a serving process. */
+  backgroundCheckpoints?: CheckpointerOptions;
 }
 
 /** SQLite by default (a file, WAL); PostgreSQL when the URL says `postgres://`. */
@@ -84,7 +87,8 @@ export function connect(url: string, options: ConnectOptions = {}): Store {
   sqlite.pragma('busy_timeout = 5000');
   // A reset touches several B-trees whose hot pages are rewritten commit after commit. Checkpointing
   // every 1,000 pages (SQLite's default) copied them back again and again: it cost more than the
-  // statements. At 10,000 pages (≈ 40 MB of WAL) each hot page is copied once per many commits.
+  // statements. At 10,000 pages (≈ 40 MB of WAL) each hot page is copied once per many commits. In a serving
+  // process a worker thread copies most of them before then (checkpointer.ts).
   sqlite.pragma('wal_autocheckpoint = 10000');
   sqlite.pragma('journal_size_limit = 67108864');
   // SQLite's own page cache, on top of the kernel's cache of the same file. At 32 MB it filled under a sustained
@@ -95,7 +99,15 @@ export function connect(url: string, options: ConnectOptions = {}): Store {
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, prepare) }), log: options.log });
   // Kysely's log sees only what goes through Kysely: a logged store keeps every statement there.
   if (!options.log) sqliteHandles.set(db, { database: sqlite, prepare });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  const checkpointer = options.backgroundCheckpoints && path !== ':memory:' ? startCheckpointer(path, options.backgroundCheckpoints) : undefined;
+  return {
+    db,
+    dialect: 'sqlite',
+    close: async () => {
+      await checkpointer?.stop();
+      await db.destroy();
+    },
+  };
 }
 
 /**
