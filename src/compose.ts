@@ -35,7 +35,10 @@ export interface ComposeOptions {
   channel?: SharedDeps['mailChannel'];
   /** Namespaces rate-limit keys (tests sharing one Redis). */
   rateLimitPrefix?: string;
-  /** A serving process: on SQLite a worker thread copies the WAL back as it grows, so the event loop's checkpoints stay short (store/checkpointer.ts). */
+  /**
+   * A serving process: on SQLite a worker thread copies the WAL back as it grows, so the event loop's checkpoints stay
+   * short (store/checkpointer.ts); on PostgreSQL, connections once opened stay open.
+   */
   serving?: boolean;
 }
 
@@ -49,7 +52,7 @@ export async function createRekey(options: ComposeOptions): Promise<Rekey> {
   const backgroundCheckpoints = options.serving
     ? { onError: (error: Error) => logger.warn({ err: error }, 'SQLite checkpoint worker failed; the writer checkpoints alone again') }
     : undefined;
-  const store = options.store ?? connect(config.databaseUrl, { poolSize: config.databasePoolSize, backgroundCheckpoints });
+  const store = options.store ?? connect(config.databaseUrl, { poolSize: config.databasePoolSize, backgroundCheckpoints, holdConnections: options.serving });
   const ownsStore = !options.store;
   const deps: PlatformDeps = {
     config,

@@ -30,7 +30,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     const timeCost = Math.ceil((config.argon2MemoryKib * config.argon2TimeCost) / memoryKib);
     const hasher = createPasswordHasher({ memoryKib, timeCost });
     const warm = () => Promise.all(Array.from({ length: config.threadPoolSize }, (_, i) => hasher.hash(`warm-up ${i}`)));
-    await lowerHashingPriority(warm, { nice: config.hashThreadNice, idle: config.hashThreadIdle });
+    await lowerHashingPriority(warm, { nice: config.hashThreadNice, idle: config.hashThreadIdle, threads: config.threadPoolSize });
   }
   const app = await buildApp(rekey);
   const address = await app.listen({ port: config.port, host: config.host });

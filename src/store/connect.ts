@@ -54,6 +54,13 @@ export interface ConnectOptions {
   schema?: string;
   poolSize?: number;
   log?: LogConfig;
+  /**
+   * PostgreSQL only: connections once opened stay open, for a serving process. pg closes those idle for 10 s by
+   * default, so the first burst after a quiet spell (a reset storm) paid for opening them again — PostgreSQL forks
+   * a backend for each, and each prepares Rekey's statements afresh — on the event loop, while every request in
+   * flight waited: the longest stall in the authenticated probes under the confirm storm (SEC-48), 80–100 ms.
+   */
+  holdConnections?: boolean;
   /** SQLite file only: a worker thread copies the WAL back as it grows, so the writer's checkpoints stay short (checkpointer.ts); for a serving process. */
   backgroundCheckpoints?: CheckpointerOptions;
 }
@@ -62,9 +69,11 @@ export interface ConnectOptions {
 export function connect(url: string, options: ConnectOptions = {}): Store {
   if (isPostgresUrl(url)) {
     const schema = options.schema ?? searchPathOf(url) ?? 'public';
+    const size = options.poolSize ?? 10;
     const pool = new (loadPg().Pool)({
       connectionString: url,
-      max: options.poolSize ?? 10,
+      max: size,
+      ...(options.holdConnections ? { min: size } : {}),
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     });
     pool.on('connect', prepareOnce);
