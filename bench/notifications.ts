@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nodemailer from 'nodemailer';
 import { fire, rotatingPost, type LoadSummary } from './load.ts';
+import { cpuMeter, postgresPids, type CpuShare } from './machine.ts';
 import { startServer, type ServerProcess } from './processes.ts';
 import { emailOf } from './protocol.ts';
 import { benchStores, type StoreTarget } from './stores.ts';
@@ -105,6 +106,7 @@ async function triggers(store: StoreTarget, name: string): Promise<LoadSummary> 
 
 interface Sink {
   port: number;
+  pid: number;
   call<T>(command: SinkCommand): Promise<T>;
   stats(): Promise<SinkStats>;
   /** Resolves once `count` messages arrived since the reset. */
@@ -124,6 +126,7 @@ async function startSink(): Promise<{ sink: Sink; child: ChildProcess }> {
     child,
     sink: {
       port,
+      pid: child.pid!,
       call,
       stats,
       async until(count, timeoutMs) {
@@ -141,8 +144,33 @@ async function startSink(): Promise<{ sink: Sink; child: ChildProcess }> {
 
 const rateOf = (stats: SinkStats) => (stats.count - 1) / ((stats.last - stats.first) / 1000);
 
+/** A delivery run: its rate at the sink and where the machine's CPU went meanwhile. */
+interface DeliveryRun {
+  rate: number;
+  /** CPU per message (ms) of the senders (Rekey's nodes, or this process for raw nodemailer), PostgreSQL's processes and the sink. */
+  cpu: { senders: number; postgres: number; sink: number };
+  /** Share of the whole machine that was busy, 0–1. */
+  busy: number;
+}
+
+/** Measures `run` (which resolves once the sink has every message) with CPU meters on each party. */
+async function metered(senders: number[], sink: Sink, run: () => Promise<SinkStats>): Promise<DeliveryRun> {
+  const meters = [cpuMeter(senders), cpuMeter(postgresPids), cpuMeter([sink.pid])];
+  const stats = await run();
+  const [sent, database, sunk] = meters.map((stop) => stop());
+  const perMessage = (share: CpuShare | undefined) => ((share?.oursSeconds ?? 0) * 1000) / MESSAGES;
+  return {
+    rate: rateOf(stats),
+    cpu: { senders: perMessage(sent), postgres: perMessage(database), sink: perMessage(sunk) },
+    busy: sent?.busy ?? 0,
+  };
+}
+
+const describeCpu = ({ cpu, busy }: DeliveryRun) =>
+  `${cpu.senders.toFixed(2)} + ${cpu.postgres.toFixed(2)} + ${cpu.sink.toFixed(2)} ms, machine ${pct(busy)} busy`;
+
 /** Fills the outbox with `MESSAGES` triggers (no dispatcher), then lets `nodes` dispatchers deliver them all. */
-async function delivery(store: StoreTarget, sink: Sink, nodes: number, round: number): Promise<number> {
+async function delivery(store: StoreTarget, sink: Sink, nodes: number, round: number): Promise<DeliveryRun> {
   const db = await store.fresh(`delivery_${nodes}_${round}`);
   const filler = await startServer({ role: 'rekey', ...db, dispatcher: false });
   await withServers([filler], async () => {
@@ -160,34 +188,42 @@ async function delivery(store: StoreTarget, sink: Sink, nodes: number, round: nu
   // Every node up first, then their dispatchers started together: a node still starting (≈ 1.5 s of CPU) would
   // otherwise leave the first to deliver alone, and take CPU from it, for part of a run of a few seconds.
   const servers = await Promise.all(Array.from({ length: nodes }, () => startServer({ role: 'rekey', ...db, dispatcher: false, settings })));
-  return withServers(servers, async () => {
-    await Promise.all(servers.map((server) => server.call({ cmd: 'dispatch' })));
-    return rateOf(await sink.until(MESSAGES, 600_000));
-  });
+  return withServers(servers, () =>
+    metered(
+      servers.map((server) => server.pid),
+      sink,
+      async () => {
+        await Promise.all(servers.map((server) => server.call({ cmd: 'dispatch' })));
+        return sink.until(MESSAGES, 600_000);
+      },
+    ),
+  );
 }
 
 /** The same number of messages through one pooled nodemailer transport (5 connections, as Rekey's SMTP provider). */
-async function raw(sink: Sink): Promise<number> {
+async function raw(sink: Sink): Promise<DeliveryRun> {
   await sink.call({ cmd: 'reset' });
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sink.port, secure: false, ignoreTLS: true, pool: true, maxConnections: 5 });
-  const html = `<html><body>${'<p>Someone asked to reset the password of your account. Choose a new one here.</p>'.repeat(30)}</body></html>`;
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 50 }, async () => {
-      while (next < MESSAGES) {
-        const i = next++;
-        await transport.sendMail({
-          from: 'Rekey <no-reply@bench.example.com>',
-          to: emailOf('raw', i),
-          subject: 'Reset your password',
-          text: 'Reset it here.',
-          html,
-        });
-      }
-    }),
-  );
-  transport.close();
-  return rateOf(await sink.until(MESSAGES, 60_000));
+  return metered([process.pid], sink, async () => {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sink.port, secure: false, ignoreTLS: true, pool: true, maxConnections: 5 });
+    const html = `<html><body>${'<p>Someone asked to reset the password of your account. Choose a new one here.</p>'.repeat(30)}</body></html>`;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (next < MESSAGES) {
+          const i = next++;
+          await transport.sendMail({
+            from: 'Rekey <no-reply@bench.example.com>',
+            to: emailOf('raw', i),
+            subject: 'Reset your password',
+            text: 'Reset it here.',
+            html,
+          });
+        }
+      }),
+    );
+    transport.close();
+    return sink.until(MESSAGES, 60_000);
+  });
 }
 
 /**
@@ -283,13 +319,15 @@ async function main(): Promise<void> {
     const ofRaw: number[] = [];
     const twoOverOne: number[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      const rawRate = await raw(sink);
-      const one = await delivery(postgres, sink, 1, round);
-      const two = await delivery(postgres, sink, 2, round);
+      const rawRun = await raw(sink);
+      const oneRun = await delivery(postgres, sink, 1, round);
+      const twoRun = await delivery(postgres, sink, 2, round);
+      const [rawRate, one, two] = [rawRun.rate, oneRun.rate, twoRun.rate];
       ofRaw.push(one / rawRate);
       twoOverOne.push(two / one);
       rows.push(
         `| delivery, PostgreSQL, round ${round} | raw pooled nodemailer (5 connections) ${rawRate.toFixed(0)}, one node ${one.toFixed(0)}, two nodes ${two.toFixed(0)} msg/s | one node ${pct(one / rawRate)} of raw, two nodes ${(two / one).toFixed(2)} × one |`,
+        `| CPU per message, round ${round}: senders + PostgreSQL + sink | raw ${describeCpu(rawRun)}; one node ${describeCpu(oneRun)}; two nodes ${describeCpu(twoRun)} | |`,
       );
     }
     rows.push(`| delivered by one node, PostgreSQL, the median round | | **${pct(median(ofRaw))}** of raw (target ≥ 60 %) |`);
@@ -313,6 +351,7 @@ async function main(): Promise<void> {
       '',
       '- Each server is its own process on the compiled code, with default settings (dispatcher woken by each trigger on its node and polling every 250 ms, 20 messages a round with two rounds in flight, SMTP pool of 5).',
       '- Delivery rate: messages at the sink from the first to the last arrival; the sink is a separate process.',
+      "- CPU per message: CPU time from /proc over each delivery run (from the dispatchers' start, or raw's first send, to the last message at the sink) divided by the messages, for the senders (every Rekey node's process, all threads; for raw, this benchmark's process), PostgreSQL's processes and the sink; and the share of the machine's cores busy meanwhile. Two nodes can deliver faster than one only while the machine has cores to spare: at 100 % busy the rate is the machine's cores divided by the CPU one message costs all parties together.",
       '- On a shared machine these figures are indicative: other processes compete for the same cores.',
     );
     const markdown = lines.join('\n') + '\n';
